@@ -1,0 +1,112 @@
+"""One interface that runs Ceph's own command-line tools; the transport differs by target.
+
+``LocalCeph`` runs ``ceph -c <lab>/ceph.conf …`` on this machine; ``ToolboxCeph`` runs the
+same argv inside the Rook toolbox with ``kubectl exec``. Everything above this module
+(checks, steps) sees only :meth:`CephRunner.run` and :meth:`CephRunner.json`.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from .errors import CommandError, LabError
+
+#: The Ceph tools a runner may be asked to run (``tool=``). Each takes ``-c CONF`` after its name.
+CEPH_TOOLS = ("ceph", "rados", "rbd", "radosgw-admin")
+
+
+@dataclass
+class CommandResult:
+    argv: list[str]
+    rc: int
+    stdout: str
+    stderr: str
+    raw: bytes = b""  #: stdout as bytes, kept when the run asked for ``binary=True``
+
+    def check(self) -> "CommandResult":
+        if self.rc != 0:
+            raise CommandError(self.argv, self.rc, self.stdout, self.stderr)
+        return self
+
+
+class CephRunner:
+    """Base: builds nothing itself; subclasses turn a Ceph argv into the argv to execute."""
+
+    timeout: float = 60.0
+
+    def command(self, argv: Sequence[str]) -> list[str]:
+        raise NotImplementedError
+
+    def run(self, *args: str, tool: str = "ceph", check: bool = True,
+            timeout: float | None = None, stdin: bytes | None = None,
+            binary: bool = False) -> CommandResult:
+        """Run ``TOOL ARGS…`` (``ceph`` unless told otherwise) through this transport."""
+        if tool not in CEPH_TOOLS:
+            raise LabError(f"not a Ceph tool: {tool!r} (expected one of {', '.join(CEPH_TOOLS)})")
+        full = self.command([tool, *args])
+        try:
+            proc = subprocess.run(full, input=stdin, capture_output=True,
+                                  timeout=timeout or self.timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise CommandError(full, -1, _text(exc.stdout), f"timed out after {exc.timeout}s") from None
+        except FileNotFoundError as exc:
+            raise LabError(f"cannot run {full[0]!r}: {exc}") from exc
+        if binary:
+            result = CommandResult(full, proc.returncode, "", _text(proc.stderr), proc.stdout)
+        else:
+            result = CommandResult(full, proc.returncode, _text(proc.stdout), _text(proc.stderr))
+        return result.check() if check else result
+
+    def json(self, *args: str, tool: str = "ceph", timeout: float | None = None) -> Any:
+        """Run ``TOOL ARGS… -f json`` and return the parsed document."""
+        result = self.run(*args, "-f", "json", tool=tool, timeout=timeout)
+        try:
+            return json.loads(result.stdout or "null")
+        except json.JSONDecodeError as exc:
+            raise CommandError(result.argv, result.rc,
+                               f"unparseable JSON ({exc}): {result.stdout[:500]}", result.stderr) from None
+
+    def describe(self) -> str:
+        return " ".join(shlex.quote(a) for a in self.command(["ceph"]))
+
+
+class LocalCeph(CephRunner):
+    """Ceph's CLI on this machine, pointed at the lab's own ceph.conf (never /etc/ceph)."""
+
+    def __init__(self, conf: Path, connect_timeout: int = 15):
+        self.conf = Path(conf)
+        self.connect_timeout = connect_timeout
+
+    def command(self, argv: Sequence[str]) -> list[str]:
+        tool, rest = argv[0], list(argv[1:])
+        extra = ["--connect-timeout", str(self.connect_timeout)] if tool == "ceph" else []
+        return [tool, "-c", str(self.conf), *extra, *rest]
+
+
+class ToolboxCeph(CephRunner):
+    """Ceph's CLI inside the Rook toolbox deployment, through ``kubectl exec``."""
+
+    def __init__(self, kubeconfig: str | None = None, context: str | None = None,
+                 namespace: str = "rook-ceph", deployment: str = "rook-ceph-tools"):
+        self.kubeconfig, self.context = kubeconfig, context
+        self.namespace, self.deployment = namespace, deployment
+
+    def command(self, argv: Sequence[str]) -> list[str]:
+        kubectl = ["kubectl"]
+        if self.kubeconfig:
+            kubectl += ["--kubeconfig", self.kubeconfig]
+        if self.context:
+            kubectl += ["--context", self.context]
+        return [*kubectl, "-n", self.namespace, "exec", "-i", f"deploy/{self.deployment}",
+                "--", *argv]
+
+
+def _text(data: bytes | str | None) -> str:
+    if data is None:
+        return ""
+    return data.decode(errors="replace") if isinstance(data, bytes) else data

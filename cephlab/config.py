@@ -1,0 +1,93 @@
+"""Run configuration: the target table, option values, and checks of bad input.
+
+Every option has a command-line form, an environment variable and an ini default
+(``pytest.ini``), in that order of precedence.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from .errors import ConfigError
+
+TARGET_NAMES = ("local", "vagrant", "cluster", "auto")
+DESTROY_POLICIES = ("passing", "always", "never")
+
+
+@dataclass
+class Timeouts:
+    """Seconds. Scaled all at once by ``--lab-timeout-scale`` for slow machines."""
+
+    daemon_start: float = 60.0   #: a started daemon registers with the mons
+    quorum: float = 60.0         #: all mons in quorum
+    osds_up: float = 90.0        #: every OSD up and in
+    health: float = 180.0        #: the cluster reaches its expected health
+    mds: float = 90.0            #: MDS ranks active and standby-replay present
+    safe_to_destroy: float = 300.0  #: data moved off OSDs being removed
+    command: float = 60.0        #: one Ceph CLI call
+
+    def scaled(self, factor: float) -> "Timeouts":
+        return Timeouts(**{k: v * factor for k, v in self.__dict__.items()})
+
+
+@dataclass
+class LabConfig:
+    target: str
+    target_reason: str
+    lab_dir: Path
+    destroy: str = "passing"
+    ip_prefix: str = "127.0.1"  #: node k8s-N listens on <prefix>.<N+1> (the lab: 10.254.1.N+1)
+    nodes: tuple[str, ...] = ("k8s-1", "k8s-2", "k8s-3")
+    disk_size_gib: int = 10
+    install: bool = False
+    timeouts: Timeouts = field(default_factory=Timeouts)
+
+    def node_ip(self, node: str) -> str:
+        return f"{self.ip_prefix}.{self.nodes.index(node) + 2}"
+
+
+def resolve_target(name: str, which=shutil.which) -> tuple[str, str]:
+    """Turn a target option value into (target, why it was chosen)."""
+    name = (name or "auto").strip().lower()
+    if name not in TARGET_NAMES:
+        raise ConfigError(f"unknown lab target {name!r}; choose one of: {', '.join(TARGET_NAMES)}")
+    if name != "auto":
+        return name, "chosen explicitly"
+    if which("vagrant"):
+        providers = [p for p, tool in (("virtualbox", "VBoxManage"), ("libvirt", "virsh")) if which(tool)]
+        if providers:
+            return "vagrant", f"auto: vagrant and the {providers[0]} provider are installed"
+        return "local", "auto: vagrant is installed but no provider (VBoxManage or virsh) was found"
+    return "local", "auto: vagrant is not installed, so the lab runs as a local Ceph cluster"
+
+
+def check_lab_dir(path: Path) -> Path:
+    """The lab directory must be creatable, writable and not a system location."""
+    path = Path(path).expanduser().resolve()
+    forbidden = [Path(p) for p in ("/", "/etc", "/etc/ceph", "/var/lib/ceph", "/usr", "/bin",
+                                   "/sbin", "/lib", "/boot", "/proc", "/sys", "/dev", "/run")]
+    if path in forbidden or any(path == f or f in path.parents for f in forbidden[2:]):
+        raise ConfigError(f"lab directory {path} is a system location; choose a directory of your own")
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"lab directory {path} exists and is not a directory")
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK):
+        raise ConfigError(f"lab directory {path} cannot be created or written (no write access to {probe})")
+    if path.exists() and any(path.iterdir()) and not (path / "state.json").exists():
+        raise ConfigError(f"lab directory {path} is not empty and holds no lab of this harness; "
+                          f"refusing to write into it")
+    return path
+
+
+def env_or(value: Optional[str], env: str, default: Optional[str]) -> Optional[str]:
+    if value not in (None, ""):
+        return value
+    if os.environ.get(env):
+        return os.environ[env]
+    return default

@@ -1,0 +1,40 @@
+"""The harness's own exceptions.
+
+``LabError`` is the root. ``ConfigError`` is raised before any work starts (bad input).
+``WaitTimeout`` and ``DaemonExited`` subclass ``AssertionError`` so that pytest reports
+them as failed assertions of the scenario, not as crashes of the harness.
+"""
+
+from __future__ import annotations
+
+
+class LabError(Exception):
+    """Something the harness could not do."""
+
+
+class ConfigError(LabError):
+    """Bad input found before any work started: unknown target, missing tool, busy port..."""
+
+
+class CommandError(LabError):
+    """A command exited non-zero. Carries the command line, exit code and output tails."""
+
+    def __init__(self, argv: list[str], rc: int, stdout: str, stderr: str):
+        self.argv, self.rc, self.stdout, self.stderr = list(argv), rc, stdout, stderr
+        super().__init__(
+            f"command failed (exit {rc}): {' '.join(argv)}\n"
+            f"stderr: {_tail(stderr)}\nstdout: {_tail(stdout)}"
+        )
+
+
+class WaitTimeout(AssertionError, LabError):
+    """A named wait ran out of time; the message shows the last observed state."""
+
+
+class DaemonExited(AssertionError, LabError):
+    """A daemon the harness started is gone; the message carries its log tail."""
+
+
+def _tail(text: str, limit: int = 1500) -> str:
+    text = (text or "").strip()
+    return text if len(text) <= limit else "…" + text[-limit:]

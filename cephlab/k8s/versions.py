@@ -1,0 +1,63 @@
+"""Every version the Kubernetes targets pin, in one place.
+
+The Vagrantfile repeats ``KUBERNETES`` and ``UBUNTU_BOX`` (Ruby cannot import this
+module); ``tests/test_k8s_plan.py`` fails when the two disagree.
+"""
+
+from __future__ import annotations
+
+# Kubernetes (kubeadm, kubelet, kubectl). Rook v1.20 supports 1.31-1.36; 1.34 is mid-range.
+KUBERNETES = "1.34.9"
+KUBERNETES_MINOR = ".".join(KUBERNETES.split(".")[:2])
+# Debian package revision of the pkgs.k8s.io build of KUBERNETES.
+KUBERNETES_DEB = f"{KUBERNETES}-1.1"
+# apt repository for the minor (one repository per minor on pkgs.k8s.io).
+KUBERNETES_APT_REPO = f"https://pkgs.k8s.io/core:/stable:/v{KUBERNETES_MINOR}/deb/"
+
+# Calico CNI, manifest install. The 3.31 line is tested on Kubernetes 1.32-1.35.
+CALICO = "v3.31.5"
+CALICO_MANIFEST = f"https://raw.githubusercontent.com/projectcalico/calico/{CALICO}/manifests/calico.yaml"
+
+# Rook, the Ceph operator, and the Ceph image its CephCluster runs (Ceph Tentacle).
+ROOK = "v1.20.6"
+ROOK_EXAMPLES = f"https://raw.githubusercontent.com/rook/rook/{ROOK}/deploy/examples"
+# Applied in this order by stage rook_operator.
+ROOK_MANIFESTS = tuple(f"{ROOK_EXAMPLES}/{name}.yaml"
+                       for name in ("crds", "common", "csi-operator", "operator"))
+CEPH_IMAGE = "quay.io/ceph/ceph:v20.2.4"
+
+# Kubernetes Dashboard: Helm-only since 7.0; the project was archived in January 2026 and
+# 7.14.0 is its last chart. Its Helm repository is gone, so the chart comes from the
+# release tarball.
+DASHBOARD_CHART = "7.14.0"
+DASHBOARD_CHART_URL = ("https://github.com/kubernetes-retired/dashboard/releases/download/"
+                       f"kubernetes-dashboard-{DASHBOARD_CHART}/kubernetes-dashboard-{DASHBOARD_CHART}.tgz")
+# Helm, used only to install the dashboard chart.
+HELM = "v3.19.0"
+
+# MinIO: the community edition stopped publishing images in October 2025 and Docker Hub
+# dropped minio/minio in September 2026; quay.io still serves the last published image.
+MINIO_IMAGE = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
+# MySQL 8.4 LTS (the lab used 5.7; Ghost 5 needs MySQL 8).
+MYSQL_IMAGE = "mysql:8.4.8"
+# Ghost 5.x (last 5.x line; supports MySQL 8).
+GHOST_IMAGE = "ghost:5.130.5"
+# Small image for the CephFS helper pod (mkdir /minio, /ghost).
+HELPER_IMAGE = "busybox:1.37.0"
+
+# Vagrant base box (Ubuntu 24.04 LTS; VirtualBox and libvirt builds).
+UBUNTU_BOX = "bento/ubuntu-24.04"
+
+ALL = {
+    "kubernetes": KUBERNETES,
+    "calico": CALICO,
+    "rook": ROOK,
+    "ceph_image": CEPH_IMAGE,
+    "dashboard_chart": DASHBOARD_CHART,
+    "helm": HELM,
+    "minio_image": MINIO_IMAGE,
+    "mysql_image": MYSQL_IMAGE,
+    "ghost_image": GHOST_IMAGE,
+    "helper_image": HELPER_IMAGE,
+    "ubuntu_box": UBUNTU_BOX,
+}

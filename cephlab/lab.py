@@ -1,0 +1,115 @@
+"""The lifecycle facade the fixtures use: reach a stage, reuse a kept lab, destroy it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Callable, Optional
+
+from . import stages as S
+from .config import LabConfig, check_lab_dir
+from .errors import LabError
+from .stages import Stage
+from .state import LabState
+from .targets import Target, target_class
+
+log = logging.getLogger("cephlab")
+
+Announce = Callable[[str], None]
+
+
+class Lab:
+    def __init__(self, cfg: LabConfig, announce: Optional[Announce] = None):
+        cfg.lab_dir = check_lab_dir(cfg.lab_dir)
+        self.cfg = cfg
+        self.announce: Announce = announce or log.info
+        self.state = LabState(cfg.lab_dir, cfg.target)
+        self.target: Target = target_class(cfg.target)(cfg, self.state)
+        self._resumed = False
+        #: Per-run record: stage slug -> seconds spent applying it in this run (0 if reused).
+        self.applied_now: dict[str, float] = {}
+
+    # ------------------------------------------------------------------ queries
+    @property
+    def ceph(self):
+        return self.target.ceph
+
+    def skip_reason(self, slug: str) -> Optional[str]:
+        return self.target.skip_reason(S.get(slug))
+
+    def built_by_harness(self) -> bool:
+        return self.state.exists and self.state.doc.get("created_by") == "cephlab"
+
+    # ------------------------------------------------------------------ lifecycle
+    def sanity_checks(self) -> None:
+        self.target.sanity_checks()
+
+    def resume(self) -> None:
+        """Once per run: bring back what a kept lab lost (daemons gone after a reboot)."""
+        if self._resumed:
+            return
+        self._resumed = True
+        started = self.target.resume()
+        if started:
+            self.announce(f"kept lab: restarted {len(started)} daemon(s) that were not running: "
+                          f"{', '.join(started)}")
+
+    def reach(self, slug: str) -> list[str]:
+        """Apply ``slug`` and what it requires, skipping what the lab already has.
+
+        Returns the slugs applied in this call. A lab that went past a stage in a way that
+        invalidates it (e.g. OSDs removed) is destroyed and rebuilt first.
+        """
+        stage = S.get(slug)
+        reason = self.target.skip_reason(stage)
+        if reason:
+            raise LabError(f"cannot reach stage {slug}: {reason}")
+        needed = S.closure(slug, self.target.applicable)
+        self._rebuild_if_invalidated(needed)
+        self.resume()
+        done = []
+        for st in needed:
+            if self.state.applied(st.slug):
+                continue
+            self._apply(st)
+            done.append(st.slug)
+        return done
+
+    def _apply(self, st: Stage) -> None:
+        self.announce(f"applying stage {st.key} {st.slug}: {st.title}")
+        start = time.monotonic()
+        self.target.apply(st)
+        seconds = time.monotonic() - start
+        self.state.mark_applied(st.slug, seconds)
+        self.applied_now[st.slug] = seconds
+        self.announce(f"stage {st.slug} applied in {seconds:.1f}s")
+
+    def _rebuild_if_invalidated(self, needed: list[Stage]) -> None:
+        applied = set(self.state.applied_slugs())
+        for st in needed:
+            spoiled = [later for later in st.invalidated_by if later in applied]
+            if st.slug in applied and spoiled:
+                if not self.built_by_harness():
+                    raise LabError(f"stage {st.slug} no longer holds on this lab (after "
+                                   f"{', '.join(spoiled)}) and the harness did not build it")
+                self.announce(f"stage {st.slug} no longer holds after {', '.join(spoiled)}: "
+                              f"destroying and rebuilding the lab")
+                self.destroy()
+                self.state = LabState(self.cfg.lab_dir, self.cfg.target)
+                self.target = target_class(self.cfg.target)(self.cfg, self.state)
+                self.target.sanity_checks()
+                return
+
+    def destroy(self) -> list[str]:
+        """Stop only the lab's own processes (by pid) and remove its files."""
+        if not self.state.exists:
+            return []
+        killed = self.target.destroy()
+        self.announce(f"lab in {self.cfg.lab_dir} destroyed")
+        return killed
+
+    def diagnostics(self) -> str:
+        try:
+            return self.target.diagnostics()
+        except Exception as exc:  # diagnostics must never hide the original failure
+            return f"(collecting diagnostics failed: {type(exc).__name__}: {exc})"

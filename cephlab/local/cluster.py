@@ -1,0 +1,424 @@
+"""A real Ceph cluster on this machine, shaped like the lab.
+
+Nodes k8s-1..3 are CRUSH hosts; node k8s-N's daemons bind to its own loopback address
+(``<ip_prefix>.<N+1>``, mirroring the lab's 10.254.1.N+1). Each node's disks sdc and sdd are
+sparse files; a BlueStore OSD uses one as its ``block``. Every daemon runs in the foreground
+as a child process the harness owns (pid and log recorded in the lab state). Everything
+lives under the lab directory: ceph.conf, the keyring, mon/osd/mds data, logs, admin
+sockets. /etc/ceph is never read or written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Iterable, Optional
+
+from .. import checks, procs
+from ..ceph import LocalCeph
+from ..config import LabConfig
+from ..errors import CommandError, ConfigError, LabError
+from ..procs import DaemonRecord
+from ..state import LabState
+from ..waits import wait_for
+
+MON_PORTS = (3300, 6789)  # msgr2, msgr1
+DEVICES = ("sdc", "sdd")
+
+#: Distro packages that provide what the local target runs, by executable.
+BINARIES = {
+    "ceph-mon": "ceph-mon", "ceph-osd": "ceph-osd", "ceph-mgr": "ceph-mgr",
+    "ceph-mds": "ceph-mds", "ceph": "ceph-common", "ceph-authtool": "ceph-common",
+    "rados": "ceph-common", "rbd": "ceph-common", "monmaptool": "ceph-base",
+}
+
+
+def missing_binaries(binaries: Iterable[str] = BINARIES, which=shutil.which) -> list[str]:
+    return [b for b in binaries if not which(b)]
+
+
+def install_hint(missing: Iterable[str], table: dict[str, str] = BINARIES) -> str:
+    pkgs = sorted({table[b] for b in missing})
+    prefix = "" if os.geteuid() == 0 else "sudo "
+    return (f"{prefix}apt-get update && {prefix}apt-get install -y --no-install-recommends "
+            f"{' '.join(pkgs)}")
+
+
+class LocalCluster:
+    def __init__(self, cfg: LabConfig, state: LabState):
+        self.cfg = cfg
+        self.state = state
+        self.dir = cfg.lab_dir
+        self.conf = self.dir / "ceph.conf"
+        self.keyring = self.dir / "keyring"
+        self.ceph = LocalCeph(self.conf)
+        self.ceph.timeout = cfg.timeouts.command
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ daemon records
+    def records(self) -> list[DaemonRecord]:
+        return [DaemonRecord.from_json(d) for d in self.state.doc["daemons"].values()]
+
+    def record(self, name: str) -> Optional[DaemonRecord]:
+        raw = self.state.doc["daemons"].get(name)
+        return DaemonRecord.from_json(raw) if raw else None
+
+    def _remember(self, rec: DaemonRecord) -> None:
+        with self._lock:
+            self.state.doc["daemons"][rec.name] = rec.to_json()
+            self.state.save()
+
+    def _forget(self, name: str) -> None:
+        with self._lock:
+            self.state.doc["daemons"].pop(name, None)
+            self.state.save()
+
+    def assert_daemons_running(self, names: Optional[Iterable[str]] = None) -> None:
+        """Fail fast: raise DaemonExited if a daemon the lab expects is gone."""
+        recs = self.records()
+        if names is not None:
+            wanted = set(names)
+            recs = [r for r in recs if r.name in wanted]
+        procs.assert_running(recs)
+
+    # ------------------------------------------------------------------ preflight
+    def preflight(self) -> None:
+        """Bad input is refused before anything is written or started."""
+        missing = missing_binaries()
+        if missing:
+            raise ConfigError(
+                f"the local target needs {', '.join(missing)}, not found on PATH; install with:\n"
+                f"    {install_hint(missing)}\n"
+                f"(or run `python -m cephlab setup`, which does this)")
+        if not self.state.exists or not self.running_mons():
+            self.check_ports_free()
+
+    def check_ports_free(self) -> None:
+        busy = []
+        for node in self.cfg.nodes:
+            ip = self.cfg.node_ip(node)
+            for port in MON_PORTS:
+                problem = port_problem(ip, port)
+                if problem:
+                    busy.append(f"{ip}:{port} ({node}'s mon): {problem}")
+        if busy:
+            raise ConfigError(
+                "ports the local lab needs are not free:\n  " + "\n  ".join(busy) +
+                f"\nStop what holds them, or give the lab other addresses with "
+                f"--lab-ip-prefix (now {self.cfg.ip_prefix}).")
+
+    def running_mons(self) -> list[str]:
+        return [r.name for r in self.records() if r.name.startswith("mon.") and procs.is_alive(r)]
+
+    # ------------------------------------------------------------------ configuration
+    def mon_names(self) -> list[str]:
+        return list(self.cfg.nodes)
+
+    def mon_addrs(self, node: str) -> str:
+        ip = self.cfg.node_ip(node)
+        return f"[v2:{ip}:{MON_PORTS[0]},v1:{ip}:{MON_PORTS[1]}]"
+
+    def render_conf(self, fsid: str) -> str:
+        d = self.dir
+        mon_host = ",".join(self.mon_addrs(n) for n in self.cfg.nodes)
+        return "\n".join([
+            "# Written by cephlab for the local lab; every path is inside the lab directory.",
+            "[global]",
+            f"fsid = {fsid}",
+            f"mon initial members = {', '.join(self.mon_names())}",
+            f"mon host = {mon_host}",
+            "auth cluster required = cephx",
+            "auth service required = cephx",
+            "auth client required = cephx",
+            f"keyring = {self.keyring}",
+            f"run dir = {d / 'run'}",
+            f"crash dir = {d / 'crash'}",
+            f"log file = {d / 'log'}/$cluster-$name.log",
+            "ms bind ipv4 = true",
+            "ms bind ipv6 = false",
+            "osd pool default size = 2",
+            "osd pool default min size = 1",
+            "osd pool default pg num = 8",
+            "osd pool default pgp num = 8",
+            "osd pool default pg autoscale mode = off",
+            "osd crush chooseleaf type = 1",
+            "mon allow pool delete = true",
+            "mon allow pool size one = false",
+            "mon max pg per osd = 500",
+            "mon warn on pool no redundancy = true",
+            # The lab shares this machine's disk with everything else on it: warn only when
+            # it is really full, not at the default 30 % free.
+            "mon data avail warn = 5",
+            "mon data avail crit = 2",
+            "auth allow insecure global id reclaim = false",
+            # Loopback mons: a lost election is retried after 1 s, not 5 s.
+            "mon election timeout = 1",
+            # restful cannot load on Debian's pacific (PyO3 may be initialised only once per
+            # process) and would raise MGR_MODULE_DEPENDENCY; the lab does not use it.
+            "mgr initial modules = iostat",
+            "osd heartbeat interval = 2",
+            "osd heartbeat grace = 8",
+            "",
+            "[mon]",
+            f"mon data = {d / 'mon'}/$cluster-$id",
+            "",
+            "[mgr]",
+            f"mgr data = {d / 'mgr'}/$cluster-$id",
+            "",
+            "[osd]",
+            f"osd data = {d / 'osd'}/$cluster-$id",
+            "osd objectstore = bluestore",
+            "osd memory target = 939524096",
+            "bluestore fsck on mkfs = false",
+            "bluestore fsck on mount = false",
+            "osd crush update on start = true",
+            "",
+            "[mds]",
+            f"mds data = {d / 'mds'}/$cluster-$id",
+            "",
+            "[client]",
+            # CLI calls: no admin socket, no log file (every call would leave one behind).
+            "admin socket =",
+            "log to file = false",
+            "",
+        ])
+
+    # ------------------------------------------------------------------ bootstrap
+    def bootstrap(self) -> None:
+        """mons (one per node) in quorum, and the mgr started (``wait_mgr`` awaits it: OSDs
+        do not need it, so they are created while it loads its modules)."""
+        for sub in ("run", "log", "mon", "mgr", "osd", "mds", "crash", "nodes"):
+            (self.dir / sub).mkdir(parents=True, exist_ok=True)
+        os.chmod(self.dir, 0o700)
+        fsid = str(uuid.uuid4())
+        self.conf.write_text(self.render_conf(fsid))
+        self.state.put("fsid", fsid)
+
+        authtool = ["ceph-authtool", str(self.keyring)]
+        _run(["ceph-authtool", "--create-keyring", str(self.keyring), "--gen-key", "-n", "mon.",
+              "--cap", "mon", "allow *"])
+        _run([*authtool, "--gen-key", "-n", "client.admin", "--cap", "mon", "allow *",
+              "--cap", "osd", "allow *", "--cap", "mds", "allow *", "--cap", "mgr", "allow *"])
+        for node in self.cfg.nodes:  # every node may host a mgr, an MDS and an RGW
+            _run([*authtool, "--gen-key", "-n", f"mgr.{node}", "--cap", "mon", "allow profile mgr",
+                  "--cap", "osd", "allow *", "--cap", "mds", "allow *"])
+            _run([*authtool, "--gen-key", "-n", f"mds.{node}", "--cap", "mon", "allow profile mds",
+                  "--cap", "osd", "allow rwx", "--cap", "mds", "allow", "--cap", "mgr",
+                  "allow profile mds"])
+            _run([*authtool, "--gen-key", "-n", f"client.rgw.{node}", "--cap", "mon", "allow rw",
+                  "--cap", "osd", "allow rwx", "--cap", "mgr", "allow rw"])
+        os.chmod(self.keyring, 0o600)
+
+        monmap = self.dir / "monmap"
+        cmd = ["monmaptool", "--create", "--clobber", "--fsid", fsid]
+        for node in self.cfg.nodes:
+            cmd += ["--addv", node, self.mon_addrs(node)]
+        _run([*cmd, str(monmap)])
+        with ThreadPoolExecutor(len(self.cfg.nodes)) as pool:
+            list(pool.map(lambda n: _run(["ceph-mon", "-c", str(self.conf), "--mkfs", "-i", n,
+                                          "--monmap", str(monmap), "--keyring",
+                                          str(self.keyring)]), self.cfg.nodes))
+        for node in self.cfg.nodes:
+            self.start_mon(node)
+        self.wait_quorum()
+        self.start_mgr(self.cfg.nodes[0])
+
+    def _daemon_argv(self, binary: str, ident: str, node: str) -> list[str]:
+        ip = self.cfg.node_ip(node)
+        return [binary, "-f", "-c", str(self.conf), "-i", ident, "--public-addr", ip]
+
+    def _start(self, name: str, argv: list[str]) -> DaemonRecord:
+        rec = self.record(name)
+        if rec and procs.is_alive(rec):
+            return rec
+        rec = procs.spawn(name, argv, self.dir / "log" / f"{name}.out")
+        self._remember(rec)
+        return rec
+
+    def start_mon(self, node: str) -> DaemonRecord:
+        return self._start(f"mon.{node}", self._daemon_argv("ceph-mon", node, node))
+
+    def start_mgr(self, node: str) -> DaemonRecord:
+        return self._start(f"mgr.{node}", self._daemon_argv("ceph-mgr", node, node))
+
+    def start_mds(self, node: str) -> DaemonRecord:
+        return self._start(f"mds.{node}", self._daemon_argv("ceph-mds", node, node))
+
+    def start_osd(self, osd_id: int, node: str) -> DaemonRecord:
+        argv = self._daemon_argv("ceph-osd", str(osd_id), node)
+        argv += ["--cluster-addr", self.cfg.node_ip(node),
+                 f"--crush-location=root=default host={node}"]
+        return self._start(f"osd.{osd_id}", argv)
+
+    def wait_quorum(self, mons: Optional[list[str]] = None) -> None:
+        mons = mons or self.mon_names()
+        wait_for("all mons in quorum", lambda: checks.assert_quorum(
+            self.ceph.json("quorum_status"), mons),
+            timeout=self.cfg.timeouts.quorum, interval=0.5,
+            fail_fast=lambda: self.assert_daemons_running(f"mon.{m}" for m in mons))
+
+    def wait_mgr(self) -> None:
+        wait_for("an active mgr", lambda: checks.assert_active_mgr(self.ceph.json("mgr", "stat")),
+                 timeout=self.cfg.timeouts.daemon_start, interval=0.5,
+                 fail_fast=lambda: self.assert_daemons_running(
+                     [r.name for r in self.records() if r.name.startswith("mgr.")]))
+
+    # ------------------------------------------------------------------ OSDs
+    def disk_path(self, node: str, device: str) -> Path:
+        return self.dir / "nodes" / node / f"{device}.img"
+
+    def osd_map(self) -> dict[str, dict]:
+        """``{"osd.N": {"node": …, "device": …, "uuid": …}}`` of the OSDs this lab made."""
+        return self.state.doc["data"].setdefault("osds", {})
+
+    def add_osds(self, placements: list[tuple[str, str]]) -> list[int]:
+        """Create one BlueStore OSD per (node, device) not yet used, start them, wait up+in."""
+        for node, device in placements:
+            if node not in self.cfg.nodes:
+                raise ConfigError(f"unknown node {node!r}; the lab's nodes are {', '.join(self.cfg.nodes)}")
+            if device not in DEVICES:
+                raise ConfigError(f"unknown device {device!r} on {node}; the lab's disks are "
+                                  f"{', '.join(DEVICES)}")
+        used = {(v["node"], v["device"]) for v in self.osd_map().values()}
+        todo = [p for p in placements if p not in used]
+        created: list[tuple[int, str, str, str]] = []
+        for node, device in todo:
+            osd_uuid = str(uuid.uuid4())
+            key = _run(["ceph-authtool", "--gen-print-key"]).strip()
+            secret = json.dumps({"cephx_secret": key}).encode()
+            out = self.ceph.run("osd", "new", osd_uuid, "-i", "-", stdin=secret)
+            osd_id = int(out.stdout.strip())
+            _run(["ceph-authtool", str(self.keyring), "--name", f"osd.{osd_id}", "--add-key", key])
+            created.append((osd_id, node, device, osd_uuid))
+        def mkfs(item):
+            osd_id, node, device, osd_uuid = item
+            disk = self.disk_path(node, device)
+            disk.parent.mkdir(parents=True, exist_ok=True)
+            with open(disk, "wb") as fh:  # a fresh, sparse, empty disk
+                fh.truncate(self.cfg.disk_size_gib * 1024 ** 3)
+            data = self.dir / "osd" / f"ceph-{osd_id}"
+            if data.exists():
+                shutil.rmtree(data)
+            data.mkdir(parents=True)
+            (data / "block").symlink_to(disk)
+            _run(["ceph-osd", "-c", str(self.conf), "-i", str(osd_id), "--mkfs",
+                  "--osd-uuid", osd_uuid], timeout=120)
+        with ThreadPoolExecutor(max(1, len(created))) as pool:
+            list(pool.map(mkfs, created))
+        for osd_id, node, device, osd_uuid in created:
+            self.osd_map()[f"osd.{osd_id}"] = {"node": node, "device": device, "uuid": osd_uuid}
+            self.state.save()
+            self.start_osd(osd_id, node)
+        self.wait_osds()
+        return [c[0] for c in created]
+
+    def expected_layout(self) -> dict[str, int]:
+        """OSD count per CRUSH host, as the lab's applied stages say it should be."""
+        layout: dict[str, int] = {}
+        for info in self.osd_map().values():
+            layout[info["node"]] = layout.get(info["node"], 0) + 1
+        return layout
+
+    def wait_osds(self) -> None:
+        layout = self.expected_layout()
+        wait_for(f"{sum(layout.values())} OSDs up and in", lambda: checks.assert_osds(
+            self.ceph.json("osd", "dump"), self.ceph.json("osd", "tree"), layout),
+            timeout=self.cfg.timeouts.osds_up, interval=0.5,
+            fail_fast=lambda: self.assert_daemons_running(self.osd_map().keys()))
+
+    def remove_node_osds(self, node: str) -> list[int]:
+        """out → wait until safe to destroy → stop → purge → remove the CRUSH host → wipe."""
+        ids = sorted(int(k.split(".")[1]) for k, v in self.osd_map().items() if v["node"] == node)
+        if not ids:
+            return []
+        names = [f"osd.{i}" for i in ids]
+        self.ceph.run("osd", "out", *map(str, ids))
+        wait_for(f"{', '.join(names)} safe to destroy",
+                 lambda: checks.assert_safe_to_destroy(
+                     self.ceph.json("osd", "safe-to-destroy", *map(str, ids)), ids),
+                 timeout=self.cfg.timeouts.safe_to_destroy, interval=1.0,
+                 fail_fast=lambda: self.assert_daemons_running(
+                     n for n in self.osd_map() if n not in names))
+        for name in names:
+            rec = self.record(name)
+            if rec:
+                procs.stop(rec)
+            self._forget(name)
+        for i in ids:
+            self.ceph.run("osd", "purge", str(i), "--yes-i-really-mean-it")
+        self.ceph.run("osd", "crush", "rm", node)
+        for name in names:
+            info = self.osd_map().pop(name)
+            disk = self.disk_path(info["node"], info["device"])
+            with open(disk, "wb") as fh:  # zap: the disk is empty again
+                fh.truncate(self.cfg.disk_size_gib * 1024 ** 3)
+            shutil.rmtree(self.dir / "osd" / f"ceph-{name.split('.')[1]}", ignore_errors=True)
+        self.state.save()
+        return ids
+
+    # ------------------------------------------------------------------ reuse / teardown
+    def restart_missing(self) -> list[str]:
+        """Start again any recorded daemon that is not running (e.g. after a reboot).
+
+        Daemons already running are left alone. Returns the names that were started.
+        """
+        started = []
+        order = ("mon.", "mgr.", "osd.", "mds.")
+        for prefix in order:
+            for rec in self.records():
+                if rec.name.startswith(prefix) and not procs.is_alive(rec):
+                    new = procs.spawn(rec.name, rec.argv, Path(rec.log))
+                    self._remember(new)
+                    started.append(rec.name)
+        if any(n.startswith("mon.") for n in started):
+            self.wait_quorum()
+        return started
+
+    def stop_all(self) -> list[str]:
+        """Stop every daemon this lab started, clients first, mons last. Returns the killed."""
+        killed = []
+        rank = {"client": 0, "rgw": 1, "mds": 2, "osd": 3, "mgr": 4, "mon": 5}
+        recs = sorted(self.records(), key=lambda r: rank.get(r.name.split(".")[0], 0))
+        groups: dict[int, list[DaemonRecord]] = {}
+        for rec in recs:
+            groups.setdefault(rank.get(rec.name.split(".")[0], 0), []).append(rec)
+        for _, group in sorted(groups.items()):
+            with ThreadPoolExecutor(len(group)) as pool:
+                for rec, was_killed in zip(group, pool.map(procs.stop, group)):
+                    if was_killed:
+                        killed.append(rec.name)
+        return killed
+
+
+def port_problem(ip: str, port: int) -> Optional[str]:
+    """None when ``ip:port`` can be bound now, else why not."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # A socket left in TIME_WAIT by an earlier lab is no conflict; a listener is.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((ip, port))
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    finally:
+        sock.close()
+    return None
+
+
+def _run(argv: list[str], timeout: float = 60) -> str:
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise CommandError(argv, -1, "", f"timed out after {timeout}s") from None
+    except FileNotFoundError as exc:
+        raise LabError(f"cannot run {argv[0]!r}: {exc}") from exc
+    if proc.returncode != 0:
+        raise CommandError(argv, proc.returncode, proc.stdout, proc.stderr)
+    return proc.stdout

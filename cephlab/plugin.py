@@ -1,0 +1,229 @@
+"""The pytest plugin: options, target choice, skips, diagnostics, progress and the stage table.
+
+Each stage's feature carries the stage slug as a tag (``@extend_storage``), registered here
+as a marker, which is how an item is tied to its stage.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Optional
+
+import pytest
+
+from . import stages as S
+from . import waits
+from .config import DESTROY_POLICIES, LabConfig, Timeouts, check_lab_dir, env_or, resolve_target
+from .errors import ConfigError
+
+OPTIONS = (
+    # (option, env var, ini name, help)
+    ("--lab-target", "LAB_TARGET", "lab_target", "where the lab runs: local, vagrant, cluster, auto"),
+    ("--lab-dir", "LAB_DIR", "lab_dir", "the lab's state directory (default .lab/<target>)"),
+    ("--lab-destroy", "LAB_DESTROY", "lab_destroy",
+     "teardown policy: passing (destroy when all passed), always, never"),
+    ("--lab-ip-prefix", "LAB_IP_PREFIX", "lab_ip_prefix",
+     "local target: node k8s-N listens on PREFIX.N+1 (default 127.0.1)"),
+    ("--lab-timeout-scale", "LAB_TIMEOUT_SCALE", "lab_timeout_scale",
+     "multiply every wait's timeout (slow machines)"),
+)
+
+DEFAULTS = {"lab_target": "auto", "lab_destroy": "passing", "lab_ip_prefix": "127.0.1",
+            "lab_timeout_scale": "1"}
+
+EXTRA_MARKERS = {
+    "k8s": "the stage needs a Kubernetes API (skipped on the local target)",
+    "ceph": "the stage asserts on Ceph's own JSON",
+    "destructive": "the stage removes storage; runs only on a lab the harness built",
+    "data": "the scenario writes data and reads it back",
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("cephlab", "Ceph-on-Kubernetes lab")
+    for opt, env, ini, help_ in OPTIONS:
+        group.addoption(opt, dest=ini, default=None, help=f"{help_} [env {env}, ini {ini}]")
+        parser.addini(ini, help_, default=DEFAULTS.get(ini))
+
+
+def _option(config: pytest.Config, ini: str, env: str) -> Optional[str]:
+    return env_or(config.getoption(ini), env, config.getini(ini) or None)
+
+
+def build_config(config: pytest.Config) -> LabConfig:
+    """Read and check every lab option; raises ConfigError on bad input (no work done)."""
+    target, reason = resolve_target(_option(config, "lab_target", "LAB_TARGET"))
+    lab_dir = _option(config, "lab_dir", "LAB_DIR") or f".lab/{target}"
+    path = Path(lab_dir)
+    if not path.is_absolute():
+        path = Path(config.rootpath) / path
+    destroy = (_option(config, "lab_destroy", "LAB_DESTROY") or "passing").lower()
+    if destroy not in DESTROY_POLICIES:
+        raise ConfigError(f"unknown --lab-destroy policy {destroy!r}; choose one of: "
+                          f"{', '.join(DESTROY_POLICIES)}")
+    prefix = _option(config, "lab_ip_prefix", "LAB_IP_PREFIX") or "127.0.1"
+    parts = prefix.split(".")
+    if len(parts) != 3 or parts[0] != "127" or not all(p.isdigit() and int(p) < 256 for p in parts):
+        raise ConfigError(f"--lab-ip-prefix {prefix!r} must be three octets inside 127.0.0.0/8, "
+                          f"e.g. 127.0.1 (local daemons bind to loopback only)")
+    try:
+        scale = float(_option(config, "lab_timeout_scale", "LAB_TIMEOUT_SCALE") or 1)
+        assert scale > 0
+    except (ValueError, AssertionError):
+        raise ConfigError("--lab-timeout-scale must be a positive number") from None
+    return LabConfig(target=target, target_reason=reason, lab_dir=check_lab_dir(path),
+                     destroy=destroy, ip_prefix=prefix, timeouts=Timeouts().scaled(scale))
+
+
+class LabSession:
+    """Per-run plugin state, kept on ``config.stash``."""
+
+    def __init__(self, cfg: LabConfig):
+        self.cfg = cfg
+        self.lab = None  # created lazily: tests of the harness itself never build a lab
+        self.rows: dict[str, dict] = {}  # nodeid -> {stage, outcome, seconds}
+        self.checked = False
+
+
+SESSION = pytest.StashKey[LabSession]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for stage in S.STAGES:
+        config.addinivalue_line("markers", f"{stage.slug}: lab stage {stage.key} ({stage.title})")
+    for name, text in EXTRA_MARKERS.items():
+        config.addinivalue_line("markers", f"{name}: {text}")
+    try:
+        cfg = build_config(config)
+    except ConfigError as exc:
+        raise pytest.UsageError(f"cephlab: {exc}") from None
+    config.stash[SESSION] = LabSession(cfg)
+
+
+def lab_session(config: pytest.Config) -> LabSession:
+    return config.stash[SESSION]
+
+
+def item_stage(item: pytest.Item) -> Optional[S.Stage]:
+    for stage in S.STAGES:
+        if item.get_closest_marker(stage.slug) is not None:
+            return stage
+    return None
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    cfg = lab_session(config).cfg
+    return [f"lab target: {cfg.target} ({cfg.target_reason})",
+            f"lab dir: {cfg.lab_dir}, teardown policy: {cfg.destroy}"]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items) -> None:
+    from .targets import target_class
+
+    target_cls = target_class(lab_session(config).cfg.target)
+    for item in items:
+        stage = item_stage(item)
+        reason = target_cls.skip_reason(stage) if stage is not None else None
+        if reason:
+            item.add_marker(pytest.mark.skip(reason=reason))
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Bad input is refused before any work starts: run the target's checks when (and only
+    when) this run will touch the lab."""
+    if session.config.option.collectonly:
+        return
+    sess = lab_session(session.config)
+    wanted = [i for i in session.items
+              if item_stage(i) is not None and not i.get_closest_marker("skip")]
+    if not wanted:
+        return
+    try:
+        get_lab(session.config).sanity_checks()
+    except ConfigError as exc:
+        pytest.exit(f"cephlab: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+    sess.checked = True
+
+
+def get_lab(config: pytest.Config):
+    from .lab import Lab
+
+    sess = lab_session(config)
+    if sess.lab is None:
+        say = _live_writer(config)
+        sess.lab = Lab(sess.cfg, announce=lambda text: say(f"[lab] {text}"))
+        waits.set_progress(_progress_printer(say))
+    return sess.lab
+
+
+def _live_writer(config: pytest.Config):
+    """A line writer that reaches the terminal even while pytest captures output."""
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    capman = config.pluginmanager.get_plugin("capturemanager")
+
+    def say(line: str) -> None:
+        if reporter is None:
+            return
+        if capman is not None:
+            with capman.global_and_fixture_disabled():
+                reporter.write_line(line)
+        else:
+            reporter.write_line(line)
+
+    return say
+
+
+def _progress_printer(say):
+    """Live progress of long waits: at most one line every 5 s per wait."""
+    last: dict[str, float] = {}
+
+    def show(name: str, seen: str, elapsed: float) -> None:
+        now = time.monotonic()
+        if seen == "done":
+            if name in last:
+                say(f"[wait] {name}: done after {elapsed:.0f}s")
+                last.pop(name, None)
+            return
+        if elapsed < 5 or now - last.get(name, 0) < 5:
+            return
+        last[name] = now
+        say(f"[wait] {name}: {elapsed:.0f}s, last seen: {seen[:160]}")
+
+    return show
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call):
+    outcome = yield
+    report = outcome.get_result()
+    stage = item_stage(item)
+    if stage is None:
+        return
+    sess = lab_session(item.config)
+    row = sess.rows.setdefault(item.nodeid, {"stage": stage, "outcome": "passed", "seconds": 0.0})
+    row["seconds"] += report.duration
+    if report.skipped:
+        row["outcome"] = "skipped"
+        row["reason"] = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
+    elif report.failed:
+        row["outcome"] = "failed" if report.when == "call" else "error"
+        if sess.lab is not None:
+            report.sections.append(("lab diagnostics", sess.lab.diagnostics()))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    sess = config.stash.get(SESSION, None)
+    if not sess or not sess.rows:
+        return
+    tr = terminalreporter
+    tr.section("lab stages")
+    tr.write_line(f"{'stage':<22}{'result':<10}{'seconds':>9}  note")
+    for row in sorted(sess.rows.values(), key=lambda r: r["stage"].order):
+        note = row.get("reason", "") if row["outcome"] == "skipped" else ""
+        tr.write_line(f"{row['stage'].key + ' ' + row['stage'].slug:<22}{row['outcome']:<10}"
+                      f"{row['seconds']:>9.1f}  {note[:90]}")
+    if sess.lab is not None and sess.lab.state.exists:
+        tr.write_line(f"lab kept in {sess.cfg.lab_dir}: {sess.lab.target.describe()}")

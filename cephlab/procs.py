@@ -1,0 +1,149 @@
+"""Daemons the harness owns: started as child processes, recorded by pid, stopped by pid.
+
+A record holds the pid *and* the process start time read from ``/proc/<pid>/stat``, so a
+pid that the kernel reused for somebody else's process is never signalled. Nothing here
+looks up processes by name.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Optional
+
+from .errors import DaemonExited, LabError
+
+_CHILDREN: dict[int, subprocess.Popen] = {}
+
+
+@dataclass
+class DaemonRecord:
+    name: str  # e.g. "osd.3", "mon.k8s-1"
+    pid: int
+    starttime: int  # field 22 of /proc/<pid>/stat, clock ticks since boot
+    argv: list[str]
+    log: str
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "DaemonRecord":
+        return cls(**data)
+
+
+def proc_starttime(pid: int) -> Optional[int]:
+    """Start time of ``pid``, or None when there is no such (non-zombie) process."""
+    try:
+        raw = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError, PermissionError):
+        return None
+    # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
+    fields = raw[raw.rfind(")") + 2 :].split()
+    state, start = fields[0], int(fields[19])
+    if state in ("Z", "X"):
+        return None
+    return start
+
+
+def is_alive(rec: DaemonRecord) -> bool:
+    child = _CHILDREN.get(rec.pid)
+    if child is not None and child.poll() is not None:
+        return False
+    return proc_starttime(rec.pid) == rec.starttime
+
+
+def spawn(name: str, argv: list[str], log: Path, env: Optional[dict] = None) -> DaemonRecord:
+    """Start ``argv`` in the foreground of its own session, output appended to ``log``."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "ab") as out:
+        out.write(f"\n=== cephlab starting {name}: {' '.join(argv)}\n".encode())
+        out.flush()
+        try:
+            child = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # survives the pytest run when the lab is kept
+                env=env,
+            )
+        except FileNotFoundError as exc:
+            raise LabError(f"cannot start {name}: {exc}") from exc
+    _CHILDREN[child.pid] = child
+    start = None
+    for _ in range(50):
+        start = proc_starttime(child.pid)
+        if start is not None or child.poll() is not None:
+            break
+        time.sleep(0.01)
+    if start is None:
+        raise DaemonExited(f"{name} exited at once (exit {child.poll()}); log tail:\n{log_tail(log)}")
+    return DaemonRecord(name=name, pid=child.pid, starttime=start, argv=list(argv), log=str(log))
+
+
+def stop(rec: DaemonRecord, timeout: float = 30.0) -> bool:
+    """SIGTERM ``rec`` (only if it is still the process we started), wait, SIGKILL if needed.
+
+    Returns True when the process had to be killed.
+    """
+    if not is_alive(rec):
+        _reap(rec.pid)
+        return False
+    os.kill(rec.pid, signal.SIGTERM)
+    if _wait_gone(rec, timeout):
+        return False
+    if is_alive(rec):
+        os.kill(rec.pid, signal.SIGKILL)
+        _wait_gone(rec, 10.0)
+    return True
+
+
+def kill(rec: DaemonRecord, sig: int = signal.SIGKILL) -> None:
+    """Send ``sig`` to the daemon (fault injection). Only to the process we started."""
+    if is_alive(rec):
+        os.kill(rec.pid, sig)
+        if sig in (signal.SIGKILL, signal.SIGTERM):
+            _wait_gone(rec, 30.0)
+
+
+def _wait_gone(rec: DaemonRecord, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        _reap(rec.pid)
+        if not is_alive(rec):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _reap(pid: int) -> None:
+    child = _CHILDREN.get(pid)
+    if child is not None and child.poll() is not None:
+        _CHILDREN.pop(pid, None)
+
+
+def log_tail(path: Path | str, lines: int = 25) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - 64 * 1024))
+            text = fh.read().decode(errors="replace")
+    except FileNotFoundError:
+        return f"(no log at {path})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def assert_running(records: list[DaemonRecord]) -> None:
+    """Raise ``DaemonExited`` naming the first recorded daemon that is gone, with its log."""
+    for rec in records:
+        if not is_alive(rec):
+            raise DaemonExited(
+                f"daemon {rec.name} (pid {rec.pid}) is not running any more; "
+                f"log {rec.log}, last lines:\n{log_tail(rec.log, 15)}"
+            )

@@ -1,0 +1,110 @@
+"""Where the lab runs. A table maps the target name to its class; an unknown name is an
+error that names it (see :func:`cephlab.config.resolve_target`).
+
+A target knows which stages it has, applies one stage's work, gives the Ceph runner for
+assertions, restarts what a kept lab lost, collects diagnostics and destroys what it built.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Optional
+
+from .ceph import CephRunner
+from .config import LabConfig
+from .errors import ConfigError
+from .stages import STAGES, Stage
+from .state import LabState
+
+
+class Target:
+    name = "base"
+    #: The stages this target can build and verify (others skip with ``skip_reason``).
+    supported: frozenset[str] = frozenset()
+
+    def __init__(self, cfg: LabConfig, state: LabState):
+        self.cfg = cfg
+        self.state = state
+
+    # Checked before any work starts: raise ConfigError with what to do.
+    def sanity_checks(self) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def skip_reason(cls, stage: Stage) -> Optional[str]:
+        """Why this target does not run ``stage`` (None: it does). Needs no lab."""
+        if stage.slug in cls.supported:
+            return None
+        return f"the {cls.name} target has no {stage.slug} stage"
+
+    def applicable(self, stage: Stage) -> bool:
+        return self.skip_reason(stage) is None
+
+    @property
+    def ceph(self) -> CephRunner:
+        raise NotImplementedError
+
+    def resume(self) -> list[str]:
+        """Bring a kept lab's processes back; return what had to be started."""
+        return []
+
+    def apply(self, stage: Stage) -> None:
+        raise NotImplementedError
+
+    def fail_fast(self) -> None:
+        """Raise when a wait on this lab can no longer succeed (a daemon or pod is gone)."""
+
+    def cephfs_root(self, name: str) -> tuple[Optional[Path], str]:
+        """A mounted view of the lab's CephFS for this run (path, "") or (None, why not)."""
+        return None, f"the {self.name} target offers no CephFS mount to the harness"
+
+    def diagnostics(self) -> str:
+        return ""
+
+    def destroy(self) -> list[str]:
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return self.name
+
+
+class VagrantTarget(Target):
+    """The lab itself on three VMs. Its stage engine is not part of this version."""
+
+    name = "vagrant"
+    supported = frozenset(s.slug for s in STAGES)
+
+    def sanity_checks(self) -> None:
+        if not shutil.which("vagrant"):
+            raise ConfigError(
+                "the vagrant target needs the `vagrant` executable and a provider (VirtualBox or "
+                "libvirt); neither was found on PATH. Install Vagrant, or run the lab on this "
+                "machine with --lab-target=local.")
+        raise ConfigError(
+            "the vagrant target cannot build the lab yet in this version of the harness "
+            "(its stages are under construction); use --lab-target=local.")
+
+
+class ClusterTarget(Target):
+    """An existing Kubernetes cluster given by a kubeconfig. Not part of this version."""
+
+    name = "cluster"
+    supported = frozenset(s.slug for s in STAGES)
+
+    def sanity_checks(self) -> None:
+        raise ConfigError(
+            "the cluster target (an existing Kubernetes cluster through --kubeconfig) is not "
+            "available yet in this version of the harness; use --lab-target=local.")
+
+
+def target_class(name: str) -> type[Target]:
+    from .local.target import LocalTarget  # the local engine imports this module
+
+    table: dict[str, type[Target]] = {
+        "local": LocalTarget, "vagrant": VagrantTarget, "cluster": ClusterTarget,
+    }
+    try:
+        return table[name]
+    except KeyError:
+        raise ConfigError(f"unknown lab target {name!r}; choose one of: {', '.join(table)}") from None

@@ -1,0 +1,94 @@
+"""The one wait helper: every wait has a name, a timeout, a poll interval and a failure
+message that shows the last observed state.
+
+A *probe* is a callable that returns a value when the awaited condition holds and raises
+``AssertionError`` (whose message describes what it saw) when it does not yet hold. The
+same pure check functions used for plain assertions therefore serve as probes.
+
+``fail_fast`` is called before every attempt; it raises (e.g. ``DaemonExited``) when the
+awaited state can no longer come, so the wait ends at once instead of at its timeout.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Callable, Optional, TypeVar
+
+import tenacity
+
+from .errors import CommandError, DaemonExited, WaitTimeout
+
+T = TypeVar("T")
+
+#: Receives (wait name, last observed text, elapsed seconds). Set by the pytest plugin to
+#: show live progress; ``None`` keeps waits silent (unit tests, library use).
+ProgressFn = Callable[[str, str, float], None]
+_progress: Optional[ProgressFn] = None
+
+
+def set_progress(fn: Optional[ProgressFn]) -> None:
+    global _progress
+    _progress = fn
+
+
+#: Never retried: the awaited state cannot come any more (or an inner wait already gave up).
+_TERMINAL = (DaemonExited, WaitTimeout)
+
+
+@dataclass
+class _Seen:
+    text: str = "nothing observed yet"
+    attempts: int = 0
+
+
+def wait_for(
+    name: str,
+    probe: Callable[[], T],
+    *,
+    timeout: float,
+    interval: float = 1.0,
+    fail_fast: Optional[Callable[[], None]] = None,
+    retry_on: tuple[type[BaseException], ...] = (AssertionError, CommandError),
+) -> T:
+    """Poll ``probe`` until it returns, at most ``timeout`` seconds, every ``interval`` s."""
+    seen = _Seen()
+    start = time.monotonic()
+
+    def attempt() -> T:
+        if fail_fast is not None:
+            fail_fast()
+        seen.attempts += 1
+        try:
+            return probe()
+        except retry_on as exc:
+            seen.text = _one_line(str(exc)) or type(exc).__name__
+            if _progress is not None:
+                _progress(name, seen.text, time.monotonic() - start)
+            raise
+
+    retrying = tenacity.Retrying(
+        stop=tenacity.stop_after_delay(timeout),
+        wait=tenacity.wait_fixed(interval),
+        retry=tenacity.retry_if_exception(
+            lambda e: isinstance(e, retry_on) and not isinstance(e, _TERMINAL)
+        ),
+        reraise=False,
+    )
+    try:
+        result = retrying(attempt)
+    except tenacity.RetryError:
+        elapsed = time.monotonic() - start
+        raise WaitTimeout(
+            f"Gave up waiting for '{name}' after {elapsed:.1f}s "
+            f"(timeout {timeout:g}s, polled every {interval:g}s, {seen.attempts} attempts); "
+            f"last observed: {seen.text}"
+        ) from None
+    if _progress is not None and seen.attempts > 1:
+        _progress(name, "done", time.monotonic() - start)
+    return result
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

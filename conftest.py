@@ -1,0 +1,9 @@
+"""The harness's pytest wiring: the engine's plugin, the lab fixtures and the step modules."""
+
+pytest_plugins = [
+    "cephlab.plugin",
+    "fixtures.lab",
+    "steps.lab_steps",
+    "steps.ceph_steps",
+    "steps.data_steps",
+]

@@ -1,0 +1,9 @@
+@dashboard @k8s
+Feature: 05 dashboard — the Kubernetes Dashboard with an admin login
+  The Dashboard behind NodePort 30000; ServiceAccount admin-user bound to cluster-admin.
+
+  Scenario: dashboard — the Dashboard answers and an admin token logs in
+    Given the lab has what stage dashboard needs
+    When stage dashboard is applied
+    Then the Dashboard answers on https://10.254.1.2:30000
+    And a short-lived token of admin-user logs in

@@ -1,0 +1,161 @@
+"""Ceph outcomes, asserted on ``ceph … -f json`` through the target's runner.
+
+Every ``Then`` is a wait: the check is polled until it holds or its timeout ends, and the
+failure shows what was last seen.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from pytest_bdd import parsers, then
+
+from cephlab import checks, model
+
+
+def _applied(lab):
+    return lab.state.applied_slugs()
+
+
+@then(parsers.parse("{count:d} mons are in quorum"))
+def mons_in_quorum(ceph, expect, timeouts, count):
+    names = expect(f"{count} mons in quorum",
+                   lambda: checks.assert_quorum(ceph.json("quorum_status"), model.NODES),
+                   timeout=timeouts.quorum)
+    assert len(names) == count, f"quorum holds {names}, expected {count} mons"
+
+
+@then("one mgr is active")
+def one_mgr_active(ceph, expect, timeouts):
+    def probe():
+        stat = ceph.json("mgr", "stat")
+        checks.assert_active_mgr(stat)
+        assert stat.get("num_standby", 0) == 0, f"{stat.get('num_standby')} standby mgrs, expected none"
+    expect("one active mgr", probe, timeout=timeouts.daemon_start)
+
+
+@then(parsers.parse("the OSDs are up and in, {per:d} on each of {hosts}"))
+def osds_per_host(lab, ceph, expect, timeouts, per, hosts):
+    wanted = {h.strip(): per for h in hosts.replace(" and ", ",").split(",") if h.strip()}
+    assert wanted == model.osd_layout(_applied(lab)), (
+        f"the feature expects {wanted}, the lab model after {_applied(lab)} says "
+        f"{model.osd_layout(_applied(lab))}")
+    expect(f"{sum(wanted.values())} OSDs up and in on {', '.join(wanted)}",
+           lambda: checks.assert_osds(ceph.json("osd", "dump"), ceph.json("osd", "tree"), wanted),
+           timeout=timeouts.osds_up)
+
+
+@then(parsers.parse("host {host} holds no OSD"))
+def host_has_no_osd(ceph, host):
+    hosts = checks.osd_hosts(ceph.json("osd", "tree"))
+    assert host not in hosts, f"CRUSH host {host} still exists, holding {hosts[host]}"
+
+
+@then("the cluster is healthy")
+def cluster_healthy(ceph, expect, timeouts):
+    def probe():
+        checks.assert_pgs_clean(ceph.json("status"))
+        return checks.assert_health(ceph.json("health", "detail"))
+    expect("HEALTH_OK (or only accepted warnings) with every PG active+clean", probe,
+           timeout=timeouts.health, interval=2)
+
+
+@then(parsers.parse("pool {pool} is replicated with size {size:d}"))
+def pool_replicated(ceph, pool, size):
+    checks.assert_pool(ceph.json("osd", "pool", "ls", "detail"), pool, size=size)
+
+
+@then(parsers.parse("pool {pool} serves {application}"))
+def pool_application(ceph, pool, application):
+    checks.assert_pool(ceph.json("osd", "pool", "ls", "detail"), pool, application=application)
+
+
+@then(parsers.parse("a block image can be created, resized and removed in {pool}"))
+def rbd_image_roundtrip(ceph, pool):
+    image = f"cephlab-probe-{uuid.uuid4().hex[:8]}"
+    ceph.run("create", f"{pool}/{image}", "--size", "64M", tool="rbd")
+    try:
+        info = ceph.json("info", f"{pool}/{image}", tool="rbd")
+        assert info.get("size") == 64 * 1024 ** 2, f"image size {info.get('size')}, expected 64 MiB"
+        ceph.run("resize", f"{pool}/{image}", "--size", "128M", tool="rbd")
+        info = ceph.json("info", f"{pool}/{image}", tool="rbd")
+        assert info.get("size") == 128 * 1024 ** 2, f"resized image is {info.get('size')} bytes"
+        assert image in ceph.json("ls", pool, tool="rbd"), f"rbd ls {pool} does not list {image}"
+    finally:
+        ceph.run("rm", f"{pool}/{image}", tool="rbd", check=False)
+    assert image not in ceph.json("ls", pool, tool="rbd"), f"{image} still listed after rbd rm"
+
+
+@then(parsers.parse("filesystem {fs} uses {metadata} for metadata and {data} for data"))
+def fs_pools(ceph, expect, timeouts, fs, metadata, data):
+    expect(f"filesystem {fs} with its pools", lambda: checks.assert_filesystem(
+        ceph.json("fs", "status", fs), metadata_pool=metadata, data_pools=[data],
+        active=1, standby_replay=1), timeout=timeouts.mds)
+
+
+@then(parsers.parse("pools {pools} have size {size:d}"))
+def pools_size(ceph, pools, size):
+    detail = ceph.json("osd", "pool", "ls", "detail")
+    for pool in [p.strip() for p in pools.split(" and ")]:
+        checks.assert_pool(detail, pool, size=size)
+
+
+@then(parsers.parse("MDS rank 0 is active with one standby-replay daemon"))
+def mds_active_standby(ceph, expect, timeouts):
+    by_state = expect("MDS rank 0 active and one standby-replay", lambda: checks.assert_filesystem(
+        ceph.json("fs", "status", model.FS_NAME), metadata_pool=model.FS_METADATA,
+        data_pools=[model.FS_DATA], active=1, standby_replay=1), timeout=timeouts.mds)
+    assert set(by_state["active"]).isdisjoint(by_state["standby-replay"])
+
+
+@then(parsers.parse("the raw capacity is at least {factor:g} times what it was before"))
+def capacity_grew(lab, ceph, factor):
+    before = lab.state.get("raw_bytes_before_extend", 0)
+    checks.assert_capacity_grew(before, checks.raw_capacity(ceph.json("df")), factor)
+
+
+@then("ceph status agrees with the lab")
+def status_agrees(lab, ceph, expect, timeouts):
+    osds = sum(model.osd_layout(_applied(lab)).values())
+    expect("ceph status counts", lambda: checks.assert_status_counts(
+        ceph.json("status"), mons=len(model.NODES), osds=osds), timeout=timeouts.osds_up)
+
+
+@then("ceph osd status lists every OSD of the lab as up")
+def osd_status_agrees(lab, ceph, expect, timeouts):
+    ids = [o["osd"] for o in ceph.json("osd", "dump").get("osds", [])]
+    assert len(ids) == sum(model.osd_layout(_applied(lab)).values()), (
+        f"osd dump lists {len(ids)} OSDs; the lab should have {model.osd_layout(_applied(lab))}")
+    expect("ceph osd status rows", lambda: checks.assert_osd_status(
+        ceph.run("osd", "status").stdout, ids), timeout=timeouts.osds_up)
+
+
+@then("ceph df and rados df agree on the lab's pools")
+def df_agrees(lab, ceph, expect, timeouts):
+    osds = sum(model.osd_layout(_applied(lab)).values())
+    pools = model.lab_pools(_applied(lab))
+    expect("ceph df and rados df agree", lambda: checks.assert_df_agrees(
+        ceph.json("df"), ceph.json("df", tool="rados"), pools, osds), timeout=30, interval=2)
+
+
+@then(parsers.parse("pools {pools} report pg_num {pg_num:d} with the autoscaler off"))
+def pools_pg_num(ceph, expect, timeouts, pools, pg_num):
+    names = [p.strip() for p in pools.split(" and ")]
+    for name in names:
+        checks.assert_pool(ceph.json("osd", "pool", "ls", "detail"), name, pg_num=pg_num,
+                           autoscale="off")
+    expect(f"pgp_num of {', '.join(names)} to reach {pg_num}", lambda: [
+        checks.assert_pg_num_settled(ceph.json("osd", "pool", "ls", "detail"), n, pg_num)
+        for n in names], timeout=timeouts.health, interval=2)
+
+
+@then(parsers.parse("the only health warning left is {code}"))
+def only_warning(ceph, expect, timeouts, code):
+    assert code in checks.ACCEPTED_WARNINGS, f"{code} is not a warning the harness accepts"
+    def probe():
+        checks.assert_pgs_clean(ceph.json("status"))
+        health = ceph.json("health", "detail")
+        checks.assert_health(health)
+        seen = checks.health_checks(health)
+        assert code in seen, f"expected {code} to be raised, health checks are {sorted(seen) or 'none'}"
+    expect(f"health to settle with only {code}", probe, timeout=timeouts.health, interval=2)

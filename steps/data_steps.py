@@ -1,0 +1,47 @@
+"""Data written before a change and read back after it, byte for byte."""
+
+from __future__ import annotations
+
+from pytest_bdd import given, parsers, then
+
+from cephlab import data, model
+
+KEY = "written_before_{}"
+
+
+@given(parsers.parse("objects, a block image and files are written before {slug}"))
+def write_before(lab, ceph, slug):
+    """Written once per lab: a kept lab that already went through ``slug`` keeps what was
+    written before it, so the check still compares against data older than the change."""
+    key = KEY.format(slug)
+    if lab.state.get(key):
+        return
+    record = {
+        "objects": data.write_objects(ceph, model.BLOCK_POOL, f"before-{slug}"),
+        "image": f"before-{slug}",
+        "files": {},
+        "files_skipped": None,
+    }
+    record["image_sha256"] = data.write_image(ceph, model.BLOCK_POOL, record["image"])
+    root, why = lab.target.cephfs_root("data")
+    if root is None:
+        record["files_skipped"] = why
+    else:
+        record["files"] = data.write_files(root, f"before-{slug}")
+    lab.state.put(key, record)
+
+
+@then(parsers.parse("everything written before {slug} reads back byte-identical"))
+def read_back(lab, ceph, slug):
+    record = lab.state.get(KEY.format(slug))
+    assert record, f"nothing was recorded as written before {slug}"
+    bad = data.read_objects(ceph, model.BLOCK_POOL, record["objects"])
+    bad += data.read_image(ceph, model.BLOCK_POOL, record["image"], record["image_sha256"])
+    if record["files"]:
+        root, why = lab.target.cephfs_root("data")
+        assert root is not None, f"files were written through CephFS but it cannot be mounted: {why}"
+        bad += data.read_files(root, record["files"])
+    checked = len(record["objects"]) + 1 + len(record["files"])
+    assert not bad, f"{len(bad)} of {checked} items lost or changed: " + "; ".join(bad)
+    if record["files_skipped"]:
+        print(f"CephFS files were not part of this check: {record['files_skipped']}")

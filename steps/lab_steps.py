@@ -1,0 +1,19 @@
+"""Steps that move the lab to a stage. The engine does the work; these only name it."""
+
+from __future__ import annotations
+
+from pytest_bdd import given, parsers, when
+
+from cephlab import stages
+
+
+@given(parsers.parse("the lab has what stage {slug} needs"))
+def lab_has_requirements(lab, slug):
+    for required in stages.get(slug).requires:
+        if lab.target.applicable(stages.get(required)):
+            lab.reach(required)
+
+
+@when(parsers.parse("stage {slug} is applied"))
+def stage_applied(lab, slug):
+    lab.reach(slug)
