@@ -63,8 +63,8 @@ class CephRunner:
         return result.check() if check else result
 
     def json(self, *args: str, tool: str = "ceph", timeout: float | None = None) -> Any:
-        """Run ``TOOL ARGS… -f json`` and return the parsed document."""
-        result = self.run(*args, "-f", "json", tool=tool, timeout=timeout)
+        """Run ``TOOL ARGS… --format json`` and return the parsed document."""
+        result = self.run(*args, "--format", "json", tool=tool, timeout=timeout)
         try:
             return json.loads(result.stdout or "null")
         except json.JSONDecodeError as exc:

@@ -211,11 +211,13 @@ def assert_pool(pools: Iterable[Mapping[str, Any]], name: str, *, size: Optional
 
 
 def assert_pg_num_settled(pools: Iterable[Mapping[str, Any]], name: str, pg_num: int) -> None:
-    """pg_num *and* pgp_num reached ``pg_num`` (Ceph moves pgp_num there step by step)."""
+    """pg_num *and* pgp_num reached ``pg_num`` (Ceph moves pgp_num there step by step).
+
+    In the JSON pgp_num is ``pg_placement_num``."""
     pool = pool_by_name(pools, name)
-    assert pool.get("pg_num") == pg_num and pool.get("pgp_num") == pg_num, (
-        f"pool {name}: pg_num {pool.get('pg_num')}, pgp_num {pool.get('pgp_num')}, "
-        f"target {pg_num}")
+    pgp = pool.get("pg_placement_num")
+    assert pool.get("pg_num") == pg_num and pgp == pg_num, (
+        f"pool {name}: pg_num {pool.get('pg_num')}, pgp_num {pgp}, target {pg_num}")
 
 
 # ---------------------------------------------------------------------------- CephFS

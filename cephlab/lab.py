@@ -64,8 +64,17 @@ class Lab:
         reason = self.target.skip_reason(stage)
         if reason:
             raise LabError(f"cannot reach stage {slug}: {reason}")
+        self._rebuild_if_invalidated(stage)
+        return self._apply_closure(slug, include_self=True)
+
+    def prepare(self, slug: str) -> list[str]:
+        """Apply what ``slug`` requires (not ``slug`` itself), skipping what the lab has."""
+        return self._apply_closure(slug, include_self=False)
+
+    def _apply_closure(self, slug: str, include_self: bool) -> list[str]:
         needed = S.closure(slug, self.target.applicable)
-        self._rebuild_if_invalidated(needed)
+        if not include_self:
+            needed = [st for st in needed if st.slug != slug]
         self.resume()
         done = []
         for st in needed:
@@ -84,21 +93,22 @@ class Lab:
         self.applied_now[st.slug] = seconds
         self.announce(f"stage {st.slug} applied in {seconds:.1f}s")
 
-    def _rebuild_if_invalidated(self, needed: list[Stage]) -> None:
+    def _rebuild_if_invalidated(self, st: Stage) -> None:
+        """Only the stage whose outcome is asserted matters: what it merely requires still
+        has its effect (a pool is still there after OSDs were added)."""
         applied = set(self.state.applied_slugs())
-        for st in needed:
-            spoiled = [later for later in st.invalidated_by if later in applied]
-            if st.slug in applied and spoiled:
-                if not self.built_by_harness():
-                    raise LabError(f"stage {st.slug} no longer holds on this lab (after "
-                                   f"{', '.join(spoiled)}) and the harness did not build it")
-                self.announce(f"stage {st.slug} no longer holds after {', '.join(spoiled)}: "
-                              f"destroying and rebuilding the lab")
-                self.destroy()
-                self.state = LabState(self.cfg.lab_dir, self.cfg.target)
-                self.target = target_class(self.cfg.target)(self.cfg, self.state)
-                self.target.sanity_checks()
-                return
+        spoiled = [later for later in st.invalidated_by if later in applied]
+        if st.slug not in applied or not spoiled:
+            return
+        if not self.built_by_harness():
+            raise LabError(f"stage {st.slug} no longer holds on this lab (after "
+                           f"{', '.join(spoiled)}) and the harness did not build it")
+        self.announce(f"stage {st.slug} no longer holds after {', '.join(spoiled)}: "
+                      f"destroying and rebuilding the lab")
+        self.destroy()
+        self.state = LabState(self.cfg.lab_dir, self.cfg.target)
+        self.target = target_class(self.cfg.target)(self.cfg, self.state)
+        self.target.sanity_checks()
 
     def destroy(self) -> list[str]:
         """Stop only the lab's own processes (by pid) and remove its files."""

@@ -142,8 +142,8 @@ def df_agrees(lab, ceph, expect, timeouts):
 def pools_pg_num(ceph, expect, timeouts, pools, pg_num):
     names = [p.strip() for p in pools.split(" and ")]
     for name in names:
-        checks.assert_pool(ceph.json("osd", "pool", "ls", "detail"), name, pg_num=pg_num,
-                           autoscale="off")
+        checks.assert_pool(ceph.json("osd", "pool", "ls", "detail"), name, autoscale="off")
+    # Ceph raises pg_num and then pgp_num step by step towards the target.
     expect(f"pgp_num of {', '.join(names)} to reach {pg_num}", lambda: [
         checks.assert_pg_num_settled(ceph.json("osd", "pool", "ls", "detail"), n, pg_num)
         for n in names], timeout=timeouts.health, interval=2)
