@@ -68,9 +68,9 @@ def resolve_target(name: str, which=shutil.which) -> tuple[str, str]:
 def check_lab_dir(path: Path) -> Path:
     """The lab directory must be creatable, writable and not a system location."""
     path = Path(path).expanduser().resolve()
-    forbidden = [Path(p) for p in ("/", "/etc", "/etc/ceph", "/var/lib/ceph", "/usr", "/bin",
-                                   "/sbin", "/lib", "/boot", "/proc", "/sys", "/dev", "/run")]
-    if path in forbidden or any(path == f or f in path.parents for f in forbidden[2:]):
+    system = [Path(p) for p in ("/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/boot",
+                                "/proc", "/sys", "/dev", "/var/lib/ceph", "/var/log/ceph")]
+    if path == Path("/") or any(path == d or d in path.parents for d in system):
         raise ConfigError(f"lab directory {path} is a system location; choose a directory of your own")
     if path.exists() and not path.is_dir():
         raise ConfigError(f"lab directory {path} exists and is not a directory")

@@ -109,9 +109,11 @@ def mds_active_standby(ceph, expect, timeouts):
 
 
 @then(parsers.parse("the raw capacity is at least {factor:g} times what it was before"))
-def capacity_grew(lab, ceph, factor):
+def capacity_grew(lab, ceph, expect, timeouts, factor):
     before = lab.state.get("raw_bytes_before_extend", 0)
-    checks.assert_capacity_grew(before, checks.raw_capacity(ceph.json("df")), factor)
+    # ceph df follows the OSDs' statfs reports, which reach the mgr a few seconds late.
+    expect(f"raw capacity at least {factor}x", lambda: checks.assert_capacity_grew(
+        before, checks.raw_capacity(ceph.json("df")), factor), timeout=timeouts.osds_up, interval=2)
 
 
 @then("ceph status agrees with the lab")

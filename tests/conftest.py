@@ -1,0 +1,33 @@
+"""Helpers for the harness's own tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+
+
+@pytest.fixture
+def sample():
+    """Load a recorded ``ceph … -f json`` document from tests/data (a fresh copy each call)."""
+    def load(name: str):
+        return json.loads((DATA / name).read_text())
+    return load
+
+
+def run_harness(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``pytest features/ ARGS`` as a user would, from the project root."""
+    full_env = dict(os.environ)
+    full_env.pop("LAB_TARGET", None)
+    full_env.pop("LAB_DIR", None)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "pytest", "features/", "-p", "no:cacheprovider",
+                           *args], cwd=ROOT, env=full_env, capture_output=True, text=True,
+                          timeout=timeout)

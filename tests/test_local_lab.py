@@ -1,0 +1,102 @@
+"""The harness against a real local Ceph cluster: it reuses a kept lab, goes red when the
+lab is broken (naming the fault), and leaves nothing behind when it destroys the lab.
+
+The lab here uses its own loopback addresses (127.0.7.x) and a temporary lab dir, so it
+never meets a lab the user keeps in .lab/.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+
+import pytest
+
+from cephlab import procs
+from cephlab.config import LabConfig, Timeouts
+from cephlab.errors import DaemonExited
+from cephlab.lab import Lab
+from cephlab.local.cluster import missing_binaries
+from tests.conftest import run_harness
+
+pytestmark = pytest.mark.skipif(bool(missing_binaries()),
+                                reason=f"Ceph is not installed (missing {missing_binaries()}); "
+                                       f"run `python -m cephlab setup`")
+
+PREFIX = "127.0.7"
+
+
+@pytest.fixture(scope="module")
+def lab_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("kept") / "lab"
+    res = run_harness(*_args(path), "-k", "ceph_cluster")
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+    yield path
+    if (path / "state.json").exists():
+        _lab(path).destroy()
+
+
+def _args(path, *extra):
+    return ("--lab-target=local", f"--lab-dir={path}", f"--lab-ip-prefix={PREFIX}",
+            "--lab-destroy=never", *extra)
+
+
+def _lab(path, scale=1.0):
+    cfg = LabConfig(target="local", target_reason="test", lab_dir=path, ip_prefix=PREFIX,
+                    timeouts=Timeouts().scaled(scale))
+    return Lab(cfg, announce=lambda text: None)
+
+
+def _pids(path):
+    doc = json.loads((path / "state.json").read_text())
+    return {name: d["pid"] for name, d in doc["daemons"].items()}
+
+
+def test_a_kept_lab_is_reused_without_starting_anything(lab_dir):
+    before = _pids(lab_dir)
+    start = time.monotonic()
+    res = run_harness(*_args(lab_dir), "-k", "ceph_cluster")
+    seconds = time.monotonic() - start
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert "applying stage" not in res.stdout
+    assert "restarted" not in res.stdout
+    assert _pids(lab_dir) == before
+    assert seconds < 60, f"reuse run took {seconds:.0f}s"
+
+
+def test_an_out_osd_turns_the_stage_red_and_names_it(lab_dir):
+    lab = _lab(lab_dir)
+    lab.ceph.run("osd", "out", "1")
+    try:
+        res = run_harness(*_args(lab_dir, "--lab-timeout-scale=0.1"), "-k", "ceph_cluster")
+    finally:
+        lab.ceph.run("osd", "in", "1")
+    assert res.returncode == 1, res.stdout[-3000:]
+    assert "FAILED features/test_stages.py::test_ceph_cluster" in res.stdout
+    assert "osd.1 is up and out" in res.stdout
+    assert "lab diagnostics" in res.stdout and "ceph osd tree" in res.stdout
+    assert "07 ceph_cluster       failed" in res.stdout
+
+
+def test_a_killed_osd_fails_the_wait_at_once_and_a_kept_lab_heals(lab_dir):
+    lab = _lab(lab_dir)
+    cluster = lab.target.cluster
+    rec = cluster.record("osd.2")
+    procs.kill(rec, signal.SIGKILL)
+    start = time.monotonic()
+    with pytest.raises(DaemonExited, match=r"daemon osd.2 \(pid \d+\) is not running any more"):
+        cluster.wait_osds()
+    assert time.monotonic() - start < 5, "the wait did not fail fast"
+    lab.resume()  # what the next run does first: start what a kept lab lost
+    assert procs.is_alive(cluster.record("osd.2"))
+    cluster.wait_osds()
+
+
+def test_destroy_stops_every_daemon_and_removes_the_lab(lab_dir):
+    lab = _lab(lab_dir)
+    records = lab.target.cluster.records()
+    assert len(records) >= 7  # 3 mons, 1 mgr, 3 OSDs
+    lab.destroy()
+    assert not any(procs.is_alive(r) for r in records)
+    assert not lab_dir.exists()

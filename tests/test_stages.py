@@ -1,0 +1,67 @@
+"""The stage list, the features and the lab model agree with each other."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from cephlab import model, stages
+from cephlab.local.target import LocalTarget
+from tests.conftest import ROOT
+
+FEATURES = ROOT / "features"
+
+
+@pytest.mark.parametrize("stage", stages.STAGES, ids=lambda s: s.slug)
+def test_every_stage_has_its_feature(stage):
+    text = (FEATURES / stage.feature_file).read_text()
+    tags = text.splitlines()[0].split()
+    assert f"@{stage.slug}" in tags
+    assert ("@k8s" in tags) == stage.kubernetes
+    assert re.search(rf"^Feature: {stage.key} {stage.slug} — ", text, re.M)
+    scenarios = re.findall(r"^\s*Scenario: (.*)$", text, re.M)
+    assert scenarios and all(s.startswith(f"{stage.slug} — ") for s in scenarios)
+    assert f"Given the lab has what stage {stage.slug} needs" in text
+    assert f"When stage {stage.slug} is applied" in text
+
+
+def test_no_feature_without_a_stage():
+    files = {p.name for p in FEATURES.glob("*.feature")}
+    assert files == {s.feature_file for s in stages.STAGES}
+
+
+def test_closure_builds_only_what_is_needed():
+    local = lambda s: not s.kubernetes  # noqa: E731
+    assert [s.slug for s in stages.closure("extend_storage", local)] == ["ceph_cluster", "extend_storage"]
+    assert [s.slug for s in stages.closure("remove_node", local)] == [
+        "ceph_cluster", "block_pool", "shared_filesystem", "extend_storage", "remove_node"]
+    assert [s.slug for s in stages.closure("ceph_cluster")][:6] == [
+        "vms", "kubernetes", "cni", "master_isolation", "rook_operator", "ceph_cluster"][:6]
+    with pytest.raises(KeyError, match="unknown stage 'nope'"):
+        stages.closure("nope")
+
+
+def test_requirements_come_earlier_in_stage_order():
+    for stage in stages.STAGES:
+        for req in stage.requires:
+            assert stages.get(req).order < stage.order, (stage.slug, req)
+        for later in stage.invalidated_by:
+            assert stages.get(later).order > stage.order
+
+
+def test_model_layouts():
+    assert model.osd_layout([]) == {}
+    assert model.osd_layout(["ceph_cluster"]) == {"k8s-1": 1, "k8s-2": 1, "k8s-3": 1}
+    assert model.osd_layout(["ceph_cluster", "extend_storage"]) == {"k8s-1": 2, "k8s-2": 2, "k8s-3": 2}
+    assert model.osd_layout(["ceph_cluster", "extend_storage", "remove_node"]) == {"k8s-2": 2, "k8s-3": 2}
+
+
+def test_local_target_skips_kubernetes_stages_with_a_reason():
+    for stage in stages.STAGES:
+        reason = LocalTarget.skip_reason(stage)
+        if stage.kubernetes:
+            assert reason and "needs Kubernetes" in reason
+        elif stage.slug in LocalTarget.supported:
+            assert reason is None
+            assert hasattr(LocalTarget, f"_{stage.slug}")
