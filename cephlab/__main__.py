@@ -24,11 +24,14 @@ SETUP_PACKAGES = sorted(set(BINARIES.values()) | {
     "ceph-fuse", "rbd-fuse", "radosgw", "ceph-mgr-dashboard", "mariadb-server", "xfsprogs",
     "fuse3",
 })
+#: Only the harness's own tests need these (the Vagrantfile is evaluated with ruby).
+TEST_PACKAGES = ["ruby"]
 
 
 def setup(args) -> int:
     missing = missing_binaries()
-    if not missing and not args.all:
+    wanted = SETUP_PACKAGES + (TEST_PACKAGES if args.tests else [])
+    if not missing and not args.all and not args.tests:
         print("setup: every program the local target needs is installed")
         return 0
     if os.geteuid() != 0:
@@ -38,7 +41,7 @@ def setup(args) -> int:
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
     subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends",
-                    *SETUP_PACKAGES], check=True, env=env)
+                    *wanted], check=True, env=env)
     still = missing_binaries()
     if still:
         print(f"setup: still missing after install: {', '.join(still)}", file=sys.stderr)
@@ -87,6 +90,8 @@ def main(argv=None) -> int:
     p = sub.add_parser("setup", help="install the distro packages the local target needs")
     p.add_argument("--all", action="store_true",
                    help="install every package, also when the core programs are present")
+    p.add_argument("--tests", action="store_true",
+                   help="also install what the harness's own tests use (ruby)")
     p.set_defaults(fn=setup)
     for name, fn in (("status", status), ("destroy", destroy)):
         p = sub.add_parser(name)
