@@ -1,0 +1,136 @@
+"""Write the whole Kubernetes lab as files, in stage order, without running anything.
+
+``write_plan(out_dir)`` creates one directory per stage (``07_ceph_cluster/`` ...) holding
+every manifest the stage applies (one object per YAML file, numbered in apply order) and
+``commands.sh``, the ordered host commands; ``plan.md`` indexes them. Credentials are
+generated per plan (or passed in) and appear only in the Secret manifests (mode 0600).
+
+    python -m cephlab.k8s.plan OUT_DIR [--target vagrant|cluster]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pathlib
+import shutil
+from typing import Iterable, Mapping
+
+import yaml
+
+from . import manifests as m
+from . import versions
+from .stage_plans import STAGES, TARGETS, StagePlan, build
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def _header(plan: StagePlan, target: str, vagrant_cwd: pathlib.Path) -> str:
+    lines = [
+        "#!/usr/bin/env bash",
+        f"# Stage {plan.key} {plan.slug}: {plan.title}.",
+        f"# Written by cephlab.k8s.plan for target {target!r}; run the stages in order.",
+        "set -euo pipefail",
+        'STAGE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"',
+        'PLAN="$(dirname "$STAGE")"',
+    ]
+    if target == "vagrant":
+        lines += [f'export VAGRANT_CWD="${{VAGRANT_CWD:-{vagrant_cwd}}}"',
+                  'export KUBECONFIG="${KUBECONFIG:-$PLAN/kubeconfig}"']
+    lines.append(f'TOOLS="kubectl -n {m.ROOK_NS} exec deploy/rook-ceph-tools --"')
+    return "\n".join(lines) + "\n"
+
+
+def _dump(obj: m.Obj) -> str:
+    return yaml.safe_dump(obj, sort_keys=False, default_flow_style=False)
+
+
+def _write(path: pathlib.Path, text: str, mode: int = 0o644) -> pathlib.Path:
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.chmod(tmp, mode)
+    tmp.replace(path)
+    return path
+
+
+def _prepare(out_dir: pathlib.Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries = list(out_dir.iterdir())
+    if entries and not (out_dir / "plan.md").exists():
+        raise FileExistsError(f"{out_dir} is not empty and holds no plan.md; refusing to write into it")
+    stage_dirs = {f"{key}_{slug}" for key, slug, _ in STAGES}
+    for entry in entries:          # a previous plan: replace its stage directories
+        if entry.is_dir() and entry.name in stage_dirs:
+            shutil.rmtree(entry)
+
+
+def _index(plans: list[StagePlan], target: str, nodes: tuple[str, ...]) -> str:
+    rows = "\n".join(
+        f"| {p.key} | [{p.slug}]({p.dirname}/commands.sh) | {p.title} | {len(p.objects)} | {len(p.commands)} |"
+        for p in plans)
+    pinned = "\n".join(f"| {k} | `{v}` |" for k, v in versions.ALL.items())
+    addresses = ", ".join(f"{n} {m.node_ip(i)}" for i, n in enumerate(nodes))
+    return f"""# Lab plan ({target} target)
+
+Nodes: {addresses}. Pod network {m.POD_CIDR}. Nothing here has been run.
+Run each stage's `commands.sh` in the order below; each applies the manifests beside it.
+
+| key | stage | outcome | manifests | commands |
+|-----|-------|---------|-----------|----------|
+{rows}
+
+## Pinned versions
+
+| what | version |
+|------|---------|
+{pinned}
+
+## Credentials
+
+MinIO and MySQL credentials were generated for this plan (or passed in) and appear only in
+the Secret manifests (`*-secret-*.yaml`, mode 0600). Treat this directory as secret; the
+join token and the dashboard token are created at run time and never written here.
+"""
+
+
+def write_plan(out_dir: pathlib.Path, *, target: str = "vagrant",
+               nodes: Iterable[str] = m.NODES, secrets: Mapping[str, str] | None = None,
+               vagrant_cwd: pathlib.Path = REPO_ROOT) -> list[pathlib.Path]:
+    """Write the plan; return every file written, in stage and apply order, plan.md last."""
+    if target not in TARGETS:
+        raise ValueError(f"unknown target {target!r}; targets are: {', '.join(TARGETS)}")
+    nodes = m.check_nodes(nodes)
+    secrets = m.check_secrets(secrets) if secrets is not None else m.generate_secrets()
+    plans = build(target, nodes, secrets)
+    out_dir = pathlib.Path(out_dir)
+    _prepare(out_dir)
+    written: list[pathlib.Path] = []
+    for plan in plans:
+        stage_dir = out_dir / plan.dirname
+        stage_dir.mkdir()
+        for i, obj in enumerate(plan.objects):
+            mode = 0o600 if obj["kind"] == "Secret" else 0o644
+            written.append(_write(stage_dir / plan.manifest_name(i), _dump(obj), mode))
+        for name, text in plan.scripts.items():
+            written.append(_write(stage_dir / name, text, 0o755))
+        body = _header(plan, target, pathlib.Path(vagrant_cwd)) + "\n".join(plan.commands) + "\n"
+        written.append(_write(stage_dir / "commands.sh", body, 0o755))
+    written.append(_write(out_dir / "plan.md", _index(plans, target, nodes)))
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m cephlab.k8s.plan", description=__doc__.split("\n\n")[0])
+    parser.add_argument("out_dir", type=pathlib.Path)
+    parser.add_argument("--target", choices=TARGETS, default="vagrant")
+    parser.add_argument("--nodes", default=",".join(m.NODES), help="comma-separated node names")
+    args = parser.parse_args(argv)
+    files = write_plan(args.out_dir, target=args.target, nodes=args.nodes.split(","))
+    print(f"wrote {len(files)} files; index: {files[-1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,127 @@
+"""The python-vagrant layer (cephlab.k8s.vagrant) driven against tests/fake_vagrant/vagrant."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import sys
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+pytest.importorskip("vagrant", reason="pip install python-vagrant")
+from cephlab.errors import LabError  # noqa: E402
+from cephlab.k8s.vagrant import VagrantError, VagrantLab  # noqa: E402
+
+FAKE_DIR = REPO / "tests" / "fake_vagrant"
+
+
+@pytest.fixture
+def fake(tmp_path, monkeypatch):
+    """Put the fake vagrant first on PATH; return a reader of its recorded calls."""
+    log = tmp_path / "vagrant-calls.jsonl"
+    monkeypatch.setenv("PATH", f"{FAKE_DIR}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("FAKE_VAGRANT_LOG", str(log))
+    for var in ("FAKE_VAGRANT_FAIL", "FAKE_VAGRANT_NODES", "VAGRANT_CWD"):
+        monkeypatch.delenv(var, raising=False)
+
+    def calls():
+        if not log.exists():
+            return []
+        return [json.loads(line) for line in log.read_text().splitlines()]
+    return calls
+
+
+@pytest.fixture
+def lab_root(tmp_path):
+    root = tmp_path / "lab"
+    root.mkdir()
+    (root / "Vagrantfile").write_text((REPO / "Vagrantfile").read_text())
+    return root
+
+
+def test_fake_is_executable():
+    assert os.access(FAKE_DIR / "vagrant", os.X_OK)
+
+
+def test_lifecycle_records_the_expected_calls(fake, lab_root):
+    lab = VagrantLab(lab_root)
+    assert lab.status() == {"k8s-1": "not_created", "k8s-2": "not_created", "k8s-3": "not_created"}
+    assert not lab.running()
+    lab.up(provider="libvirt")
+    assert lab.running()
+    assert lab.ssh("k8s-2", "hostname") == "k8s-2\n"
+    lab.destroy("k8s-3")
+    assert lab.status()["k8s-3"] == "not_created"
+    lab.destroy()
+    argvs = [c["argv"] for c in fake()]
+    assert argvs == [
+        ["status", "--machine-readable"],
+        ["status", "--machine-readable"],
+        ["up", "--provider=libvirt"],
+        ["status", "--machine-readable"],
+        ["ssh", "k8s-2", "--command", "hostname"],
+        ["destroy", "k8s-3", "--force"],
+        ["status", "--machine-readable"],
+        ["destroy", "--force"],
+    ]
+    assert {c["cwd"] for c in fake()} == {str(lab_root)}
+
+
+def test_up_one_node_without_provisioning(fake, lab_root):
+    VagrantLab(lab_root).up("k8s-1", provision=False)
+    assert fake()[-1]["argv"] == ["up", "k8s-1", "--no-provision"]
+
+
+def test_settings_reach_the_vagrantfile_environment(fake, lab_root):
+    lab = VagrantLab(lab_root, settings={"LAB_CPUS": 4, "LAB_MEMORY": "8192"})
+    lab.up()
+    assert fake()[-1]["env"]["LAB_CPUS"] == "4"
+    assert fake()[-1]["env"]["LAB_MEMORY"] == "8192"
+    with pytest.raises(ValueError, match="LAB_RAM"):
+        VagrantLab(lab_root, settings={"LAB_RAM": "1"})
+
+
+def test_failure_names_the_command_and_keeps_stderr(fake, lab_root, monkeypatch):
+    monkeypatch.setenv("FAKE_VAGRANT_FAIL", "up")
+    lab = VagrantLab(lab_root)
+    with pytest.raises(VagrantError) as info:
+        lab.up("k8s-1")
+    err = info.value
+    assert isinstance(err, LabError)
+    assert err.rc == 1 and err.argv[-2:] == ["up", "k8s-1"]
+    assert "vagrant command failed (exit 1):" in str(err) and "up k8s-1" in str(err)
+    assert "failed as requested" in err.stderr
+    monkeypatch.delenv("FAKE_VAGRANT_FAIL")
+    assert lab.status()["k8s-1"] == "not_created"   # other commands still work
+    lab = VagrantLab(lab_root)            # the environment is read when the lab is created
+    lab.up("k8s-1")
+    assert lab.status()["k8s-1"] == "running"
+
+
+def test_ssh_to_a_stopped_machine_fails_with_the_command(fake, lab_root):
+    with pytest.raises(VagrantError, match=r"ssh k8s-1 --command uptime[\s\S]*VM must be running"):
+        VagrantLab(lab_root).ssh("k8s-1", "uptime")
+
+
+def test_unknown_node_is_refused_before_running_anything(fake, lab_root):
+    with pytest.raises(ValueError, match="k8s-9"):
+        VagrantLab(lab_root).ssh("k8s-9", "true")
+    assert fake() == []
+
+
+def test_missing_executable(fake, lab_root, monkeypatch, tmp_path):
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    with pytest.raises(VagrantError, match=r"could not run\): vagrant status --machine-readable"):
+        VagrantLab(lab_root).status()
+
+
+def test_missing_vagrantfile(tmp_path):
+    with pytest.raises(VagrantError, match="no Vagrantfile"):
+        VagrantLab(tmp_path)
