@@ -28,6 +28,9 @@ OPTIONS = (
      "local target: node k8s-N listens on PREFIX.N+1 (default 127.0.1)"),
     ("--lab-timeout-scale", "LAB_TIMEOUT_SCALE", "lab_timeout_scale",
      "multiply every wait's timeout (slow machines)"),
+    ("--lab-plan", "LAB_PLAN", "lab_plan",
+     "write every manifest and host command of the whole lab into DIR and run nothing "
+     "(vagrant and cluster targets)"),
 )
 
 DEFAULTS = {"lab_target": "auto", "lab_destroy": "passing", "lab_ip_prefix": "127.0.1",
@@ -137,6 +140,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.option.collectonly:
         return
     sess = lab_session(session.config)
+    plan_dir = _option(session.config, "lab_plan", "LAB_PLAN")
+    if plan_dir:
+        _write_plan(sess.cfg, Path(plan_dir))
     wanted = [i for i in session.items
               if item_stage(i) is not None and not i.get_closest_marker("skip")]
     if not wanted:
@@ -146,6 +152,23 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     except ConfigError as exc:
         pytest.exit(f"cephlab: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
     sess.checked = True
+
+
+def _write_plan(cfg: LabConfig, out_dir: Path) -> None:
+    """Plan mode: render the whole lab for review, run nothing, end the session."""
+    from .k8s.plan import write_plan
+
+    if cfg.target not in ("vagrant", "cluster"):
+        pytest.exit(f"cephlab: --lab-plan is for the vagrant and cluster targets (this run's "
+                    f"target is {cfg.target}: {cfg.target_reason})",
+                    returncode=pytest.ExitCode.USAGE_ERROR)
+    try:
+        written = write_plan(out_dir, target=cfg.target)
+    except (ValueError, FileExistsError) as exc:
+        pytest.exit(f"cephlab: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+    pytest.exit(f"cephlab: plan for the {cfg.target} target written to {out_dir} "
+                f"({len(written)} files; index: {out_dir / 'plan.md'}); nothing was run",
+                returncode=pytest.ExitCode.OK)
 
 
 def get_lab(config: pytest.Config):
@@ -204,14 +227,17 @@ def pytest_runtest_makereport(item: pytest.Item, call):
         return
     sess = lab_session(item.config)
     row = sess.rows.setdefault(item.nodeid, {"stage": stage, "outcome": "passed", "seconds": 0.0})
-    row["seconds"] += report.duration
+    if report.when != "teardown":  # teardown of the last item carries the lab's destroy
+        row["seconds"] += report.duration
     if report.skipped:
         row["outcome"] = "skipped"
         row["reason"] = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
     elif report.failed:
         row["outcome"] = "failed" if report.when == "call" else "error"
         if sess.lab is not None:
-            report.sections.append(("lab diagnostics", sess.lab.diagnostics()))
+            text = sess.lab.diagnostics()
+            report.sections.append(("lab diagnostics", text))
+            item.user_properties.append(("lab diagnostics", text))  # lands in --junitxml
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:

@@ -118,3 +118,20 @@ def test_ip_prefix_must_be_loopback(prefix):
 def test_unknown_destroy_policy():
     res = run_harness("--lab-destroy=sometimes", "--collect-only", "-q")
     assert res.returncode == 4 and "unknown --lab-destroy policy 'sometimes'" in res.stderr
+
+
+def test_plan_mode_writes_the_lab_and_runs_nothing(tmp_path):
+    res = run_harness("--lab-target=vagrant", f"--lab-plan={tmp_path / 'plan'}",
+                      f"--lab-dir={tmp_path / 'lab'}", timeout=120)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out
+    assert "nothing was run" in out
+    assert (tmp_path / "plan" / "plan.md").exists()
+    assert (tmp_path / "plan" / "07_ceph_cluster" / "commands.sh").exists()
+    assert not (tmp_path / "lab").exists()
+
+
+def test_plan_mode_is_refused_on_the_local_target(tmp_path):
+    res = run_harness("--lab-target=local", f"--lab-plan={tmp_path / 'plan'}", timeout=60)
+    assert res.returncode == 4 and "--lab-plan is for the vagrant and cluster targets" in res.stdout + res.stderr
+    assert not (tmp_path / "plan").exists()

@@ -65,11 +65,13 @@ def test_a_kept_lab_is_reused_without_starting_anything(lab_dir):
     assert seconds < 60, f"reuse run took {seconds:.0f}s"
 
 
-def test_an_out_osd_turns_the_stage_red_and_names_it(lab_dir):
+def test_an_out_osd_turns_the_stage_red_and_names_it(lab_dir, tmp_path):
     lab = _lab(lab_dir)
     lab.ceph.run("osd", "out", "1")
+    junit = tmp_path / "junit.xml"
     try:
-        res = run_harness(*_args(lab_dir, "--lab-timeout-scale=0.1"), "-k", "ceph_cluster")
+        res = run_harness(*_args(lab_dir, "--lab-timeout-scale=0.1", f"--junitxml={junit}"),
+                          "-k", "ceph_cluster")
     finally:
         lab.ceph.run("osd", "in", "1")
     assert res.returncode == 1, res.stdout[-3000:]
@@ -77,6 +79,8 @@ def test_an_out_osd_turns_the_stage_red_and_names_it(lab_dir):
     assert "osd.1 is up and out" in res.stdout
     assert "lab diagnostics" in res.stdout and "ceph osd tree" in res.stdout
     assert "07 ceph_cluster       failed" in res.stdout
+    xml = junit.read_text()
+    assert 'property name="lab diagnostics"' in xml and "osd.1" in xml
 
 
 def test_a_killed_osd_fails_the_wait_at_once_and_a_kept_lab_heals(lab_dir):
