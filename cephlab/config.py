@@ -43,8 +43,13 @@ class LabConfig:
     ip_prefix: str = "127.0.1"  #: node k8s-N listens on <prefix>.<N+1> (the lab: 10.254.1.N+1)
     nodes: tuple[str, ...] = ("k8s-1", "k8s-2", "k8s-3")
     disk_size_gib: int = 10
-    install: bool = False
     timeouts: Timeouts = field(default_factory=Timeouts)
+    #: cluster target: which cluster (None: the kubeconfig's current context) and what may
+    #: be done to it.
+    kubeconfig: Optional[str] = None
+    kube_context: Optional[str] = None
+    cluster_config: Optional[Path] = None  #: YAML naming the nodes and devices to use
+    allow_destructive: bool = False
 
     def node_ip(self, node: str) -> str:
         return f"{self.ip_prefix}.{self.nodes.index(node) + 2}"

@@ -28,6 +28,14 @@ OPTIONS = (
      "local target: node k8s-N listens on PREFIX.N+1 (default 127.0.1)"),
     ("--lab-timeout-scale", "LAB_TIMEOUT_SCALE", "lab_timeout_scale",
      "multiply every wait's timeout (slow machines)"),
+    ("--kubeconfig", "KUBECONFIG", "lab_kubeconfig",
+     "cluster target: the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)"),
+    ("--kube-context", "LAB_KUBE_CONTEXT", "lab_kube_context",
+     "cluster target: the kubeconfig context (default: its current context)"),
+    ("--lab-cluster-config", "LAB_CLUSTER_CONFIG", "lab_cluster_config",
+     "cluster target: YAML file naming the storage nodes and their devices"),
+    ("--lab-allow-destructive", "LAB_ALLOW_DESTRUCTIVE", "lab_allow_destructive",
+     "cluster target: allow stages that remove storage or wipe disks (yes/no)"),
     ("--lab-plan", "LAB_PLAN", "lab_plan",
      "write every manifest and host command of the whole lab into DIR and run nothing "
      "(vagrant and cluster targets)"),
@@ -76,8 +84,16 @@ def build_config(config: pytest.Config) -> LabConfig:
         assert scale > 0
     except (ValueError, AssertionError):
         raise ConfigError("--lab-timeout-scale must be a positive number") from None
+    cluster_config = _option(config, "lab_cluster_config", "LAB_CLUSTER_CONFIG")
+    allow = (_option(config, "lab_allow_destructive", "LAB_ALLOW_DESTRUCTIVE") or "no").lower()
+    if allow not in ("yes", "no", "true", "false", "1", "0"):
+        raise ConfigError(f"--lab-allow-destructive takes yes or no, not {allow!r}")
     return LabConfig(target=target, target_reason=reason, lab_dir=check_lab_dir(path),
-                     destroy=destroy, ip_prefix=prefix, timeouts=Timeouts().scaled(scale))
+                     destroy=destroy, ip_prefix=prefix, timeouts=Timeouts().scaled(scale),
+                     kubeconfig=_option(config, "lab_kubeconfig", "KUBECONFIG"),
+                     kube_context=_option(config, "lab_kube_context", "LAB_KUBE_CONTEXT"),
+                     cluster_config=Path(cluster_config) if cluster_config else None,
+                     allow_destructive=allow in ("yes", "true", "1"))
 
 
 class LabSession:
