@@ -2,6 +2,7 @@
 
     python -m cephlab setup      install what the local target needs (apt, as root)
     python -m cephlab status     what a kept lab runs, and its ceph status
+    python -m cephlab repair     start what of a kept lab is not running
     python -m cephlab destroy    stop a kept lab's daemons (by pid) and remove its files
 """
 
@@ -72,6 +73,16 @@ def status(args) -> int:
     return 0
 
 
+def repair(args) -> int:
+    lab = _lab(args)
+    if lab is None:
+        print(f"no lab in {args.lab_dir}")
+        return 1
+    started = lab.target.repair()
+    print(f"started: {', '.join(started)}" if started else "everything was running")
+    return 0
+
+
 def destroy(args) -> int:
     lab = _lab(args)
     if lab is None:
@@ -93,7 +104,7 @@ def main(argv=None) -> int:
     p.add_argument("--tests", action="store_true",
                    help="also install what the harness's own tests use (ruby)")
     p.set_defaults(fn=setup)
-    for name, fn in (("status", status), ("destroy", destroy)):
+    for name, fn in (("status", status), ("repair", repair), ("destroy", destroy)):
         p = sub.add_parser(name)
         p.add_argument("--lab-dir", default=os.environ.get("LAB_DIR", ".lab/local"))
         p.add_argument("--target", default="local", choices=["local"])

@@ -22,7 +22,7 @@ class CommandError(LabError):
     def __init__(self, argv: list[str], rc: int, stdout: str, stderr: str):
         self.argv, self.rc, self.stdout, self.stderr = list(argv), rc, stdout, stderr
         super().__init__(
-            f"command failed (exit {rc}): {' '.join(argv)}\n"
+            f"command failed (exit {rc}): {' '.join(redact(argv))}\n"
             f"stderr: {_tail(stderr)}\nstdout: {_tail(stdout)}"
         )
 
@@ -33,6 +33,29 @@ class WaitTimeout(AssertionError, LabError):
 
 class DaemonExited(AssertionError, LabError):
     """A daemon the harness started is gone; the message carries its log tail."""
+
+
+#: Flags whose value is a credential: shown as *** in every message.
+SECRET_FLAGS = ("--secret", "--secret-key", "--access-key", "--password", "--key")
+
+
+def redact(argv: list[str]) -> list[str]:
+    out, hide = [], False
+    for arg in argv:
+        if hide:
+            out.append("***")
+            hide = False
+            continue
+        flag, eq, _ = arg.partition("=")
+        if flag in SECRET_FLAGS:
+            if eq:
+                out.append(f"{flag}=***")
+            else:
+                out.append(arg)
+                hide = True
+            continue
+        out.append(arg)
+    return out
 
 
 def _tail(text: str, limit: int = 1500) -> str:

@@ -28,6 +28,8 @@ class Lab:
         self._resumed = False
         #: Per-run record: stage slug -> seconds spent applying it in this run (0 if reused).
         self.applied_now: dict[str, float] = {}
+        #: Fault-injection reports of this run, for the terminal summary.
+        self.fault_reports: list[dict] = []
 
     # ------------------------------------------------------------------ queries
     @property
@@ -45,14 +47,19 @@ class Lab:
         self.target.sanity_checks()
 
     def resume(self) -> None:
-        """Once per run: bring back what a kept lab lost (daemons gone after a reboot)."""
+        """Once per run: start a kept lab that is not running (e.g. after a reboot). A lab
+        in which only some daemons died is left as found, and said so: the scenarios report
+        it."""
         if self._resumed:
             return
         self._resumed = True
         started = self.target.resume()
         if started:
-            self.announce(f"kept lab: restarted {len(started)} daemon(s) that were not running: "
-                          f"{', '.join(started)}")
+            self.announce(f"kept lab was not running: started {len(started)}: {', '.join(started)}")
+        broken = self.target.broken()
+        if broken:
+            self.announce(f"kept lab: not running, left as found: {', '.join(broken)} "
+                          f"(`python -m cephlab repair` restarts them)")
 
     def reach(self, slug: str) -> list[str]:
         """Apply ``slug`` and what it requires, skipping what the lab already has.
@@ -68,7 +75,9 @@ class Lab:
         return self._apply_closure(slug, include_self=True)
 
     def prepare(self, slug: str) -> list[str]:
-        """Apply what ``slug`` requires (not ``slug`` itself), skipping what the lab has."""
+        """Apply what ``slug`` requires (not ``slug`` itself), skipping what the lab has; a
+        lab on which ``slug`` cannot hold any more is rebuilt first."""
+        self._rebuild_if_invalidated(S.get(slug))
         return self._apply_closure(slug, include_self=False)
 
     def _apply_closure(self, slug: str, include_self: bool) -> list[str]:
@@ -87,7 +96,8 @@ class Lab:
     def _apply(self, st: Stage) -> None:
         self.announce(f"applying stage {st.key} {st.slug}: {st.title}")
         start = time.monotonic()
-        self.target.apply(st)
+        if st.builds:
+            self.target.apply(st)
         seconds = time.monotonic() - start
         self.state.mark_applied(st.slug, seconds)
         self.applied_now[st.slug] = seconds
@@ -98,7 +108,7 @@ class Lab:
         has its effect (a pool is still there after OSDs were added)."""
         applied = set(self.state.applied_slugs())
         spoiled = [later for later in st.invalidated_by if later in applied]
-        if st.slug not in applied or not spoiled:
+        if not spoiled:
             return
         if not self.built_by_harness():
             raise LabError(f"stage {st.slug} no longer holds on this lab (after "

@@ -267,5 +267,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         note = row.get("reason", "") if row["outcome"] == "skipped" else ""
         tr.write_line(f"{row['stage'].key + ' ' + row['stage'].slug:<22}{row['outcome']:<10}"
                       f"{row['seconds']:>9.1f}  {note[:90]}")
+    if sess.lab is not None and sess.lab.fault_reports:
+        tr.section("fault injection")
+        tr.write_line(f"{'fault':<26}{'detect s':>9}{'recover s':>10}{'lost':>6}  checked; injected")
+        for rep in sess.lab.fault_reports:
+            checked = ", ".join(f"{v} {k}" for k, v in rep["checked"].items())
+            tr.write_line(f"{rep['fault']:<26}{rep['detect_seconds']:>9.1f}{rep['recover_seconds']:>10.1f}"
+                          f"{rep['lost']:>6}  {checked}; {rep['injected'][:70]}")
     if sess.lab is not None and sess.lab.state.exists:
         tr.write_line(f"lab kept in {sess.cfg.lab_dir}: {sess.lab.target.describe()}")

@@ -46,7 +46,11 @@ class Target:
         raise NotImplementedError
 
     def resume(self) -> list[str]:
-        """Bring a kept lab's processes back; return what had to be started."""
+        """Start a kept lab that is not running at all; return what had to be started."""
+        return []
+
+    def broken(self) -> list[str]:
+        """What of the lab should run and does not."""
         return []
 
     def apply(self, stage: Stage) -> None:
@@ -58,6 +62,27 @@ class Target:
     def cephfs_root(self, name: str) -> tuple[Optional[Path], str]:
         """A mounted view of the lab's CephFS for this run (path, "") or (None, why not)."""
         return None, f"the {self.name} target offers no CephFS mount to the harness"
+
+    # Services the lab runs for its users, by name: "ceph_dashboard", "s3", "mysql".
+    def endpoint(self, service: str) -> tuple[str, int]:
+        """(host, port) where a client of the lab reaches ``service``."""
+        raise LookupError(f"the {self.name} target runs no {service} service")
+
+    def credentials(self, service: str) -> dict[str, str]:
+        """Generated credentials for ``service`` (never print them)."""
+        raise LookupError(f"the {self.name} target has no credentials for {service}")
+
+    def restart(self, service: str) -> None:
+        """Restart ``service`` the way the lab would (a pod deleted, a server restarted)."""
+        raise LookupError(f"the {self.name} target cannot restart {service}")
+
+    def block_volume(self, service: str) -> tuple[str, str]:
+        """(pool, RBD image) holding ``service``'s volume."""
+        raise LookupError(f"the {self.name} target has no block volume for {service}")
+
+    def inject_fault(self, fault: str, **options):
+        """Inject a named fault, undo it, and return its report (see cephlab.local.faults)."""
+        raise LookupError(f"the {self.name} target cannot inject {fault}")
 
     def diagnostics(self) -> str:
         return ""
@@ -86,20 +111,9 @@ class VagrantTarget(Target):
             "(its stages are under construction); use --lab-target=local.")
 
 
-class ClusterTarget(Target):
-    """An existing Kubernetes cluster given by a kubeconfig. Not part of this version."""
-
-    name = "cluster"
-    supported = frozenset(s.slug for s in STAGES)
-
-    def sanity_checks(self) -> None:
-        raise ConfigError(
-            "the cluster target (an existing Kubernetes cluster through --kubeconfig) is not "
-            "available yet in this version of the harness; use --lab-target=local.")
-
-
 def target_class(name: str) -> type[Target]:
-    from .local.target import LocalTarget  # the local engine imports this module
+    from .k8s.cluster_target import ClusterTarget  # both engines import this module
+    from .local.target import LocalTarget
 
     table: dict[str, type[Target]] = {
         "local": LocalTarget, "vagrant": VagrantTarget, "cluster": ClusterTarget,

@@ -10,3 +10,9 @@ Feature: 10 shared_filesystem — CephFS k8s-fs with an active and a standby MDS
     And pools k8s-fs-metadata and k8s-fs-data0 have size 2
     And MDS rank 0 is active with one standby-replay daemon
     And the cluster is healthy
+
+  Scenario: shared_filesystem — two independent mounts share directories and files
+    Given the lab has what stage shared_filesystem needs
+    When stage shared_filesystem is applied
+    Then directories minio and ghost exist on the shared filesystem
+    And a file written through one mount reads back through the other

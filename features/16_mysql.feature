@@ -8,3 +8,4 @@ Feature: 16 mysql — MySQL on Ceph block storage
     When stage mysql is applied
     Then a client connects and lists the databases
     And rows written to database ghost are there after the server restarts
+    And the database's volume holds its data in Ceph

@@ -83,7 +83,7 @@ def test_an_out_osd_turns_the_stage_red_and_names_it(lab_dir, tmp_path):
     assert 'property name="lab diagnostics"' in xml and "osd.1" in xml
 
 
-def test_a_killed_osd_fails_the_wait_at_once_and_a_kept_lab_heals(lab_dir):
+def test_a_killed_osd_fails_the_wait_at_once_and_repair_heals_it(lab_dir):
     lab = _lab(lab_dir)
     cluster = lab.target.cluster
     rec = cluster.record("osd.2")
@@ -92,9 +92,21 @@ def test_a_killed_osd_fails_the_wait_at_once_and_a_kept_lab_heals(lab_dir):
     with pytest.raises(DaemonExited, match=r"daemon osd.2 \(pid \d+\) is not running any more"):
         cluster.wait_osds()
     assert time.monotonic() - start < 5, "the wait did not fail fast"
-    lab.resume()  # what the next run does first: start what a kept lab lost
+    lab.resume()  # a partly broken lab is left as found, for the scenarios to report
+    assert not procs.is_alive(cluster.record("osd.2"))
+    res = run_harness(*_args(lab_dir), "-k", "ceph_cluster")
+    assert res.returncode == 1 and "daemon osd.2" in res.stdout and "not running" in res.stdout
+    assert lab.target.repair() == ["osd.2"]
     assert procs.is_alive(cluster.record("osd.2"))
     cluster.wait_osds()
+
+
+def test_a_stopped_lab_is_started_again_by_the_next_run(lab_dir):
+    lab = _lab(lab_dir)
+    lab.target.cluster.stop_all()  # as after a reboot: nothing of the lab runs
+    res = run_harness(*_args(lab_dir), "-k", "ceph_cluster")
+    assert res.returncode == 0, res.stdout[-3000:]
+    assert "kept lab was not running: started" in res.stdout
 
 
 def test_destroy_stops_every_daemon_and_removes_the_lab(lab_dir):

@@ -164,6 +164,13 @@ class LocalCluster:
             # restful cannot load on Debian's pacific (PyO3 may be initialised only once per
             # process) and would raise MGR_MODULE_DEPENDENCY; the lab does not use it.
             "mgr initial modules = iostat",
+            # A killed MDS is declared failed after 12 s (default 15) and its standby-replay
+            # takes over. Not lower: the mons skip the check whenever a tick (5 s) took
+            # longer than half the grace, so a grace of 10 s or less never fails an MDS.
+            "mds beacon grace = 12",
+            # After a mon election the mons wait this long before failing any MDS (default
+            # 60 s); the lab's node fault restarts a mon just before the MDS fault.
+            "mds beacon mon down grace = 20",
             "osd heartbeat interval = 2",
             "osd heartbeat grace = 8",
             "",
@@ -371,7 +378,7 @@ class LocalCluster:
         Daemons already running are left alone. Returns the names that were started.
         """
         started = []
-        order = ("mon.", "mgr.", "osd.", "mds.")
+        order = ("mon.", "mgr.", "osd.", "mds.", "client.rgw.")
         for prefix in order:
             for rec in self.records():
                 if rec.name.startswith(prefix) and not procs.is_alive(rec):

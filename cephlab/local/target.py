@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 from pathlib import Path
 from typing import Optional
 
 from .. import checks, procs
 from ..ceph import CephRunner
-from ..errors import CommandError
+from ..errors import CommandError, ConfigError, LabError
+from ..model import BLOCK_POOL, FS_DATA, FS_METADATA, FS_NAME, PG_NUM_TARGET, REMOVED_NODE
+from ..secrets import SecretStore
 from ..stages import Stage
 from ..targets import Target
 from ..waits import wait_for
-from .cluster import LocalCluster
+from . import blockdb, mounts
+from .blockdb import BlockDatabase
+from .cluster import LocalCluster, port_problem
+from .services import DASHBOARD_PORT, RGW, RGW_PORT, SERVICE_NODE, Dashboard
 
-from ..model import BLOCK_POOL, FS_DATA, FS_METADATA, FS_NAME, PG_NUM_TARGET, REMOVED_NODE
+DASHBOARD_MODULE = Path("/usr/share/ceph/mgr/dashboard")
+SERVICE_PORTS = ((DASHBOARD_PORT, "Ceph dashboard"), (blockdb.MYSQL_PORT, "MySQL"),
+                 (RGW_PORT, "RGW S3"))
 
 POOL_INITIAL_PG_NUM = 32  # a power of two: HEALTH_OK until the pg_num stage sets 150
 OSD_RULE = "replicated_osd"  # the lab's CephFS data pool has failure domain osd
@@ -26,16 +32,29 @@ MDS_NODES = ("k8s-2", "k8s-3")  # active + standby-replay on two nodes, as Rook 
 class LocalTarget(Target):
     name = "local"
     #: Each has a method ``_<slug>`` below that does the stage's work.
-    supported = frozenset({"ceph_cluster", "block_pool", "shared_filesystem", "extend_storage",
-                           "toolbox", "pg_num", "remove_node"})
+    supported = frozenset({"ceph_cluster", "ceph_dashboard", "block_pool", "shared_filesystem",
+                           "object_store", "faults", "extend_storage", "toolbox", "pg_num",
+                           "remove_node", "mysql"})
 
     def __init__(self, cfg, state):
         super().__init__(cfg, state)
         self.cluster = LocalCluster(cfg, state)
+        self.secrets = SecretStore(cfg.lab_dir)
+        self.dashboard = Dashboard(self.cluster, self.secrets)
+        self.rgw = RGW(self.cluster, self.secrets)
+        self.mysql = BlockDatabase(self.cluster, self.secrets)
 
     # ----------------------------------------------------------------- Target API
     def sanity_checks(self) -> None:
         self.cluster.preflight()
+        if not self.cluster.running_mons():
+            ip = self.cfg.node_ip(SERVICE_NODE)
+            busy = [f"{ip}:{port} ({what}): {why}" for port, what in SERVICE_PORTS
+                    if (why := port_problem(ip, port))]
+            if busy:
+                raise ConfigError("ports the local lab's services need are not free:\n  " +
+                                  "\n  ".join(busy) + "\nStop what holds them, or use "
+                                  "another --lab-ip-prefix.")
 
     @classmethod
     def skip_reason(cls, stage: Stage) -> Optional[str]:
@@ -44,16 +63,40 @@ class LocalTarget(Target):
                     f"(run it with --lab-target=vagrant or --lab-target=cluster)")
         if stage.slug not in cls.supported:
             return f"stage {stage.slug} is not built on the local target in this version"
-        return None
+        needs = {"ceph_dashboard": _dashboard_unavailable, "object_store": _rgw_unavailable,
+                 "mysql": blockdb.unavailable, "faults": blockdb.unavailable}
+        why = needs.get(stage.slug, lambda: None)()
+        return f"stage {stage.slug} cannot run here: {why}" if why else None
 
     @property
     def ceph(self) -> CephRunner:
         return self.cluster.ceph
 
     def resume(self) -> list[str]:
-        if not self.state.doc["daemons"]:
+        """A kept lab with nothing running (stopped, or the machine rebooted) is started
+        again, mounts included. A lab where only some daemons died is left as it is: that is
+        a fault for the scenarios to report (``python -m cephlab repair`` restarts them)."""
+        records = self.cluster.records()
+        alive = [r.name for r in records if procs.is_alive(r)]
+        if not records or alive:
             return []
-        return self.cluster.restart_missing()
+        return self.repair()
+
+    def broken(self) -> list[str]:
+        """Daemons of the lab that are recorded but not running."""
+        return [r.name for r in self.cluster.records() if not procs.is_alive(r)]
+
+    def repair(self) -> list[str]:
+        """Start whatever of the lab is not running; release stale mounts first."""
+        started = self.cluster.restart_missing()
+        for rec in self.cluster.records():
+            if rec.name.startswith("client.fuse-") and not procs.is_alive(rec):
+                self._unmount(rec)
+                self.mount_cephfs(rec.name[len("client.fuse-"):])
+                started.append(rec.name)
+        if self.state.applied("mysql"):
+            started += [f"mysql chain: {part}" for part in self.mysql.ensure()]
+        return started
 
     def apply(self, stage: Stage) -> None:
         getattr(self, f"_{stage.slug}")()
@@ -83,8 +126,15 @@ class LocalTarget(Target):
         return "\n\n".join(parts)
 
     def destroy(self) -> list[str]:
+        # Clients of the cluster first (MariaDB and its mounts, CephFS mounts), then daemons.
+        self.mysql.down()
         self.unmount_all()
         killed = self.cluster.stop_all()
+        for mnt in mounts.mounts_under(self.cfg.lab_dir):  # left by a run that was killed
+            mounts.unmount(Path(mnt))
+        left = mounts.mounts_under(self.cfg.lab_dir)
+        if left:  # removing files below a live mount would delete data through it
+            raise LabError(f"still mounted, so {self.cfg.lab_dir} was not removed: {', '.join(left)}")
         shutil.rmtree(self.cfg.lab_dir, ignore_errors=True)
         return killed
 
@@ -93,6 +143,15 @@ class LocalTarget(Target):
         self.cluster.bootstrap()
         self.cluster.add_osds([(node, "sdc") for node in self.cfg.nodes])
         self.cluster.wait_mgr()
+
+    def _ceph_dashboard(self) -> None:
+        self.dashboard.deploy()
+
+    def _object_store(self) -> None:
+        self.rgw.deploy()
+
+    def _mysql(self) -> None:
+        self.mysql.deploy()
 
     def _block_pool(self) -> None:
         ceph = self.ceph
@@ -134,6 +193,74 @@ class LocalTarget(Target):
     def _remove_node(self) -> None:
         self.cluster.remove_node_osds(REMOVED_NODE)
 
+    # ----------------------------------------------------------------- services
+    def endpoint(self, service: str) -> tuple[str, int]:
+        ip = self.cfg.node_ip(SERVICE_NODE)
+        ports = {"ceph_dashboard": DASHBOARD_PORT, "s3": RGW_PORT, "mysql": blockdb.MYSQL_PORT}
+        if service not in ports:
+            return super().endpoint(service)
+        return ip, ports[service]
+
+    def credentials(self, service: str) -> dict[str, str]:
+        if service == "ceph_dashboard":
+            return {"username": "admin", "password": self.secrets.get("dashboard-admin")}
+        if service == "s3":
+            key, secret = self.rgw.credentials()
+            return {"access_key": key, "secret_key": secret}
+        if service == "mysql":
+            return {"user": "root", "password": self.mysql.root_password()}
+        return super().credentials(service)
+
+    def restart(self, service: str) -> None:
+        if service == "mysql":
+            self.mysql.restart()
+        elif service == "s3":
+            rec = self.cluster.record(self.rgw.name)
+            if rec:
+                procs.stop(rec)
+            self.rgw.start()
+        else:
+            super().restart(service)
+
+    def block_volume(self, service: str) -> tuple[str, str]:
+        if service == "mysql":
+            return BLOCK_POOL, blockdb.IMAGE
+        return super().block_volume(service)
+
+    def inject_fault(self, fault: str, **options):
+        from . import faults
+
+        if fault == "osd_killed_during_writes":
+            return faults.osd_killed_during_writes(self, **options)
+        if fault == "node_stopped":
+            root, why = self.cephfs_root("faults")
+            return faults.node_stopped(self, rows=self._mysql_rows, fs_root=root, **options)
+        if fault == "mds_failover":
+            root, why = self.cephfs_root("faults")
+            if root is None:
+                raise LookupError(f"mds_failover needs a CephFS mount: {why}")
+            return faults.mds_failover(self, fs_root=root, **options)
+        return super().inject_fault(fault, **options)
+
+    def _mysql_rows(self) -> list:
+        """Every row of the fault check table (created on first use)."""
+        with self.mysql.connect(autocommit=True) as conn, conn.cursor() as cur:
+            cur.execute("CREATE DATABASE IF NOT EXISTS faults")
+            cur.execute("CREATE TABLE IF NOT EXISTS faults.rows_kept (id INT PRIMARY KEY, v CHAR(32))")
+            cur.execute("SELECT COUNT(*) FROM faults.rows_kept")
+            if cur.fetchone()[0] == 0:
+                cur.executemany("INSERT INTO faults.rows_kept VALUES (%s, MD5(%s))",
+                                [(i, str(i)) for i in range(200)])
+            cur.execute("SELECT id, v FROM faults.rows_kept ORDER BY id")
+            return [tuple(r) for r in cur.fetchall()]
+
+    def stop_service(self, service: str) -> None:
+        """Fault injection for the harness's own tests: stop a service and leave it down."""
+        names = {"s3": self.rgw.name, "mysql": blockdb.MARIADB}
+        rec = self.cluster.record(names[service])
+        if rec:
+            procs.stop(rec)
+
     # ----------------------------------------------------------------- CephFS mount
     def cephfs_root(self, name: str):
         why = fuse_unavailable()
@@ -149,8 +276,10 @@ class LocalTarget(Target):
         mnt = self.cfg.lab_dir / "mnt" / name
         rec_name = f"client.fuse-{name}"
         rec = self.cluster.record(rec_name)
-        if rec and procs.is_alive(rec) and os.path.ismount(mnt):
+        if rec and procs.is_alive(rec) and mounts.is_mounted(mnt):
             return mnt
+        if rec:  # its client died: release the stale mount before mounting again
+            self._unmount(rec)
         mnt.mkdir(parents=True, exist_ok=True)
         argv = ["ceph-fuse", "-f", "-c", str(self.cluster.conf), "--id", "admin",
                 "--client_fs", FS_NAME, "--admin-socket", "", str(mnt)]
@@ -164,11 +293,29 @@ class LocalTarget(Target):
     def unmount_all(self) -> None:
         for rec in self.cluster.records():
             if rec.name.startswith("client.fuse-"):
-                mnt = self.cfg.lab_dir / "mnt" / rec.name[len("client.fuse-"):]
-                if os.path.ismount(mnt):
-                    subprocess.run(["umount", str(mnt)], capture_output=True)
-                procs.stop(rec)
-                self.cluster._forget(rec.name)
+                self._unmount(rec)
+
+    def _unmount(self, rec) -> None:
+        mnt = self.cfg.lab_dir / "mnt" / rec.name[len("client.fuse-"):]
+        # A clean unmount first (ceph-fuse flushes); if CephFS does not answer, the client is
+        # stopped, which fails its pending requests, and the mount is detached lazily.
+        if mounts.unmount(mnt, timeout=15) != "clean":
+            procs.stop(rec, timeout=10)
+            mounts.unmount(mnt, timeout=15)
+        procs.stop(rec, timeout=10)
+        self.cluster._forget(rec.name)
+
+
+def _dashboard_unavailable() -> Optional[str]:
+    if not DASHBOARD_MODULE.is_dir():
+        return "the mgr dashboard module is not installed (apt-get install ceph-mgr-dashboard)"
+    return None
+
+
+def _rgw_unavailable() -> Optional[str]:
+    if not shutil.which("radosgw"):
+        return "radosgw is not installed (apt-get install radosgw)"
+    return None
 
 
 def fuse_unavailable() -> Optional[str]:
@@ -182,4 +329,4 @@ def fuse_unavailable() -> Optional[str]:
 
 
 def _assert_mounted(path: Path) -> None:
-    assert os.path.ismount(path), f"{path} is not a mount point yet"
+    assert mounts.is_mounted(path), f"{path} is not a mount point yet"

@@ -1,0 +1,196 @@
+"""The lab's services through their real clients: the Ceph dashboard (requests), S3 (minio),
+MySQL (pymysql), and the shared filesystem through two independent mounts.
+
+Endpoints and generated credentials come from the target; credentials are never printed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import uuid
+
+import pymysql
+import pytest
+import requests
+from minio import Minio
+from minio.error import S3Error
+from pytest_bdd import parsers, then
+
+from cephlab import checks, data
+
+API = {"Accept": "application/vnd.ceph.api.v1.0+json", "Content-Type": "application/json"}
+OBJECT_SIZES = (0, 1, 1024 * 1024, 12 * 1024 * 1024 + 7)  # the last one goes multipart
+PART_SIZE = 5 * 1024 * 1024
+
+
+def _url(lab, service):
+    host, port = lab.target.endpoint(service)
+    return f"http://{host}:{port}"
+
+
+# ------------------------------------------------------------------ Ceph dashboard
+@then("the Ceph dashboard serves its login page")
+def dashboard_page(lab, expect, timeouts):
+    def probe():
+        try:
+            res = requests.get(_url(lab, "ceph_dashboard") + "/", timeout=5)
+        except requests.RequestException as exc:
+            raise AssertionError(f"{_url(lab, 'ceph_dashboard')} does not answer: {exc}") from None
+        assert res.status_code == 200, f"HTTP {res.status_code}"
+        assert "<title>Ceph</title>" in res.text, "the page is not the Ceph dashboard"
+    expect("the Ceph dashboard's login page", probe, timeout=timeouts.daemon_start)
+
+
+@then("the dashboard's admin user logs in with a generated password", target_fixture="dashboard_token")
+def dashboard_login(lab):
+    creds = lab.target.credentials("ceph_dashboard")
+    url = _url(lab, "ceph_dashboard") + "/api/auth"
+    res = requests.post(url, json=creds, headers=API, timeout=10)
+    assert res.status_code == 201 and res.json().get("token"), (
+        f"login as {creds['username']} answered HTTP {res.status_code}")
+    wrong = requests.post(url, json={"username": creds["username"], "password": "not-" + uuid.uuid4().hex},
+                          headers=API, timeout=10)
+    assert wrong.status_code in (400, 401), f"a wrong password got HTTP {wrong.status_code}"
+    return res.json()["token"]
+
+
+@then("the health the dashboard reports matches ceph status")
+def dashboard_health(lab, ceph, expect, timeouts, dashboard_token):
+    def probe():
+        res = requests.get(_url(lab, "ceph_dashboard") + "/api/health/minimal", timeout=10,
+                           headers={**API, "Authorization": f"Bearer {dashboard_token}"})
+        assert res.status_code == 200, f"/api/health/minimal answered HTTP {res.status_code}"
+        shown = res.json()["health"]["status"]
+        truth = ceph.json("status")["health"]["status"]
+        assert shown == truth, f"dashboard says {shown}, ceph status says {truth}"
+        return shown
+    expect("the dashboard's health to match ceph status", probe, timeout=30, interval=2)
+
+
+# ------------------------------------------------------------------ S3
+def _s3(lab, *, wrong_secret: bool = False) -> Minio:
+    host, port = lab.target.endpoint("s3")
+    creds = lab.target.credentials("s3")
+    secret = "x" + creds["secret_key"][1:] if wrong_secret else creds["secret_key"]
+    return Minio(f"{host}:{port}", access_key=creds["access_key"], secret_key=secret, secure=False)
+
+
+@then("a bucket can be created through the S3 API", target_fixture="bucket")
+def s3_bucket(lab):
+    client, name = _s3(lab), f"lab-{uuid.uuid4().hex[:10]}"
+    client.make_bucket(name)
+    assert client.bucket_exists(name), f"bucket {name} was created but does not exist"
+    assert name in [b.name for b in client.list_buckets()]
+    return name
+
+
+@then("objects of several sizes put into it read back byte-identical")
+def s3_objects(lab, bucket):
+    client = _s3(lab)
+    digests = {}
+    try:
+        for size in OBJECT_SIZES:
+            blob, key = os.urandom(size), f"object-{size}"
+            client.put_object(bucket, key, io.BytesIO(blob), size, part_size=PART_SIZE)
+            digests[key] = hashlib.sha256(blob).hexdigest()
+            if size > PART_SIZE:  # a multipart upload's ETag ends in -<number of parts>
+                etag = client.stat_object(bucket, key).etag or ""
+                assert "-" in etag, f"{key} ({size} bytes) was not uploaded in parts: etag {etag!r}"
+        listed = {o.object_name: o.size for o in client.list_objects(bucket)}
+        assert listed == {f"object-{s}": s for s in OBJECT_SIZES}, f"listing shows {listed}"
+        for key, digest in digests.items():
+            resp = client.get_object(bucket, key)
+            try:
+                got = hashlib.sha256(resp.read()).hexdigest()
+            finally:
+                resp.close()
+                resp.release_conn()
+            assert got == digest, f"{key} read back different from what was written"
+    finally:
+        for key in list(digests):
+            client.remove_object(bucket, key)
+    assert not list(client.list_objects(bucket)), "objects remain after deleting them"
+    client.remove_bucket(bucket)
+    assert not client.bucket_exists(bucket)
+
+
+@then("wrong keys are denied")
+def s3_denied(lab):
+    with pytest.raises(S3Error) as err:
+        _s3(lab, wrong_secret=True).list_buckets()
+    assert err.value.code in ("SignatureDoesNotMatch", "InvalidAccessKeyId", "AccessDenied"), err.value.code
+
+
+# ------------------------------------------------------------------ MySQL
+def _mysql(lab, **kw):
+    host, port = lab.target.endpoint("mysql")
+    creds = lab.target.credentials("mysql")
+    return pymysql.connect(host=host, port=port, user=creds["user"], password=creds["password"],
+                           connect_timeout=5, **kw)
+
+
+@then("a client connects and lists the databases")
+def mysql_databases(lab, record_property):
+    with _mysql(lab) as conn, conn.cursor() as cur:
+        cur.execute("SELECT VERSION()")
+        version = cur.fetchone()[0]
+        cur.execute("SHOW DATABASES")
+        names = {r[0] for r in cur.fetchall()}
+    assert {"mysql", "information_schema"} <= names, f"databases: {sorted(names)}"
+    server = "MariaDB" if "mariadb" in version.lower() else "MySQL"
+    record_property("mysql_server", f"{server} {version}")
+    print(f"the MySQL-compatible server on this target is {server} {version}")
+
+
+@then("rows written to database ghost are there after the server restarts")
+def mysql_rows_survive(lab, expect, timeouts):
+    rows = [(i, uuid.uuid4().hex) for i in range(500)]
+    with _mysql(lab, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute("CREATE DATABASE IF NOT EXISTS ghost")
+        cur.execute("CREATE TABLE IF NOT EXISTS ghost.lab_rows (id INT PRIMARY KEY, payload CHAR(32))")
+        cur.execute("DELETE FROM ghost.lab_rows")
+        cur.executemany("INSERT INTO ghost.lab_rows VALUES (%s, %s)", rows)
+    lab.target.restart("mysql")
+
+    def read():
+        try:
+            with _mysql(lab) as conn, conn.cursor() as cur:
+                cur.execute("SELECT id, payload FROM ghost.lab_rows ORDER BY id")
+                return [tuple(r) for r in cur.fetchall()]
+        except pymysql.err.OperationalError as exc:
+            raise AssertionError(f"cannot reach MySQL after the restart: {exc}") from None
+    got = expect("MySQL back after the restart", read, timeout=timeouts.daemon_start)
+    assert got == rows, f"{len(got)} rows after the restart, {len(rows)} written; first differences: " \
+                        f"{[r for r in rows if r not in set(got)][:3]}"
+
+
+@then("the database's volume holds its data in Ceph")
+def mysql_volume_in_ceph(lab, ceph):
+    pool, image = lab.target.block_volume("mysql")
+    usage = ceph.json("du", f"{pool}/{image}", tool="rbd")
+    used = sum(i.get("used_size", 0) for i in usage.get("images", []))
+    assert used > 0, f"rbd du {pool}/{image} reports {used} bytes used"
+
+
+# ------------------------------------------------------------------ CephFS through mounts
+@then(parsers.parse("directories {first} and {second} exist on the shared filesystem"),
+      target_fixture="cephfs_mounts")
+def cephfs_dirs(lab, first, second):
+    root_a, why = lab.target.cephfs_root("a")
+    if root_a is None:
+        pytest.skip(f"the shared filesystem cannot be mounted here: {why}")
+    root_b, _ = lab.target.cephfs_root("b")
+    for name in (first, second):
+        (root_a / name).mkdir(exist_ok=True)  # as the lab's helper pod did
+        assert (root_b / name).is_dir(), f"/{name} made through one mount is not seen by the other"
+    return root_a, root_b
+
+
+@then("a file written through one mount reads back through the other")
+def cephfs_shared(cephfs_mounts):
+    root_a, root_b = cephfs_mounts
+    written = data.write_files(root_a, f"shared-{uuid.uuid4().hex[:8]}")
+    bad = data.read_files(root_b, written)
+    assert not bad, "through the second mount: " + "; ".join(bad)
