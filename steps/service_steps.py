@@ -78,9 +78,19 @@ def _s3(lab, *, wrong_secret: bool = False) -> Minio:
 
 
 @then("a bucket can be created through the S3 API", target_fixture="bucket")
-def s3_bucket(lab):
+def s3_bucket(lab, expect, timeouts):
     client, name = _s3(lab), f"lab-{uuid.uuid4().hex[:10]}"
-    client.make_bucket(name)
+    host, port = lab.target.endpoint("s3")
+
+    def make():
+        try:
+            client.make_bucket(name)
+        except S3Error:
+            raise  # an answer from S3 (e.g. a denial) is final, not a reason to wait
+        except Exception as exc:  # urllib3 gives up with its own error types
+            raise AssertionError(f"S3 at {host}:{port} does not answer: {type(exc).__name__}: "
+                                 f"{str(exc)[:200]}") from None
+    expect(f"S3 at {host}:{port} to create bucket {name}", make, timeout=timeouts.daemon_start)
     assert client.bucket_exists(name), f"bucket {name} was created but does not exist"
     assert name in [b.name for b in client.list_buckets()]
     return name
@@ -131,8 +141,17 @@ def _mysql(lab, **kw):
                            connect_timeout=5, **kw)
 
 
+def _mysql_reachable(lab):
+    try:
+        _mysql(lab).close()
+    except pymysql.err.OperationalError as exc:
+        host, port = lab.target.endpoint("mysql")
+        raise AssertionError(f"MySQL at {host}:{port}: {exc}") from None
+
+
 @then("a client connects and lists the databases")
-def mysql_databases(lab, record_property):
+def mysql_databases(lab, expect, timeouts, record_property):
+    expect("MySQL to accept a client", lambda: _mysql_reachable(lab), timeout=timeouts.daemon_start)
     with _mysql(lab) as conn, conn.cursor() as cur:
         cur.execute("SELECT VERSION()")
         version = cur.fetchone()[0]

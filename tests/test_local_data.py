@@ -1,0 +1,95 @@
+"""The data scenarios go red, naming the fault, when their service is broken.
+
+A kept local lab with the dashboard, S3 and MySQL is built once (own loopback addresses
+127.0.6.x, temporary dir); each test breaks one thing, runs the scenario as a user would,
+and puts the lab right again.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+
+import pytest
+
+from cephlab import procs
+from cephlab.config import LabConfig
+from cephlab.lab import Lab
+from cephlab.local import blockdb
+from cephlab.local.cluster import missing_binaries
+from tests.conftest import run_harness
+
+pytestmark = pytest.mark.skipif(bool(missing_binaries()) or bool(blockdb.unavailable()),
+                                reason=f"needs Ceph, MariaDB and root: "
+                                       f"{missing_binaries() or blockdb.unavailable()}")
+
+PREFIX = "127.0.6"
+SELECT = "ceph_dashboard or object_store or mysql"
+
+
+def _args(path, *extra):
+    return ("--lab-target=local", f"--lab-dir={path}", f"--lab-ip-prefix={PREFIX}",
+            "--lab-destroy=never", "--lab-timeout-scale=0.3", *extra)
+
+
+def _lab(path):
+    return Lab(LabConfig(target="local", target_reason="test", lab_dir=path, ip_prefix=PREFIX),
+               announce=lambda text: None)
+
+
+@pytest.fixture(scope="module")
+def lab_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data") / "lab"
+    res = run_harness(*_args(path), "-k", SELECT)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
+    yield path
+    if (path / "state.json").exists():
+        _lab(path).destroy()
+
+
+def test_radosgw_stopped(lab_dir):
+    lab = _lab(lab_dir)
+    lab.target.stop_service("s3")
+    res = run_harness(*_args(lab_dir), "-k", "object_store")
+    lab.target.repair()
+    assert res.returncode == 1, res.stdout[-3000:]
+    assert "daemon client.rgw.k8s-1" in res.stdout and "not running" in res.stdout
+    assert run_harness(*_args(lab_dir), "-k", "object_store").returncode == 0
+
+
+def test_wrong_s3_keys(lab_dir):
+    secrets = lab_dir / "secrets.json"
+    saved = secrets.read_text()
+    doc = json.loads(saved)
+    doc["rgw-secret-key"] = "0" * 40
+    secrets.write_text(json.dumps(doc))
+    try:
+        res = run_harness(*_args(lab_dir), "-k", "object_store")
+    finally:
+        secrets.write_text(saved)
+    assert res.returncode == 1, res.stdout[-3000:]
+    assert "SignatureDoesNotMatch" in res.stdout
+    assert "0" * 40 not in res.stdout, "a secret was printed"
+
+
+def test_dashboard_module_off(lab_dir):
+    lab = _lab(lab_dir)
+    lab.ceph.run("mgr", "module", "disable", "dashboard")
+    try:
+        res = run_harness(*_args(lab_dir), "-k", "ceph_dashboard")
+    finally:
+        lab.ceph.run("mgr", "module", "enable", "dashboard")
+    assert res.returncode == 1, res.stdout[-3000:]
+    assert f"http://{PREFIX}.2:30001 does not answer" in res.stdout
+
+
+def test_rbd_mount_gone(lab_dir):
+    lab = _lab(lab_dir)
+    procs.kill(lab.target.cluster.record(blockdb.RBD_FUSE), signal.SIGKILL)
+    res = run_harness(*_args(lab_dir), "-k", "mysql")
+    assert res.returncode == 1, res.stdout[-3000:]
+    assert f"daemon {blockdb.RBD_FUSE}" in res.stdout and "not running" in res.stdout
+    started = lab.target.repair()
+    assert "mysql chain: rbd-fuse" in started
+    res = run_harness(*_args(lab_dir), "-k", "mysql")
+    assert res.returncode == 0, res.stdout[-3000:]
