@@ -6,4 +6,8 @@ pytest_plugins = [
     "steps.lab_steps",
     "steps.ceph_steps",
     "steps.data_steps",
+    "fixtures.kube",
+    "steps.k8s_steps",
+    "steps.service_steps",
+    "steps.fault_steps",
 ]

@@ -5,5 +5,5 @@ Feature: 05 dashboard — the Kubernetes Dashboard with an admin login
   Scenario: dashboard — the Dashboard answers and an admin token logs in
     Given the lab has what stage dashboard needs
     When stage dashboard is applied
-    Then the Dashboard answers on https://10.254.1.2:30000
-    And a short-lived token of admin-user logs in
+    Then the Dashboard answers over HTTPS on node port 30000 of k8s-1
+    And a short-lived token of admin-user logs in through node port 30000 of k8s-1

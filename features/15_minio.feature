@@ -6,6 +6,8 @@ Feature: 15 minio — MinIO on the shared filesystem
   Scenario: minio — a bucket and an object through MinIO's S3 API
     Given the lab has what stage minio needs
     When stage minio is applied
-    Then a bucket can be created through MinIO
+    Then claim minio-data is Bound
+    And the pod of app minio is Running and ready
+    And a bucket can be created through MinIO
     And an object written through MinIO reads back byte-identical
     And the object is a file under /minio on the shared filesystem

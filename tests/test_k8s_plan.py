@@ -94,9 +94,10 @@ def test_stage_directories_in_stage_order(plan):
 
 
 def test_stage_keys_agree_with_the_engine():
-    stages = pytest.importorskip("cephlab.stages", reason="engine stage table not importable")
+    from cephlab import stages
     from cephlab.k8s.stage_plans import STAGES
-    assert [(k, s) for k, s, _ in STAGES] == [(st.key, st.slug) for st in stages.STAGES]
+    # Stages that build nothing of their own (faults) have nothing to plan.
+    assert [(k, s) for k, s, _ in STAGES] == [(st.key, st.slug) for st in stages.STAGES if st.builds]
 
 
 def test_writing_a_plan_runs_nothing(tmp_path, monkeypatch):

@@ -1,0 +1,282 @@
+"""The cluster target: the lab's stages on an existing Kubernetes cluster (a kubeconfig).
+
+It never creates or destroys nodes. The nodes and their data devices come from the cluster
+config file (:mod:`cephlab.k8s.cluster_config`); stages that remove storage run only with
+``--lab-allow-destructive``. What the harness applies is recorded in the lab state and is
+all that ``destroy`` removes.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import shutil
+from typing import Any, Optional
+
+from ..ceph import CephRunner, ToolboxCeph
+from ..errors import ConfigError, LabError
+from ..stages import Stage
+from ..targets import Target
+from ..waits import wait_for
+from . import checks, cluster_config
+from . import manifests as m
+from .cluster_services import KubeServices
+from .kube import Kube, kubeconfig_paths
+from .stage_plans import WIPE_SCRIPT, StagePlan, _wipe_script, build
+
+log = logging.getLogger("cephlab")
+
+#: Stages an existing cluster has done already: they are not run, and say why.
+PROVIDED = {
+    "vms": "the cluster target is handed existing nodes; it never creates or destroys machines",
+    "kubernetes": "the cluster target is handed an existing Kubernetes cluster (checked before "
+                  "any work: its API answers and the configured nodes are registered)",
+    "cni": "the existing cluster has its pod network; the configured nodes are checked Ready "
+           "(with their configured address) before any work",
+    "master_isolation": "the existing cluster decides its taints; the configured storage nodes "
+                        "are checked to carry no NoSchedule taint before any work",
+}
+NEVER_DELETE = frozenset({"Node", "Namespace", "CustomResourceDefinition"})
+APP_LABELS = ("minio", "mysql", "ghost", "cephfs-helper")
+RECORD_KEY = "k8s_applied"
+LOOP_DEVICES_ON = ('kubectl -n rook-ceph patch configmap rook-ceph-operator-config --type merge '
+                   '-p \'{"data":{"ROOK_CEPH_ALLOW_LOOP_DEVICES":"true"}}\'')
+
+
+class ClusterTarget(KubeServices, Target):
+    name = "cluster"
+    supported = frozenset({"dashboard", "rook_operator", "ceph_cluster", "ceph_dashboard",
+                           "block_pool", "shared_filesystem", "object_store", "extend_storage",
+                           "toolbox", "pg_num", "remove_node", "minio", "mysql", "ghost"})
+
+    def __init__(self, cfg, state):
+        super().__init__(cfg, state)
+        self._kube: Optional[Kube] = None
+        self._config: Optional[cluster_config.ClusterConfig] = None
+        self._plans: Optional[dict[str, StagePlan]] = None
+
+    @classmethod
+    def skip_reason(cls, stage: Stage) -> Optional[str]:
+        if stage.slug in PROVIDED:
+            return f"stage {stage.slug} is not run: {PROVIDED[stage.slug]}"
+        return super().skip_reason(stage)
+
+    def refusal(self, stage: Stage) -> Optional[str]:
+        """Why this run must not apply ``stage`` (None: it may)."""
+        if stage.destructive and not self.cfg.allow_destructive:
+            return (f"stage {stage.slug} removes storage and wipes disks of node "
+                    f"{self.config.names[0] if self._config else 'k8s-1'}; on an existing "
+                    f"cluster it runs only with --lab-allow-destructive=yes")
+        return None
+
+    def applicable(self, stage: Stage) -> bool:
+        return self.skip_reason(stage) is None and self.refusal(stage) is None
+
+    # ------------------------------------------------------------------ pieces
+    @property
+    def kube(self) -> Kube:
+        if self._kube is None:
+            self._kube = Kube.connect(self.cfg.kubeconfig, self.cfg.kube_context)
+        return self._kube
+
+    @property
+    def config(self) -> cluster_config.ClusterConfig:
+        if self._config is None:
+            self._config = cluster_config.load(self.cfg.cluster_config)
+        return self._config
+
+    @property
+    def node_map(self) -> dict[str, str]:
+        return self.config.node_map()
+
+    def node_address(self, lab_node: str) -> str:
+        """The address the lab reaches ``lab_node`` at: the configured one, else its InternalIP."""
+        name = self.node_map[lab_node]
+        for n in self.config.nodes:
+            if n.name == name and n.address:
+                return n.address
+        node = self.kube.get_json("Node", name)
+        ip = checks.node_internal_ip(node or {})
+        if not ip:
+            raise LabError(f"node {name} reports no InternalIP")
+        return ip
+
+    def expected_address(self, lab_node: str) -> Optional[str]:
+        name = self.node_map[lab_node]
+        return next((n.address for n in self.config.nodes if n.name == name), None)
+
+    @property
+    def ceph(self) -> CephRunner:
+        return ToolboxCeph(self.kube.kubeconfig, self.kube.context)
+
+    # ------------------------------------------------------------------ checks first
+    def sanity_checks(self) -> None:
+        if len([p for p in kubeconfig_paths(self.cfg.kubeconfig) if p.is_file()]) > 1:
+            raise ConfigError(f"KUBECONFIG lists several files ({self.cfg.kubeconfig}); pass one "
+                              f"file with --kubeconfig for the cluster target")
+        kube = self.kube                      # kubeconfig exists, context known
+        version = kube.probe_api()            # API answers
+        if not shutil.which("kubectl"):
+            raise ConfigError("the cluster target runs the Rook toolbox and host commands through "
+                              "`kubectl`, which is not on PATH; install kubectl")
+        conf = self.config                    # the file is valid
+        try:
+            nodes = kube.get_json("Node")
+        except Exception as exc:
+            raise ConfigError(f"cannot list nodes through {kube.where()}: {exc}") from None
+        problems = []
+        for check in (lambda: checks.assert_nodes_ready(nodes, conf.names),
+                      lambda: checks.assert_internal_ips(
+                          nodes, {n.name: n.address for n in conf.nodes if n.address})):
+            try:
+                check()
+            except AssertionError as exc:
+                problems.append(str(exc))
+        by_name = checks.nodes_by_name(nodes)
+        for name in conf.names:
+            try:
+                if name in by_name:
+                    checks.assert_no_taint(by_name[name])
+            except AssertionError as exc:
+                problems.append(f"{exc} (Rook's daemons must schedule on every storage node)")
+        if problems:
+            raise ConfigError(f"cluster config {conf.path} does not fit {kube.where()} "
+                              f"(Kubernetes {version}): " + "; ".join(problems))
+
+    # ------------------------------------------------------------------ the plan, adapted
+    def plans(self) -> dict[str, StagePlan]:
+        """The cluster plan for this cluster's nodes, devices and first-node address."""
+        if self._plans is None:
+            conf = self.config
+            plans = {p.slug: p for p in build("cluster", conf.names, m.generate_secrets())}
+            address = self.node_address("k8s-1")
+            for plan in plans.values():
+                plan.objects = [_localize(o, conf, m.node_ip(0), address) for o in plan.objects]
+                plan.commands = [c.replace(f"{m.node_ip(0)}:", f"{address}:") for c in plan.commands]
+            first = conf.nodes[0]
+            plans["remove_node"].scripts[WIPE_SCRIPT] = _wipe_script(first.devices)
+            if conf.uses_loop_devices():
+                plans["rook_operator"].run(
+                    "# the configured OSD devices are loop devices, which Rook skips by default",
+                    LOOP_DEVICES_ON,
+                    "kubectl -n rook-ceph rollout restart deploy/rook-ceph-operator",
+                    "kubectl -n rook-ceph rollout status deploy/rook-ceph-operator --timeout=600s")
+            self._plans = plans
+        return self._plans
+
+    def apply(self, stage: Stage) -> None:
+        from .stage_runner import StageRunner
+
+        reason = self.skip_reason(stage) or self.refusal(stage)
+        if reason:
+            raise LabError(f"cannot apply stage {stage.slug}: {reason}")
+        runner = StageRunner(self.kube, self.cfg.lab_dir / "work", fail_fast=self.fail_fast,
+                             record=lambda obj, created: self._record(stage, obj, created),
+                             say=lambda text: log.info("[%s] %s", stage.slug, text),
+                             timeout_scale=self.cfg.timeouts.command / 60.0)
+        runner.run(self.plans()[stage.slug])
+
+    def _record(self, stage: Stage, obj: dict, created: bool) -> None:
+        meta = obj["metadata"]
+        ref = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": meta["name"],
+               "namespace": meta.get("namespace"), "stage": stage.slug, "created": created}
+        refs = self.state.get(RECORD_KEY, [])
+        if any(_same(r, ref) for r in refs):
+            return
+        refs.append(ref)
+        self.state.put(RECORD_KEY, refs)
+
+    # ------------------------------------------------------------------ failing fast
+    def fail_fast(self) -> None:
+        try:
+            pods = self.kube.get_json("Pod", namespace=m.ROOK_NS)
+            pods += [p for p in self.kube.get_json("Pod", namespace=m.APPS_NS)
+                     if ((p.get("metadata") or {}).get("labels") or {}).get("app") in APP_LABELS]
+            jobs = self.kube.get_json("Job", namespace=m.ROOK_NS,
+                                      label_selector="app=rook-ceph-osd-prepare")
+        except Exception as exc:  # an API hiccup must not end a wait; the probe will see it
+            log.debug("fail_fast could not read the cluster: %s", exc)
+            return
+        found = checks.terminal_pod_states(pods)
+        if found:
+            ns, _, pod = found[0][0].rpartition("/")
+            tail = self.kube.pod_log(pod, ns, found[0][1], tail=20,
+                                     previous=found[0][2] == "CrashLoopBackOff")
+            checks.assert_no_terminal_pod_state(pods, tail)
+        for job in jobs:
+            if checks.job_failed(job):
+                name = job["metadata"]["name"]
+                pod = next((p for p in pods if (p["metadata"].get("labels") or {}).get("job-name") == name), None)
+                tail = self.kube.pod_log(pod["metadata"]["name"], m.ROOK_NS, "provision", tail=25) if pod else ""
+                checks.assert_job_not_failed(job, tail, "provision")
+
+    def diagnostics(self) -> str:
+        from .diagnostics import collect
+
+        return collect(self)
+
+    # ------------------------------------------------------------------ teardown
+    def destroy(self) -> list[str]:
+        """Delete, newest first, the objects the harness created; never nodes, namespaces or
+        CRDs. With --lab-allow-destructive the CephCluster is first told to wipe its hosts'
+        data and disks (Rook's cleanup policy)."""
+        refs = [r for r in self.state.get(RECORD_KEY, []) if r.get("created")]
+        deleted = []
+        for ref in reversed(refs):
+            if ref["kind"] in NEVER_DELETE:
+                log.warning("not deleting %s %s: the harness never deletes %ss",
+                            ref["kind"], ref["name"], ref["kind"])
+                continue
+            if ref["kind"] == "CephCluster" and self.cfg.allow_destructive:
+                self.kube.merge_patch(ref, {"spec": {"cleanupPolicy": {
+                    "confirmation": "yes-really-destroy-data",
+                    "sanitizeDisks": {"method": "quick", "dataSource": "zero", "iteration": 1}}}})
+            if self.kube.delete(ref):
+                deleted.append(_label(ref))
+        if deleted:
+            wait_for(f"{len(deleted)} deleted objects to be gone", lambda: self._gone(refs),
+                     timeout=600 * self.cfg.timeouts.command / 60.0, interval=5)
+        if self.state.path.exists():
+            self.state.path.unlink()
+        shutil.rmtree(self.cfg.lab_dir / "work", ignore_errors=True)
+        return deleted
+
+    def _gone(self, refs: list[dict]) -> None:
+        left = [_label(r) for r in refs if r["kind"] not in NEVER_DELETE and self.kube.get_json(
+            r["kind"], r["name"], r.get("namespace"), api_version=r["apiVersion"]) is not None]
+        assert not left, f"still present: {', '.join(left)}"
+
+    def describe(self) -> str:
+        where = self._kube.where() if self._kube else f"kubeconfig {self.cfg.kubeconfig}"
+        refs = self.state.get(RECORD_KEY, [])
+        return (f"existing cluster ({where}); {sum(1 for r in refs if r.get('created'))} objects "
+                f"created by the harness; toolbox: {self.ceph.describe() if self._kube else 'n/a'} status")
+
+
+def _same(a: dict, b: dict) -> bool:
+    return all(a.get(k) == b.get(k) for k in ("apiVersion", "kind", "name", "namespace"))
+
+
+def _label(ref: dict) -> str:
+    return f"{ref['kind']} {ref['namespace'] + '/' if ref.get('namespace') else ''}{ref['name']}"
+
+
+def _localize(obj: dict, conf: cluster_config.ClusterConfig, lab_ip: str, address: str) -> dict:
+    """The lab's object for this cluster: configured devices per node, the first node's
+    address in place of the lab's 10.254.1.2."""
+    obj = _replace(copy.deepcopy(obj), f"{lab_ip}:", f"{address}:")
+    if obj["kind"] == "CephCluster":
+        for node in obj["spec"]["storage"]["nodes"]:
+            devices = conf.device_map(node["name"])
+            node["devices"] = [{"name": devices[d["name"]]} for d in node["devices"]]
+    return obj
+
+
+def _replace(value: Any, old: str, new: str) -> Any:
+    if isinstance(value, str):
+        return value.replace(old, new)
+    if isinstance(value, dict):
+        return {k: _replace(v, old, new) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replace(v, old, new) for v in value]
+    return value
