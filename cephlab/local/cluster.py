@@ -342,15 +342,19 @@ class LocalCluster:
             fail_fast=lambda: self.assert_daemons_running(self.osd_map().keys()))
 
     def remove_node_osds(self, node: str) -> list[int]:
-        """out → wait until safe to destroy → stop → purge → remove the CRUSH host → wipe."""
+        """out → wait until drained (every PG active+clean elsewhere, and Ceph says the OSDs
+        are safe to destroy) → stop → purge → remove the CRUSH host → wipe."""
         ids = sorted(int(k.split(".")[1]) for k, v in self.osd_map().items() if v["node"] == node)
         if not ids:
             return []
         names = [f"osd.{i}" for i in ids]
         self.ceph.run("osd", "out", *map(str, ids))
-        wait_for(f"{', '.join(names)} safe to destroy",
-                 lambda: checks.assert_safe_to_destroy(
-                     self.ceph.json("osd", "safe-to-destroy", *map(str, ids)), ids),
+        def drained():
+            # safe-to-destroy reads PG stats, which lag; requiring every PG active+clean in
+            # the same look keeps a PG still backfilling from the OSDs from being missed.
+            checks.assert_pgs_clean(self.ceph.json("status"))
+            checks.assert_safe_to_destroy(self.ceph.json("osd", "safe-to-destroy", *map(str, ids)), ids)
+        wait_for(f"{', '.join(names)} drained and safe to destroy", drained,
                  timeout=self.cfg.timeouts.safe_to_destroy, interval=1.0,
                  fail_fast=lambda: self.assert_daemons_running(
                      n for n in self.osd_map() if n not in names))
