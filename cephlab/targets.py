@@ -59,6 +59,14 @@ class Target:
     def fail_fast(self) -> None:
         """Raise when a wait on this lab can no longer succeed (a daemon or pod is gone)."""
 
+    def mon_names(self) -> Optional[list[str]]:
+        """Names the mons should have (None: only their number is known, as with Rook's a, b, c)."""
+        return None
+
+    def crush_host(self, lab_node: str) -> str:
+        """The CRUSH host name of the lab's node ``lab_node`` (k8s-1..3) on this target."""
+        return lab_node
+
     def cephfs_root(self, name: str) -> tuple[Optional[Path], str]:
         """A mounted view of the lab's CephFS for this run (path, "") or (None, why not)."""
         return None, f"the {self.name} target offers no CephFS mount to the harness"

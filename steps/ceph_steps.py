@@ -18,11 +18,15 @@ def _applied(lab):
 
 
 @then(parsers.parse("{count:d} mons are in quorum"))
-def mons_in_quorum(ceph, expect, timeouts, count):
-    names = expect(f"{count} mons in quorum",
-                   lambda: checks.assert_quorum(ceph.json("quorum_status"), model.NODES),
-                   timeout=timeouts.quorum)
-    assert len(names) == count, f"quorum holds {names}, expected {count} mons"
+def mons_in_quorum(lab, ceph, expect, timeouts, count):
+    expected = lab.target.mon_names()
+
+    def probe():
+        qs = ceph.json("quorum_status")
+        names = checks.assert_quorum(qs, expected or qs.get("quorum_names", []))
+        assert len(names) == count, f"quorum holds {names}, expected {count} mons"
+        return names
+    expect(f"{count} mons in quorum", probe, timeout=timeouts.quorum)
 
 
 @then("one mgr is active")
@@ -40,13 +44,15 @@ def osds_per_host(lab, ceph, expect, timeouts, per, hosts):
     assert wanted == model.osd_layout(_applied(lab)), (
         f"the feature expects {wanted}, the lab model after {_applied(lab)} says "
         f"{model.osd_layout(_applied(lab))}")
+    wanted = {lab.target.crush_host(node): n for node, n in wanted.items()}
     expect(f"{sum(wanted.values())} OSDs up and in on {', '.join(wanted)}",
            lambda: checks.assert_osds(ceph.json("osd", "dump"), ceph.json("osd", "tree"), wanted),
            timeout=timeouts.osds_up)
 
 
 @then(parsers.parse("host {host} holds no OSD"))
-def host_has_no_osd(ceph, host):
+def host_has_no_osd(lab, ceph, host):
+    host = lab.target.crush_host(host)
     hosts = checks.osd_hosts(ceph.json("osd", "tree"))
     assert host not in hosts, f"CRUSH host {host} still exists, holding {hosts[host]}"
 

@@ -101,6 +101,9 @@ class ClusterTarget(KubeServices, Target):
             raise LabError(f"node {name} reports no InternalIP")
         return ip
 
+    def crush_host(self, lab_node: str) -> str:
+        return self.node_map[lab_node]  # Rook names CRUSH hosts after the Kubernetes nodes
+
     def expected_address(self, lab_node: str) -> Optional[str]:
         name = self.node_map[lab_node]
         return next((n.address for n in self.config.nodes if n.name == name), None)

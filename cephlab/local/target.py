@@ -106,6 +106,9 @@ class LocalTarget(Target):
                 f"{', '.join(f'{n}={self.cfg.node_ip(n)}' for n in self.cfg.nodes)}); "
                 f"toolbox: ceph -c {self.cluster.conf} status")
 
+    def mon_names(self) -> list[str]:
+        return list(self.cfg.nodes)  # one mon per node, named after it
+
     def fail_fast(self) -> None:
         self.cluster.assert_daemons_running()
 
