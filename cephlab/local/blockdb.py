@@ -110,7 +110,7 @@ class BlockDatabase:
         argv = ["rbd-fuse", "-f", "-c", str(self.cluster.conf), "-p", BLOCK_POOL, "-r", IMAGE,
                 str(self.rbd_mnt)]
         rec = procs.spawn(RBD_FUSE, argv, self.cluster.dir / "log" / f"{RBD_FUSE}.out")
-        self.cluster._remember(rec)
+        self.cluster.remember(rec)
         wait_for(f"rbd-fuse to expose {IMAGE}", lambda: _assert_file(self.image_file),
                  timeout=self.cluster.cfg.timeouts.daemon_start, interval=0.2,
                  fail_fast=lambda: procs.assert_running([rec]))
@@ -142,7 +142,7 @@ class BlockDatabase:
                 "--skip-name-resolve", f"--pid-file={self.base / 'mysqld.pid'}",
                 "--innodb-buffer-pool-size=64M", "--log-error=" + str(self.base / "error.log")]
         rec = procs.spawn(MARIADB, argv, self.cluster.dir / "log" / "mariadb.out")
-        self.cluster._remember(rec)
+        self.cluster.remember(rec)
         wait_for(f"MariaDB to accept connections on {self.socket}", lambda: self._admin().close(),
                  timeout=self.cluster.cfg.timeouts.daemon_start, interval=0.3,
                  fail_fast=lambda: procs.assert_running([rec]))
@@ -181,7 +181,7 @@ class BlockDatabase:
         rec = self.cluster.record(MARIADB)
         if rec:
             procs.stop(rec, timeout=60)
-            self.cluster._forget(MARIADB)
+            self.cluster.forget(MARIADB)
         if mounts.unmount(self.xfs_mnt, timeout=60) == "lazy":
             self.cluster.state.put("mysql_lazy_unmount", True)  # XFS may not have been flushed
         loop = self.loop_device()
@@ -192,7 +192,7 @@ class BlockDatabase:
         rec = self.cluster.record(RBD_FUSE)
         if rec:
             procs.stop(rec)
-            self.cluster._forget(RBD_FUSE)
+            self.cluster.forget(RBD_FUSE)
 
     def restart(self) -> None:
         """The whole chain down and up again: what a pod restart does to the lab's MySQL."""

@@ -71,12 +71,12 @@ class LocalCluster:
         raw = self.state.doc["daemons"].get(name)
         return DaemonRecord.from_json(raw) if raw else None
 
-    def _remember(self, rec: DaemonRecord) -> None:
+    def remember(self, rec: DaemonRecord) -> None:
         with self._lock:
             self.state.doc["daemons"][rec.name] = rec.to_json()
             self.state.save()
 
-    def _forget(self, name: str) -> None:
+    def forget(self, name: str) -> None:
         with self._lock:
             self.state.doc["daemons"].pop(name, None)
             self.state.save()
@@ -247,7 +247,7 @@ class LocalCluster:
         if rec and procs.is_alive(rec):
             return rec
         rec = procs.spawn(name, argv, self.dir / "log" / f"{name}.out")
-        self._remember(rec)
+        self.remember(rec)
         return rec
 
     def start_mon(self, node: str) -> DaemonRecord:
@@ -362,7 +362,7 @@ class LocalCluster:
             rec = self.record(name)
             if rec:
                 procs.stop(rec)
-            self._forget(name)
+            self.forget(name)
         for i in ids:
             self.ceph.run("osd", "purge", str(i), "--yes-i-really-mean-it")
         self.ceph.run("osd", "crush", "rm", node)
@@ -387,7 +387,7 @@ class LocalCluster:
             for rec in self.records():
                 if rec.name.startswith(prefix) and not procs.is_alive(rec):
                     new = procs.spawn(rec.name, rec.argv, Path(rec.log))
-                    self._remember(new)
+                    self.remember(new)
                     started.append(rec.name)
         if any(n.startswith("mon.") for n in started):
             self.wait_quorum()

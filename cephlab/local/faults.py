@@ -91,7 +91,7 @@ def _restart(target, names: list[str]) -> None:
     for name in names:
         rec = target.cluster.record(name)
         new = procs.spawn(name, rec.argv, Path(rec.log))
-        target.cluster._remember(new)
+        target.cluster.remember(new)
 
 
 def osd_killed_during_writes(target, node: str = "k8s-3") -> FaultReport:

@@ -287,7 +287,7 @@ class LocalTarget(Target):
         argv = ["ceph-fuse", "-f", "-c", str(self.cluster.conf), "--id", "admin",
                 "--client_fs", FS_NAME, "--admin-socket", "", str(mnt)]
         rec = procs.spawn(rec_name, argv, self.cfg.lab_dir / "log" / f"{rec_name}.out")
-        self.cluster._remember(rec)
+        self.cluster.remember(rec)
         wait_for(f"CephFS mounted at {mnt}", lambda: _assert_mounted(mnt),
                  timeout=self.cfg.timeouts.daemon_start, interval=0.2,
                  fail_fast=lambda: procs.assert_running([rec]))
@@ -306,7 +306,7 @@ class LocalTarget(Target):
             procs.stop(rec, timeout=10)
             mounts.unmount(mnt, timeout=15)
         procs.stop(rec, timeout=10)
-        self.cluster._forget(rec.name)
+        self.cluster.forget(rec.name)
 
 
 def _dashboard_unavailable() -> Optional[str]:
