@@ -7,14 +7,13 @@ assertions, restarts what a kept lab lost, collects diagnostics and destroys wha
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Optional
 
 from .ceph import CephRunner
 from .config import LabConfig
 from .errors import ConfigError
-from .stages import STAGES, Stage
+from .stages import Stage
 from .state import LabState
 
 
@@ -102,25 +101,9 @@ class Target:
         return self.name
 
 
-class VagrantTarget(Target):
-    """The lab itself on three VMs. Its stage engine is not part of this version."""
-
-    name = "vagrant"
-    supported = frozenset(s.slug for s in STAGES)
-
-    def sanity_checks(self) -> None:
-        if not shutil.which("vagrant"):
-            raise ConfigError(
-                "the vagrant target needs the `vagrant` executable and a provider (VirtualBox or "
-                "libvirt); neither was found on PATH. Install Vagrant, or run the lab on this "
-                "machine with --lab-target=local.")
-        raise ConfigError(
-            "the vagrant target cannot build the lab yet in this version of the harness "
-            "(its stages are under construction); use --lab-target=local.")
-
-
 def target_class(name: str) -> type[Target]:
-    from .k8s.cluster_target import ClusterTarget  # both engines import this module
+    from .k8s.cluster_target import ClusterTarget  # the engines import this module
+    from .k8s.vagrant_target import VagrantTarget
     from .local.target import LocalTarget
 
     table: dict[str, type[Target]] = {

@@ -93,3 +93,25 @@ def test_rbd_mount_gone(lab_dir):
     assert "mysql chain: rbd-fuse" in started
     res = run_harness(*_args(lab_dir), "-k", "mysql")
     assert res.returncode == 0, res.stdout[-3000:]
+
+
+def test_a_crashed_lab_is_cleaned_and_started_by_the_next_run(lab_dir):
+    """Every process of the lab killed at once (what a crash or an OOM kill of everything
+    leaves): stale FUSE mounts, a loop device on a dead file, XFS still mounted. The next
+    run finds nothing running, releases all of it, and starts the lab again."""
+    from cephlab.local import mounts
+
+    lab = _lab(lab_dir)
+    for rec in lab.target.cluster.records():
+        procs.kill(rec, signal.SIGKILL)
+    assert mounts.mounts_under(lab_dir), "the lab had no mounts to leave behind"
+    res = run_harness(*_args(lab_dir), "-k", "mysql or object_store or shared_filesystem")
+    assert res.returncode == 0, res.stdout[-4000:]
+    assert "kept lab was not running: started" in res.stdout
+    lab = _lab(lab_dir)
+    live = {r.name for r in lab.target.cluster.records() if procs.is_alive(r)}
+    assert {"mariadb", blockdb.RBD_FUSE, "client.rgw.k8s-1"} <= live
+    table = mounts.mount_table()
+    for mnt in mounts.mounts_under(lab_dir):
+        assert table[mnt] in ("fuse.ceph-fuse", "fuse.rbd-fuse", "xfs"), (mnt, table[mnt])
+    assert len(mounts.mounts_under(lab_dir)) == len(set(mounts.mounts_under(lab_dir)))

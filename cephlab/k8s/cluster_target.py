@@ -168,16 +168,30 @@ class ClusterTarget(KubeServices, Target):
         return self._plans
 
     def apply(self, stage: Stage) -> None:
-        from .stage_runner import StageRunner
-
         reason = self.skip_reason(stage) or self.refusal(stage)
         if reason:
             raise LabError(f"cannot apply stage {stage.slug}: {reason}")
-        runner = StageRunner(self.kube, self.cfg.lab_dir / "work", fail_fast=self.fail_fast,
+        self.run_plan(stage)
+
+    def run_plan(self, stage: Stage) -> None:
+        """Run this target's plan of ``stage`` line by line (:mod:`.stage_runner`)."""
+        from .stage_runner import StageRunner
+
+        runner = StageRunner(self.runner_kube(), self.cfg.lab_dir / "work", fail_fast=self.fail_fast,
                              record=lambda obj, created: self._record(stage, obj, created),
                              say=lambda text: log.info("[%s] %s", stage.slug, text),
-                             timeout_scale=self.cfg.timeouts.command / 60.0)
+                             timeout_scale=self.cfg.timeouts.command / 60.0,
+                             env=self.runner_env())
         runner.run(self.plans()[stage.slug])
+
+    # hooks for targets that share this engine (the vagrant target)
+    def runner_kube(self) -> Kube:
+        """The cluster the plan's lines act on."""
+        return self.kube
+
+    def runner_env(self) -> dict[str, str]:
+        """Extra environment of the plan's shell lines."""
+        return {}
 
     def _record(self, stage: Stage, obj: dict, created: bool) -> None:
         meta = obj["metadata"]

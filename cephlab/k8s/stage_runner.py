@@ -89,8 +89,9 @@ class StageRunner:
 
     def __init__(self, kube: Kube, work_dir: Path, *, fail_fast: Callable[[], None],
                  record: Callable[[dict, bool], None], say: Callable[[str], None],
-                 timeout_scale: float = 1.0):
+                 timeout_scale: float = 1.0, env: Optional[dict[str, str]] = None):
         self.kube, self.work_dir = kube, Path(work_dir)
+        self.extra_env = dict(env or {})   #: e.g. the vagrant target's VAGRANT_CWD/DOTFILE_PATH
         self.fail_fast, self.record, self.say = fail_fast, record, say
         self.scale = timeout_scale
         self.env_vars: dict[str, str] = {}
@@ -194,15 +195,18 @@ class StageRunner:
             self.env_vars[key] = value
 
     def environment(self, stage_dir: Path) -> dict[str, str]:
-        """PATH leads to a ``kubectl`` pinned to the lab's context; KUBECONFIG, STAGE, TOOLS."""
+        """PATH leads to a ``kubectl`` pinned to the lab's context (when it has one yet: the
+        vagrant target's kubeconfig is written during stage kubernetes); KUBECONFIG, STAGE,
+        TOOLS, and the target's own variables (``env``)."""
         bin_dir = self.work_dir / "bin"
         bin_dir.mkdir(parents=True, exist_ok=True)
         real = _real_kubectl(bin_dir)
         wrapper = bin_dir / "kubectl"
-        wrapper.write_text(f"#!/bin/sh\nexec {shlex.quote(real)} --context "
-                           f"{shlex.quote(self.kube.context or '')} \"$@\"\n")
+        context = f"--context {shlex.quote(self.kube.context)} " if self.kube.context else ""
+        wrapper.write_text(f"#!/bin/sh\nexec {shlex.quote(real)} {context}\"$@\"\n")
         wrapper.chmod(0o755)
         env = dict(os.environ)
+        env.update(self.extra_env)
         env.update(self.env_vars)
         env.update({
             "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",

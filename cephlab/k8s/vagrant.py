@@ -47,15 +47,23 @@ class VagrantLab:
 
     def __init__(self, root: os.PathLike | str = REPO_ROOT, *,
                  settings: Mapping[str, str | int] | None = None,
-                 nodes: tuple[str, ...] = NODES):
+                 nodes: tuple[str, ...] = NODES,
+                 dotfile_path: os.PathLike | str | None = None):
         self.root = pathlib.Path(root)
         if not (self.root / "Vagrantfile").is_file():
             raise VagrantError(["vagrant"], None, f"no Vagrantfile in {self.root}")
         unknown = set(settings or ()) - set(SETTINGS)
         if unknown:
             raise ValueError(f"unknown Vagrantfile settings {sorted(unknown)}; known: {SETTINGS}")
+        #: What this layer adds to the environment of every vagrant call: the settings and,
+        #: with ``dotfile_path``, VAGRANT_CWD and VAGRANT_DOTFILE_PATH (the machines' state
+        #: lives there instead of ROOT/.vagrant, so two labs never share machines).
+        self.env_overrides = {k: str(v) for k, v in (settings or {}).items()}
+        if dotfile_path is not None:
+            self.env_overrides["VAGRANT_CWD"] = str(self.root.resolve())
+            self.env_overrides["VAGRANT_DOTFILE_PATH"] = str(pathlib.Path(dotfile_path).resolve())
         env = dict(os.environ)
-        env.update({k: str(v) for k, v in (settings or {}).items()})
+        env.update(self.env_overrides)
         self.nodes = tuple(nodes)
         self._stderr: pathlib.Path | None = None
         self._v = _pyvagrant.Vagrant(root=str(self.root), env=env,

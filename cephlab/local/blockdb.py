@@ -128,7 +128,8 @@ class BlockDatabase:
         elif fs != "xfs":
             raise LabError(f"{BLOCK_POOL}/{IMAGE} holds {fs}, not XFS; refusing to touch it")
         self.xfs_mnt.mkdir(parents=True, exist_ok=True)
-        _run(["mount", "-t", "xfs", loop, str(self.xfs_mnt)])
+        # nouuid: after a crash the old, lazily detached mount of this XFS may linger.
+        _run(["mount", "-t", "xfs", "-o", "nouuid", loop, str(self.xfs_mnt)])
 
     def _start_mariadb(self) -> None:
         fresh = not (self.datadir / "mysql").exists()

@@ -1,0 +1,278 @@
+"""The vagrant target: the lab itself, on three VMs the harness creates from the Vagrantfile.
+
+It shares the cluster target's engine (the stage plans run line by line through
+:mod:`cephlab.k8s.stage_runner`, waits, fail-fast, diagnostics, services). What differs:
+
+- stage ``vms`` brings the machines up with :class:`cephlab.k8s.vagrant.VagrantLab` and
+  checks what they report (running, hostnames, private addresses, empty ``sdc``/``sdd``);
+  stages ``kubernetes``, ``cni`` and ``master_isolation`` run the vagrant plan's kubeadm,
+  Calico and taint lines (over ``vagrant ssh`` and ``kubectl``);
+- the admin kubeconfig is fetched into the lab dir (``<lab_dir>/kubeconfig``, mode 0600) and
+  every Kubernetes client of the lab (the ``kubernetes`` client, ``kubectl``, the Rook
+  toolbox) uses it;
+- the machines' Vagrant state lives in the lab dir (``VAGRANT_DOTFILE_PATH=<lab_dir>/.vagrant``,
+  ``VAGRANT_CWD`` = the repository root with the Vagrantfile), so ``destroy`` removes this
+  lab's machines and nothing else;
+- the harness built the lab, so destructive stages run without an allowance.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Optional
+
+from ..errors import CommandError, ConfigError, LabError
+from ..stages import STAGES, Stage
+from . import manifests as m
+from . import vm_checks
+from .cluster_target import ClusterTarget
+from .kube import Kube
+from .stage_plans import StagePlan, build
+
+log = logging.getLogger("cephlab")
+
+#: provider -> the host program it needs
+PROVIDERS = {"virtualbox": "VBoxManage", "libvirt": "virsh"}
+#: Stages only the local target has, and why.
+LOCAL_ONLY = {
+    "faults": "stage faults runs on the local target only (it SIGKILLs the lab's Ceph daemons "
+              "by recorded pid, which Rook pods on VMs are not); every other stage runs on the "
+              "vagrant target",
+}
+KUBECONFIG = "kubeconfig"
+DOTFILE_DIR = ".vagrant"
+PROVIDER_KEY = "vagrant_provider"
+DATA_DISKS = ("sdc", "sdd")
+#: a kubeadm bootstrap token, as printed by `kubeadm init` / `token create --print-join-command`
+_TOKEN = re.compile(r"(--token[ =])\S+")
+
+
+class VagrantTarget(ClusterTarget):
+    name = "vagrant"
+    supported = frozenset(s.slug for s in STAGES) - frozenset(LOCAL_ONLY)
+
+    def __init__(self, cfg, state, root: Optional[Path] = None):
+        super().__init__(cfg, state)
+        # python-vagrant is imported on first use of ``vagrant``: sanity_checks must be able
+        # to say it is missing
+        self.root = Path(root) if root else Path(__file__).resolve().parents[2]
+        self._vagrant = None
+
+    # ------------------------------------------------------------------ what runs here
+    @classmethod
+    def skip_reason(cls, stage: Stage) -> Optional[str]:
+        return LOCAL_ONLY.get(stage.slug)
+
+    def refusal(self, stage: Stage) -> Optional[str]:
+        return None  # the harness built this lab: remove_node may wipe its disks
+
+    # ------------------------------------------------------------------ pieces
+    @property
+    def kubeconfig_path(self) -> Path:
+        return self.cfg.lab_dir / KUBECONFIG
+
+    @property
+    def dotfile_path(self) -> Path:
+        return self.cfg.lab_dir / DOTFILE_DIR
+
+    @property
+    def vagrant(self):
+        """The lab's machines (:class:`VagrantLab`), their state in the lab dir."""
+        if self._vagrant is None:
+            from .vagrant import VagrantLab
+
+            self._vagrant = VagrantLab(self.root, nodes=tuple(self.cfg.nodes),
+                                       dotfile_path=self.dotfile_path)
+        return self._vagrant
+
+    @property
+    def kube(self) -> Kube:
+        if self._kube is None:
+            if not self._has_kubeconfig():
+                raise LabError(f"the vagrant lab has no kubeconfig yet ({self.kubeconfig_path}); "
+                               f"stage kubernetes fetches it from k8s-1")
+            self._kube = Kube.connect(str(self.kubeconfig_path), None)  # kubeadm's admin context
+        return self._kube
+
+    def _has_kubeconfig(self) -> bool:
+        path = self.kubeconfig_path
+        return path.is_file() and path.stat().st_size > 0
+
+    def runner_kube(self) -> Kube:
+        # before (and while) stage kubernetes writes it, the lines run with KUBECONFIG set
+        # to where it will be and no context
+        return self.kube if self._has_kubeconfig() else Kube(str(self.kubeconfig_path), None)
+
+    def runner_env(self) -> dict[str, str]:
+        return dict(self.vagrant.env_overrides)
+
+    @property
+    def node_map(self) -> dict[str, str]:
+        return {n: n for n in self.cfg.nodes}   # the VMs' hostnames are the lab's names
+
+    def node_address(self, lab_node: str) -> str:
+        return m.node_ip(list(self.cfg.nodes).index(lab_node))
+
+    def expected_address(self, lab_node: str) -> Optional[str]:
+        return self.node_address(lab_node)
+
+    @property
+    def provider(self) -> str:
+        """The recorded provider of this lab's machines, else LAB_PROVIDER, else the first
+        installed one (VirtualBox before libvirt)."""
+        recorded = self.state.get(PROVIDER_KEY)
+        if recorded:
+            return recorded
+        wanted = os.environ.get("LAB_PROVIDER", "").strip().lower()
+        if wanted:
+            return wanted
+        return next((p for p, tool in PROVIDERS.items() if shutil.which(tool)), "virtualbox")
+
+    # ------------------------------------------------------------------ checks first
+    def sanity_checks(self) -> None:
+        if not shutil.which("vagrant"):
+            raise ConfigError(
+                "the vagrant target needs the `vagrant` executable and a provider (VirtualBox or "
+                "libvirt); `vagrant` was not found on PATH. Install Vagrant, or run the lab on "
+                "this machine with --lab-target=local.")
+        wanted = os.environ.get("LAB_PROVIDER", "").strip().lower()
+        if wanted and wanted not in PROVIDERS:
+            raise ConfigError(f"LAB_PROVIDER={wanted!r} is not a provider of the lab; choose one "
+                              f"of: {', '.join(PROVIDERS)}")
+        if wanted and not self.state.get(PROVIDER_KEY) and not shutil.which(PROVIDERS[wanted]):
+            raise ConfigError(f"LAB_PROVIDER={wanted} needs `{PROVIDERS[wanted]}`, which is not on "
+                              f"PATH; install it or unset LAB_PROVIDER")
+        if not any(shutil.which(tool) for tool in PROVIDERS.values()):
+            raise ConfigError(
+                "the vagrant target needs a provider for its VMs: neither `VBoxManage` "
+                "(VirtualBox) nor `virsh` (libvirt, with the vagrant-libvirt plugin) is on PATH. "
+                "Install one, or run the lab on this machine with --lab-target=local.")
+        if not shutil.which("kubectl"):
+            raise ConfigError("the vagrant target applies the lab through `kubectl`, which is not "
+                              "on PATH; install kubectl (within one minor of Kubernetes "
+                              "on the VMs)")
+        try:
+            import vagrant  # noqa: F401  (python-vagrant)
+        except ImportError:
+            raise ConfigError("the vagrant target drives Vagrant through python-vagrant, which is "
+                              "not installed: pip install python-vagrant") from None
+        if not (self.root / "Vagrantfile").is_file():
+            raise ConfigError(f"no Vagrantfile in {self.root}")
+
+    # ------------------------------------------------------------------ the plan
+    def plans(self) -> dict[str, StagePlan]:
+        if self._plans is None:
+            self._plans = {p.slug: p for p in build("vagrant", tuple(self.cfg.nodes),
+                                                    m.generate_secrets(),
+                                                    vagrant_provider=self.provider)}
+        return self._plans
+
+    def apply(self, stage: Stage) -> None:
+        reason = self.skip_reason(stage)
+        if reason:
+            raise LabError(f"cannot apply stage {stage.slug}: {reason}")
+        if stage.slug == "vms":
+            self._vms()
+            return
+        if stage.slug == "kubernetes":
+            # the admin kubeconfig lands here; created 0600 before anything is written into it
+            self.cfg.lab_dir.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.kubeconfig_path, os.O_WRONLY | os.O_CREAT, 0o600)
+            os.close(fd)
+            self._kube = None
+        try:
+            self.run_plan(stage)
+        except CommandError as exc:   # kubeadm prints join tokens: never show them
+            raise CommandError([_scrub(a) for a in exc.argv], exc.rc, _scrub(exc.stdout),
+                               _scrub(exc.stderr)) from None
+
+    def _vms(self) -> None:
+        lab, nodes = self.vagrant, list(self.cfg.nodes)
+        provider = self.provider
+        self.state.put(PROVIDER_KEY, provider)
+        log.info("[vms] vagrant up --provider=%s (VAGRANT_DOTFILE_PATH=%s)", provider, self.dotfile_path)
+        lab.up(provider=provider)
+        problems = []
+        try:
+            vm_checks.assert_machines_running(lab.status(), nodes)
+        except AssertionError as exc:
+            raise LabError(f"stage vms: {exc}") from None
+        for i, node in enumerate(nodes):
+            hostname = lab.ssh(node, "hostname").strip()
+            if hostname != node:
+                problems.append(f"{node} calls itself {hostname!r}")
+            checks = [lambda: vm_checks.assert_has_address(lab.ssh(node, "ip -4 -o addr show"),
+                                                           node, m.node_ip(i))]
+            checks += [lambda dev=dev: vm_checks.assert_empty_disk(
+                lab.ssh(node, f"lsblk -J -o NAME,TYPE,FSTYPE,PTTYPE /dev/{dev} || true"), node, dev)
+                for dev in DATA_DISKS]
+            for check in checks:
+                try:
+                    check()
+                except AssertionError as exc:
+                    problems.append(str(exc))
+        if problems:
+            raise LabError("stage vms: the machines are up but do not fit the lab: "
+                           + "; ".join(problems))
+
+    # ------------------------------------------------------------------ a kept lab
+    def resume(self) -> list[str]:
+        """Machines of a kept lab that exist but do not run (halted, host rebooted) are
+        brought up again, without provisioning. A machine gone altogether is an error: the
+        lab must be destroyed and built afresh."""
+        if not self.state.applied("vms"):
+            return []
+        states = self.vagrant.status()
+        gone = [n for n in self.cfg.nodes if states.get(n, "not_created") == "not_created"]
+        if gone:
+            raise LabError(
+                f"the kept vagrant lab in {self.cfg.lab_dir} has lost machine(s) "
+                f"{', '.join(gone)} (not created); destroy the lab (--lab-destroy=always, or "
+                f"remove {self.cfg.lab_dir} after `vagrant destroy -f` with "
+                f"VAGRANT_DOTFILE_PATH={self.dotfile_path}) and run again")
+        stopped = [n for n in self.cfg.nodes if states.get(n) != "running"]
+        for node in stopped:
+            self.vagrant.up(node, provider=self.provider, provision=False)
+        return [f"VM {n} (was {states.get(n)})" for n in stopped]
+
+    def fail_fast(self) -> None:
+        if self._has_kubeconfig():
+            super().fail_fast()
+
+    def diagnostics(self) -> str:
+        parts = []
+        try:
+            states = self.vagrant.status()
+            parts.append("== vagrant status\n" + "\n".join(f"{n}: {s}" for n, s in states.items()))
+        except LabError as exc:
+            parts.append(f"== vagrant status\n(failed: {exc})")
+        if self._has_kubeconfig():
+            parts.append(super().diagnostics())
+        return "\n".join(parts)
+
+    # ------------------------------------------------------------------ teardown
+    def destroy(self) -> list[str]:
+        """``vagrant destroy -f`` of this lab's machines (the Vagrant state in the lab dir),
+        then the lab dir is removed. Nothing outside the lab dir is touched."""
+        destroyed: list[str] = []
+        if self.dotfile_path.is_dir():          # no dotfile dir: no machine was ever created
+            before = self.vagrant.status()
+            self.vagrant.destroy()
+            destroyed = [f"VM {n}" for n, s in before.items() if s != "not_created"]
+        self._kube = None
+        shutil.rmtree(self.cfg.lab_dir, ignore_errors=False)
+        return destroyed
+
+    def describe(self) -> str:
+        return (f"{len(self.cfg.nodes)} VMs from {self.root / 'Vagrantfile'} (provider "
+                f"{self.provider}, Vagrant state in {self.dotfile_path}); kubeconfig "
+                f"{self.kubeconfig_path}; stages applied: "
+                f"{', '.join(self.state.applied_slugs()) or 'none'}")
+
+
+def _scrub(text: str) -> str:
+    return _TOKEN.sub(r"\1***", text or "")
