@@ -26,8 +26,6 @@ class Lab:
         self.state = LabState(cfg.lab_dir, cfg.target)
         self.target: Target = target_class(cfg.target)(cfg, self.state)
         self._resumed = False
-        #: Per-run record: stage slug -> seconds spent applying it in this run (0 if reused).
-        self.applied_now: dict[str, float] = {}
         #: Fault-injection reports of this run, for the terminal summary.
         self.fault_reports: list[dict] = []
 
@@ -100,7 +98,6 @@ class Lab:
             self.target.apply(st)
         seconds = time.monotonic() - start
         self.state.mark_applied(st.slug, seconds)
-        self.applied_now[st.slug] = seconds
         self.announce(f"stage {st.slug} applied in {seconds:.1f}s")
 
     def _rebuild_if_invalidated(self, st: Stage) -> None:
