@@ -51,21 +51,22 @@ def setup(args) -> int:
     return 0
 
 
+class NoLab(LabError):
+    """There is no lab in the given directory."""
+
+
 def _lab(args):
     from .lab import Lab
 
     path = check_lab_dir(Path(args.lab_dir))
     if not (path / "state.json").exists():
-        return None
+        raise NoLab(f"no lab in {args.lab_dir}")
     return Lab(LabConfig(target=args.target, target_reason="command line", lab_dir=path),
                announce=print)
 
 
 def status(args) -> int:
     lab = _lab(args)
-    if lab is None:
-        print(f"no lab in {args.lab_dir}")
-        return 1
     print(f"stages applied: {', '.join(lab.state.applied_slugs()) or 'none'}")
     for rec in lab.target.cluster.records():
         print(f"  {rec.name:<18} pid {rec.pid:<8} {'running' if procs.is_alive(rec) else 'NOT RUNNING'}")
@@ -75,18 +76,16 @@ def status(args) -> int:
 
 def repair(args) -> int:
     lab = _lab(args)
-    if lab is None:
-        print(f"no lab in {args.lab_dir}")
-        return 1
     started = lab.target.repair()
     print(f"started: {', '.join(started)}" if started else "everything was running")
     return 0
 
 
 def destroy(args) -> int:
-    lab = _lab(args)
-    if lab is None:
-        print(f"no lab in {args.lab_dir}; nothing to do")
+    try:
+        lab = _lab(args)
+    except NoLab as exc:
+        print(f"{exc}; nothing to do")
         return 0
     killed = lab.destroy()
     if killed:
@@ -112,6 +111,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.fn(args)
+    except NoLab as exc:
+        print(exc)
+        return 1
     except LabError as exc:
         print(f"cephlab: {exc}", file=sys.stderr)
         return 2

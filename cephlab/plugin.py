@@ -103,7 +103,6 @@ class LabSession:
         self.cfg = cfg
         self.lab = None  # created lazily: tests of the harness itself never build a lab
         self.rows: dict[str, dict] = {}  # nodeid -> {stage, outcome, seconds}
-        self.checked = False
 
 
 SESSION = pytest.StashKey[LabSession]()
@@ -167,7 +166,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         get_lab(session.config).sanity_checks()
     except ConfigError as exc:
         pytest.exit(f"cephlab: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
-    sess.checked = True
 
 
 def _write_plan(cfg: LabConfig, out_dir: Path) -> None:
