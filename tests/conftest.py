@@ -14,6 +14,12 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
 
+def loopback_prefix(third: int) -> str:
+    """A lab address prefix of the tests' own, 127.NET.third: CEPHLAB_TEST_NET (default 0) lets
+    two checkouts run their tests on one machine at once without sharing addresses."""
+    return f"127.{int(os.environ.get('CEPHLAB_TEST_NET', '0'))}.{third}"
+
+
 @pytest.fixture
 def sample():
     """Load a recorded ``ceph … -f json`` document from tests/data (a fresh copy each call)."""

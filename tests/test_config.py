@@ -11,7 +11,9 @@ import pytest
 
 from cephlab.config import check_lab_dir, resolve_target
 from cephlab.errors import ConfigError
-from tests.conftest import run_harness
+from tests.conftest import loopback_prefix, run_harness
+
+BUSY = loopback_prefix(9)
 
 
 def fake_which(present):
@@ -96,16 +98,16 @@ def test_missing_ceph_binaries_say_what_to_install(tmp_path):
 def test_ports_in_use_are_named_and_nothing_is_built(tmp_path):
     holder = socket.socket()
     holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    holder.bind(("127.0.9.3", 6789))
+    holder.bind((f"{BUSY}.3", 6789))
     holder.listen()
     try:
-        res = run_harness("--lab-target=local", "--lab-ip-prefix=127.0.9",
+        res = run_harness("--lab-target=local", f"--lab-ip-prefix={BUSY}",
                           f"--lab-dir={tmp_path / 'lab'}", "-k", "ceph_cluster", timeout=60)
     finally:
         holder.close()
     out = res.stdout + res.stderr
     assert res.returncode == 4, out
-    assert "127.0.9.3:6789 (k8s-2's mon)" in out
+    assert f"{BUSY}.3:6789 (k8s-2's mon)" in out
     assert not (tmp_path / "lab" / "state.json").exists()
 
 

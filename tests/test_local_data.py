@@ -17,13 +17,13 @@ from cephlab.config import LabConfig
 from cephlab.lab import Lab
 from cephlab.local import blockdb
 from cephlab.local.cluster import missing_binaries
-from tests.conftest import run_harness
+from tests.conftest import loopback_prefix, run_harness
 
 pytestmark = pytest.mark.skipif(bool(missing_binaries()) or bool(blockdb.unavailable()),
                                 reason=f"needs Ceph, MariaDB and root: "
                                        f"{missing_binaries() or blockdb.unavailable()}")
 
-PREFIX = "127.0.6"
+PREFIX = loopback_prefix(6)
 SELECT = "ceph_dashboard or object_store or mysql"
 
 

@@ -18,13 +18,13 @@ from cephlab.config import LabConfig, Timeouts
 from cephlab.errors import DaemonExited
 from cephlab.lab import Lab
 from cephlab.local.cluster import missing_binaries
-from tests.conftest import run_harness
+from tests.conftest import loopback_prefix, run_harness
 
 pytestmark = pytest.mark.skipif(bool(missing_binaries()),
                                 reason=f"Ceph is not installed (missing {missing_binaries()}); "
                                        f"run `python -m cephlab setup`")
 
-PREFIX = "127.0.7"
+PREFIX = loopback_prefix(7)
 
 
 @pytest.fixture(scope="module")
