@@ -6,12 +6,26 @@ from __future__ import annotations
 
 from typing import Iterable
 
+# The one place for the lab's own constants: every target, renderer and step imports them.
 NODES = ("k8s-1", "k8s-2", "k8s-3")
+SUBNET = "10.254.1"              #: the lab's private network; k8s-N is SUBNET.N+1
+POD_CIDR = "192.168.0.0/16"      #: Calico's pool in the lab
 BLOCK_POOL = "replicapool"
 FS_NAME, FS_METADATA, FS_DATA = "k8s-fs", "k8s-fs-metadata", "k8s-fs-data0"
 POOL_SIZE = 2
 PG_NUM_TARGET = 150
 REMOVED_NODE = "k8s-1"
+#: Where the lab's services listen: NodePorts on Kubernetes, the same ports on k8s-1's
+#: address on the local target. 30000/30001/30010/30020 are the lab's; the rest are ours.
+PORTS = {
+    "dashboard": 30000,
+    "ceph_dashboard": 30001,
+    "minio": 30010,
+    "minio_console": 30011,
+    "mysql": 30020,
+    "ghost": 30030,
+    "rgw": 30040,
+}
 
 
 def osd_layout(applied: Iterable[str], nodes: Iterable[str] = NODES) -> dict[str, int]:

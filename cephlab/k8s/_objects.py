@@ -6,35 +6,19 @@ import re
 import secrets as _secrets
 from typing import Any, Iterable, Mapping
 
+from ..model import BLOCK_POOL, FS_NAME, NODES, POD_CIDR, PORTS, SUBNET  # noqa: F401
+
 Obj = dict[str, Any]
 
 ROOK_NS = "rook-ceph"          # namespace of the Rook operator and the CephCluster
 CLUSTER_ID = "rook-ceph"       # CSI clusterID == namespace of the CephCluster
 APPS_NS = "default"            # where the lab's apps run (as in the lab)
 DASHBOARD_NS = "kubernetes-dashboard"
-FS_NAME = "k8s-fs"
-BLOCK_POOL = "replicapool"
 BLOCK_SC = "rook-ceph-block"
 BUCKET_SC = "rook-ceph-bucket"
 OBJECT_STORE = "lab-store"
 RBD_DRIVER = "rook-ceph.rbd.csi.ceph.com"
 CEPHFS_DRIVER = "rook-ceph.cephfs.csi.ceph.com"
-
-SUBNET = "10.254.1"
-POD_CIDR = "192.168.0.0/16"
-NODES = ("k8s-1", "k8s-2", "k8s-3")
-
-# NodePorts. 30000/30001/30010/30020 are the lab's; 30011, 30030, 30040 are ours.
-PORTS = {
-    "dashboard": 30000,
-    "ceph_dashboard": 30001,
-    "minio": 30010,
-    "minio_console": 30011,
-    "mysql": 30020,
-    "ghost": 30030,
-    "rgw": 30040,
-}
-
 
 def node_ip(index: int) -> str:
     """Private address of the index-th node (k8s-1 is 10.254.1.2)."""

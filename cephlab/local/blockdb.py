@@ -20,7 +20,7 @@ import pymysql
 
 from .. import procs
 from ..errors import LabError
-from ..model import BLOCK_POOL
+from ..model import BLOCK_POOL, PORTS
 from ..secrets import SecretStore, password
 from ..waits import wait_for
 from . import mounts
@@ -28,7 +28,7 @@ from .cluster import LocalCluster, _run
 
 IMAGE = "mysql-pvc"
 IMAGE_SIZE = "5G"
-MYSQL_PORT = 30020
+MYSQL_PORT = PORTS["mysql"]
 SERVICE_NODE = "k8s-1"
 RBD_FUSE = "client.rbd-fuse"
 MARIADB = "mariadb"
