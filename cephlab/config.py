@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Optional
 
 from .errors import ConfigError
+from .model import NODES
+from .state import LabOptions
 
 TARGET_NAMES = ("local", "vagrant", "cluster", "auto")
 DESTROY_POLICIES = ("passing", "always", "never")
@@ -41,7 +43,7 @@ class LabConfig:
     lab_dir: Path
     destroy: str = "passing"
     ip_prefix: str = "127.0.1"  #: node k8s-N listens on <prefix>.<N+1> (the lab: 10.254.1.N+1)
-    nodes: tuple[str, ...] = ("k8s-1", "k8s-2", "k8s-3")
+    nodes: tuple[str, ...] = NODES
     disk_size_gib: int = 10
     timeouts: Timeouts = field(default_factory=Timeouts)
     #: cluster target: which cluster (None: the kubeconfig's current context) and what may
@@ -50,6 +52,12 @@ class LabConfig:
     kube_context: Optional[str] = None
     cluster_config: Optional[Path] = None  #: YAML naming the nodes and devices to use
     allow_destructive: bool = False
+    #: which Ceph the local target runs: "host" (the distro's packages on this machine)
+    ceph_release: str = "host"
+
+    def options(self) -> LabOptions:
+        """What is saved with the lab at creation (every later command uses it)."""
+        return LabOptions(target=self.target, ip_prefix=self.ip_prefix, ceph_release=self.ceph_release)
 
     def node_ip(self, node: str) -> str:
         return f"{self.ip_prefix}.{self.nodes.index(node) + 2}"

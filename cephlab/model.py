@@ -14,7 +14,8 @@ BLOCK_POOL = "replicapool"
 FS_NAME, FS_METADATA, FS_DATA = "k8s-fs", "k8s-fs-metadata", "k8s-fs-data0"
 POOL_SIZE = 2
 PG_NUM_TARGET = 150
-REMOVED_NODE = "k8s-1"
+REMOVED_NODE = NODES[0]      #: stage remove_node takes this node's storage away
+SERVICE_NODE = NODES[0]      #: clients reach the lab's services on this node's address
 #: Where the lab's services listen: NodePorts on Kubernetes, the same ports on k8s-1's
 #: address on the local target. 30000/30001/30010/30020 are the lab's; the rest are ours.
 PORTS = {

@@ -139,12 +139,14 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items) -> None:
-    from .targets import target_class
+    """The one skip path: a stage that does not run on this run's target (or that this run's
+    options forbid) is skipped here, with the reason :func:`cephlab.targets.why_not` gives."""
+    from .targets import why_not
 
-    target_cls = target_class(lab_session(config).cfg.target)
+    cfg = lab_session(config).cfg
     for item in items:
         stage = item_stage(item)
-        reason = target_cls.skip_reason(stage) if stage is not None else None
+        reason = why_not(cfg.target, stage, cfg) if stage is not None else None
         if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
 

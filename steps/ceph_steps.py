@@ -11,6 +11,7 @@ import uuid
 from pytest_bdd import parsers, then
 
 from cephlab import checks, model
+from steps.lists import LIST
 
 
 def _applied(lab):
@@ -38,9 +39,9 @@ def one_mgr_active(ceph, expect, timeouts):
     expect("one active mgr", probe, timeout=timeouts.daemon_start)
 
 
-@then(parsers.parse("the OSDs are up and in, {per:d} on each of {hosts}"))
+@then(parsers.parse("the OSDs are up and in, {per:d} on each of {hosts:List}", LIST))
 def osds_per_host(lab, ceph, expect, timeouts, per, hosts):
-    wanted = {h.strip(): per for h in hosts.replace(" and ", ",").split(",") if h.strip()}
+    wanted = {h: per for h in hosts}
     assert wanted == model.osd_layout(_applied(lab)), (
         f"the feature expects {wanted}, the lab model after {_applied(lab)} says "
         f"{model.osd_layout(_applied(lab))}")
@@ -99,10 +100,10 @@ def fs_pools(ceph, expect, timeouts, fs, metadata, data):
         active=1, standby_replay=1), timeout=timeouts.mds)
 
 
-@then(parsers.parse("pools {pools} have size {size:d}"))
+@then(parsers.parse("pools {pools:List} have size {size:d}", LIST))
 def pools_size(ceph, pools, size):
     detail = ceph.json("osd", "pool", "ls", "detail")
-    for pool in [p.strip() for p in pools.split(" and ")]:
+    for pool in pools:
         checks.assert_pool(detail, pool, size=size)
 
 
@@ -116,7 +117,8 @@ def mds_active_standby(ceph, expect, timeouts):
 
 @then(parsers.parse("the raw capacity is at least {factor:g} times what it was before"))
 def capacity_grew(lab, ceph, expect, timeouts, factor):
-    before = lab.state.get("raw_bytes_before_extend", 0)
+    before = lab.state.get("raw_bytes_before_extend")
+    assert before is not None, "the raw capacity before extend_storage was not recorded"
     # ceph df follows the OSDs' statfs reports, which reach the mgr a few seconds late.
     expect(f"raw capacity at least {factor}x", lambda: checks.assert_capacity_grew(
         before, checks.raw_capacity(ceph.json("df")), factor), timeout=timeouts.osds_up, interval=2)
@@ -146,9 +148,9 @@ def df_agrees(lab, ceph, expect, timeouts):
         ceph.json("df"), ceph.json("df", tool="rados"), pools, osds), timeout=30, interval=2)
 
 
-@then(parsers.parse("pools {pools} report pg_num {pg_num:d} with the autoscaler off"))
+@then(parsers.parse("pools {pools:List} report pg_num {pg_num:d} with the autoscaler off", LIST))
 def pools_pg_num(ceph, expect, timeouts, pools, pg_num):
-    names = [p.strip() for p in pools.split(" and ")]
+    names = pools
     for name in names:
         checks.assert_pool(ceph.json("osd", "pool", "ls", "detail"), name, autoscale="off")
     # Ceph raises pg_num and then pgp_num step by step towards the target.

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import subprocess
 import uuid
 
 import pymysql
@@ -16,41 +15,34 @@ import requests
 from minio import Minio
 from pytest_bdd import parsers, then
 
+from steps.lists import LIST, names
+
 from cephlab import model
 from cephlab.k8s import checks as k8s
 from cephlab.k8s import manifests as m
 from cephlab.k8s import versions, vm_checks
 
 
-def _names(text: str) -> list[str]:
-    return [n.strip() for n in text.replace(" and ", ",").split(",") if n.strip()]
-
-
-def _vagrant(lab):
-    vagrant = getattr(lab.target, "vagrant", None)
-    if vagrant is None:
-        pytest.skip(f"the {lab.target.name} target has no VMs of its own")
-    return vagrant
 
 
 # ------------------------------------------------------------------ 01 vms
-@then(parsers.parse("the machines {names} are running"))
-def machines_running(lab, names):
-    vm_checks.assert_machines_running(_vagrant(lab).status(), _names(names))
+@then(parsers.parse("the machines {nodes:List} are running", LIST))
+def machines_running(lab, nodes):
+    vm_checks.assert_machines_running(lab.target.machines().status(), nodes)
 
 
-@then(parsers.parse("each machine has its private address {addresses}"))
+@then(parsers.parse("each machine has its private address {addresses:List}", LIST))
 def machines_addresses(lab, addresses):
-    vagrant = _vagrant(lab)
-    for node, address in zip(model.NODES, _names(addresses), strict=True):
+    vagrant = lab.target.machines()
+    for node, address in zip(model.NODES, addresses, strict=True):
         vm_checks.assert_has_address(vagrant.ssh(node, "ip -4 -o addr show"), node, address)
 
 
-@then(parsers.parse("each machine has empty disks {devices}"))
+@then(parsers.parse("each machine has empty disks {devices:List}", LIST))
 def machines_disks(lab, devices):
-    vagrant = _vagrant(lab)
+    vagrant = lab.target.machines()
     for node in model.NODES:
-        for dev in _names(devices):
+        for dev in devices:
             out = vagrant.ssh(node, f"lsblk -J -o NAME,TYPE,FSTYPE,PTTYPE /dev/{dev} || true")
             vm_checks.assert_empty_disk(out, node, dev)
 
@@ -61,24 +53,23 @@ def api_answers(kube):
     assert kube.probe_api()
 
 
-@then(parsers.parse("the nodes {names} are registered"))
-def nodes_registered(kube, node_names, names):
-    k8s.assert_nodes_registered(kube.get_json("Node"), [node_names[n] for n in _names(names)])
+@then(parsers.parse("the nodes {nodes:List} are registered", LIST))
+def nodes_registered(kube, node_names, nodes):
+    k8s.assert_nodes_registered(kube.get_json("Node"), [node_names[n] for n in nodes])
 
 
-@then(parsers.parse("the nodes {names} are Ready"))
-def nodes_ready(kube, node_names, expect, timeouts, names):
-    wanted = [node_names[n] for n in _names(names)]
+@then(parsers.parse("the nodes {nodes:List} are Ready", LIST))
+def nodes_ready(kube, node_names, expect, timeouts, nodes):
+    wanted = [node_names[n] for n in nodes]
     expect(f"nodes {', '.join(wanted)} Ready",
            lambda: k8s.assert_nodes_ready(kube.get_json("Node"), wanted), timeout=timeouts.quorum)
 
 
 @then("each node's InternalIP is its 10.254.1.x address")
 def nodes_internal_ip(lab, kube, node_names):
-    expected_of = getattr(lab.target, "expected_address", None)
     want = {}
-    for i, lab_node in enumerate(model.NODES):
-        address = expected_of(lab_node) if expected_of else m.node_ip(i)
+    for lab_node in model.NODES:
+        address = lab.target.expected_address(lab_node)
         if address:
             want[node_names[lab_node]] = address
     if not want:
@@ -126,9 +117,7 @@ def dashboard_answers(node_address, expect, timeouts, port, node):
 
 @then(parsers.parse("a short-lived token of admin-user logs in through node port {port:d} of {node}"))
 def dashboard_token(kube, node_address, port, node):
-    token = subprocess.run([*kube.kubectl_argv(), "-n", "kubernetes-dashboard", "create", "token",
-                            "admin-user", "--duration=10m"], capture_output=True, text=True,
-                           timeout=30, check=True).stdout.strip()
+    token = kube.create_token("admin-user", "kubernetes-dashboard", seconds=600)
     url = f"https://{node_address(node)}:{port}/api/v1/namespace"
     good = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10, verify=False)
     assert good.status_code == 200, f"the admin-user token got HTTP {good.status_code} from {url}"
@@ -144,9 +133,9 @@ def rook_operator_ready(kube, expect, timeouts):
         "Rook operator", count=1), timeout=timeouts.daemon_start * 3)
 
 
-@then(parsers.parse("the CRDs {plurals} are registered"))
+@then(parsers.parse("the CRDs {plurals:List} are registered", LIST))
 def crds_registered(kube, plurals):
-    k8s.assert_crds_registered(kube.get_json("CustomResourceDefinition"), _names(plurals))
+    k8s.assert_crds_registered(kube.get_json("CustomResourceDefinition"), plurals)
 
 
 @then(parsers.parse("the pod of app {app} is Running and ready"))
@@ -198,10 +187,9 @@ def minio_object(lab, minio_bucket):
 def minio_on_cephfs(kube, minio_bucket, minio_object):
     # MinIO keeps an object as <bucket>/<key>/ (xl.meta and parts) under its /data
     path = f"/mnt/cephfs/minio/{minio_bucket}/{minio_object}"
-    res = subprocess.run([*kube.kubectl_argv(), "-n", m.APPS_NS, "exec", "cephfs-helper", "--",
-                          "ls", "-R", path], capture_output=True, text=True, timeout=60)
-    assert res.returncode == 0 and res.stdout.strip(), (
-        f"{path} is not on the shared filesystem (seen from pod cephfs-helper): {res.stderr.strip()}")
+    rc, out, err = kube.exec("cephfs-helper", m.APPS_NS, ["ls", "-R", path])
+    assert rc == 0 and out.strip(), (
+        f"{path} is not on the shared filesystem (seen from pod cephfs-helper): {err.strip()}")
 
 
 # ------------------------------------------------------------------ 17 ghost
@@ -219,7 +207,7 @@ def ghost_home(lab, expect, timeouts):
     expect("Ghost's home page", probe, timeout=timeouts.daemon_start * 5, interval=5)
 
 
-@then(parsers.parse("database ghost holds the tables {tables}"))
+@then(parsers.parse("database ghost holds the tables {tables:List}", LIST))
 def ghost_tables(lab, tables):
     host, port = lab.target.endpoint("mysql")
     creds = lab.target.credentials("mysql")
@@ -227,5 +215,5 @@ def ghost_tables(lab, tables):
                          database="ghost", connect_timeout=10) as conn, conn.cursor() as cur:
         cur.execute("SHOW TABLES")
         have = {row[0] for row in cur.fetchall()}
-    missing = [t for t in _names(tables) if t not in have]
+    missing = [t for t in tables if t not in have]
     assert not missing, f"database ghost lacks tables {missing} ({len(have)} tables present)"

@@ -62,18 +62,10 @@ def standin_classes():
 
 
 def install() -> None:
-    """Route the target table's vagrant and cluster entries to the stand-in-wired classes."""
-    import cephlab.lab
-    import cephlab.targets
+    """The target table's vagrant and cluster entries become the stand-in-wired classes."""
+    from cephlab.targets import OVERRIDES
 
-    original = cephlab.targets.target_class
-    table = standin_classes()
-
-    def target_class(name):
-        return table.get(name) or original(name)
-
-    cephlab.targets.target_class = target_class
-    cephlab.lab.target_class = target_class
+    OVERRIDES.update(standin_classes())
 
 
 install()

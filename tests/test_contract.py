@@ -23,7 +23,7 @@ import yaml
 
 from cephlab import stages
 from cephlab.local.cluster import missing_binaries
-from cephlab.targets import target_class
+from cephlab.targets import why_not
 from tests.conftest import ROOT, loopback_prefix, run_harness
 from tests.contract_world import install_tools
 
@@ -39,8 +39,7 @@ PREFIX = loopback_prefix(5)
 
 
 def _selected(target: str) -> list[str]:
-    cls = target_class(target)
-    return [s.slug for s in stages.STAGES if s.slug in SERVED or cls.skip_reason(s)]
+    return [s.slug for s in stages.STAGES if s.slug in SERVED or why_not(target, s)]
 
 
 def _run(target: str, work: Path) -> dict[str, list[dict]]:
@@ -90,7 +89,7 @@ def runs(tmp_path_factory):
 @pytest.mark.parametrize("stage", stages.STAGES, ids=lambda s: s.slug)
 @pytest.mark.parametrize("target", TARGETS)
 def test_stage_contract(runs, target, stage):
-    reason = target_class(target).skip_reason(stage)
+    reason = why_not(target, stage)
     if not reason and stage.slug not in SERVED:
         pytest.skip(f"not in the contract run: {NOT_SERVED}")
     rows = runs(target).get(stage.slug)

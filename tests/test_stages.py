@@ -8,6 +8,7 @@ import pytest
 
 from cephlab import model, stages
 from cephlab.local.target import LocalTarget
+from cephlab.targets import why_not
 from tests.conftest import ROOT
 
 FEATURES = ROOT / "features"
@@ -69,7 +70,7 @@ def test_model_layouts():
 
 def test_local_target_skips_kubernetes_stages_with_a_reason():
     for stage in stages.STAGES:
-        reason = LocalTarget.skip_reason(stage)
+        reason = why_not(LocalTarget, stage)
         if stage.kubernetes:
             assert reason and "needs Kubernetes" in reason
         elif stage.slug in LocalTarget.supported and stage.builds:

@@ -2,14 +2,18 @@
 node's address + the lab's NodePort), their generated credentials (read from the Secrets
 the harness or Rook created, never printed), restarts and volumes.
 
-A mixin for :class:`cephlab.k8s.cluster_target.ClusterTarget`, which provides ``kube`` and
-``node_address``.
+Composed into each Kubernetes target, which hands it how to reach the API, where the lab's
+first node is, and its own name (for messages).
 """
 
 from __future__ import annotations
 
+from typing import Callable
+
+from ..targets import NotOffered
 from . import apps
 from . import manifests as m
+from .kube import Kube
 
 #: service -> NodePort. "s3" is the object store's RGW (stage object_store).
 NODE_PORTS = {"ceph_dashboard": m.PORTS["ceph_dashboard"], "mysql": m.PORTS["mysql"],
@@ -20,9 +24,20 @@ DEPLOYMENTS = {"mysql": "mysql", "minio": "minio", "ghost": "ghost"}
 
 
 class KubeServices:
+    def __init__(self, target_name: str, kube: Callable[[], "Kube"], node_address: Callable[[str], str]):
+        self.name = target_name
+        self._kube, self._node_address = kube, node_address
+
+    @property
+    def kube(self) -> "Kube":
+        return self._kube()
+
+    def node_address(self, lab_node: str) -> str:
+        return self._node_address(lab_node)
+
     def endpoint(self, service: str) -> tuple[str, int]:
         if service not in NODE_PORTS:
-            raise LookupError(f"the {self.name} target runs no {service} service")
+            raise NotOffered(f"the {self.name} target runs no {service} service")
         return self.node_address("k8s-1"), NODE_PORTS[service]
 
     def credentials(self, service: str) -> dict[str, str]:
@@ -40,12 +55,12 @@ class KubeServices:
             # the ObjectBucketClaim's Secret: a user scoped to the claimed bucket
             return {key: kube.secret_value("lab-bucket", "default", name) for key, name in
                     (("access_key", "AWS_ACCESS_KEY_ID"), ("secret_key", "AWS_SECRET_ACCESS_KEY"))}
-        raise LookupError(f"the {self.name} target has no credentials for {service}")
+        raise NotOffered(f"the {self.name} target has no credentials for {service}")
 
     def restart(self, service: str) -> None:
         """Delete the service's pods; its Deployment starts a new one (Recreate strategy)."""
         if service not in DEPLOYMENTS:
-            raise LookupError(f"the {self.name} target cannot restart {service}")
+            raise NotOffered(f"the {self.name} target cannot restart {service}")
         pods = self.kube.get_json("Pod", namespace=m.APPS_NS,
                                   label_selector=f"app={DEPLOYMENTS[service]}")
         if not pods:
@@ -57,7 +72,7 @@ class KubeServices:
     def block_volume(self, service: str) -> tuple[str, str]:
         """(pool, RBD image) behind the service's claim, from the CSI volume's attributes."""
         if service != "mysql":
-            raise LookupError(f"the {self.name} target has no block volume for {service}")
+            raise NotOffered(f"the {self.name} target has no block volume for {service}")
         pvc = self.kube.get_json("PersistentVolumeClaim", "mysql-pvc", m.APPS_NS)
         assert pvc, "claim mysql-pvc does not exist"
         volume = (pvc.get("spec") or {}).get("volumeName")

@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
-from .. import checks, procs
+from .. import procs
 from ..ceph import CephRunner
 from ..errors import CommandError, ConfigError, LabError
 from ..model import BLOCK_POOL, FS_DATA, FS_METADATA, FS_NAME, PG_NUM_TARGET, REMOVED_NODE
@@ -57,16 +57,10 @@ class LocalTarget(Target):
                                   "another --lab-ip-prefix.")
 
     @classmethod
-    def skip_reason(cls, stage: Stage) -> Optional[str]:
-        if stage.kubernetes:
-            return (f"stage {stage.slug} needs Kubernetes; the local target has none "
-                    f"(run it with --lab-target=vagrant or --lab-target=cluster)")
-        if stage.slug not in cls.supported:
-            return f"stage {stage.slug} is not built on the local target in this version"
+    def unavailable(cls, stage: Stage) -> Optional[str]:
         needs = {"ceph_dashboard": _dashboard_unavailable, "object_store": _rgw_unavailable,
                  "mysql": blockdb.unavailable, "faults": blockdb.unavailable}
-        why = needs.get(stage.slug, lambda: None)()
-        return f"stage {stage.slug} cannot run here: {why}" if why else None
+        return needs.get(stage.slug, lambda: None)()
 
     @property
     def ceph(self) -> CephRunner:
@@ -98,8 +92,12 @@ class LocalTarget(Target):
             started += [f"mysql chain: {part}" for part in self.mysql.ensure()]
         return started
 
+    def status(self) -> list[str]:
+        return [f"{rec.name:<18} pid {rec.pid:<8} {'running' if procs.is_alive(rec) else 'NOT RUNNING'}"
+                for rec in self.cluster.records()]
+
     def apply(self, stage: Stage) -> None:
-        getattr(self, f"_{stage.slug}")()
+        getattr(self, f"_{stage.slug}")()  # each supported stage has its _<slug>
 
     def describe(self) -> str:
         return (f"local Ceph cluster in {self.cfg.lab_dir} (nodes "
@@ -179,7 +177,6 @@ class LocalTarget(Target):
             self.cluster.start_mds(node)
 
     def _extend_storage(self) -> None:
-        self.state.put("raw_bytes_before_extend", checks.raw_capacity(self.ceph.json("df")))
         self.cluster.add_osds([(node, dev) for node in self.cfg.nodes for dev in ("sdc", "sdd")])
 
     def _toolbox(self) -> None:
