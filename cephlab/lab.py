@@ -148,6 +148,10 @@ class Lab:
         if not self.built_by_harness():
             raise LabError(f"stage {st.slug} no longer holds on this lab (after "
                            f"{', '.join(spoiled)}) and the harness did not build it")
+        refused = self.target.rebuild_refusal()
+        if refused:
+            raise LabError(f"stage {st.slug} no longer holds on this lab (after "
+                           f"{', '.join(spoiled)}), and it is not rebuilt: {refused}")
         self.announce(f"stage {st.slug} no longer holds after {', '.join(spoiled)}: "
                       f"destroying and rebuilding the lab")
         self.destroy()

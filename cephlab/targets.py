@@ -107,6 +107,11 @@ class Target(ABC):
     def describe(self) -> str:
         """One line: where the lab is and how to reach its toolbox."""
 
+    def rebuild_refusal(self) -> Optional[str]:
+        """Why this lab must not be destroyed and built again to reach a stage that a later
+        stage invalidated (None: it may; the lifecycle also requires a lab it built)."""
+        return None
+
     # ------------------------------------------------------------------ the lab's nodes
     def mon_names(self) -> Optional[list[str]]:
         """Names the mons should have (None: only their number is known, as with Rook's a, b, c)."""

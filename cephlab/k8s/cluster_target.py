@@ -68,6 +68,12 @@ class ClusterTarget(Target):
                     f"--lab-allow-destructive=yes")
         return None
 
+    def rebuild_refusal(self) -> Optional[str]:
+        if not self.cfg.allow_destructive:
+            return ("rebuilding deletes the Ceph cluster the harness made on this existing "
+                    "cluster and wipes its disks; it runs only with --lab-allow-destructive=yes")
+        return None
+
     # ------------------------------------------------------------------ pieces
     @property
     def kube(self) -> Kube:
