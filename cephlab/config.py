@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from .errors import ConfigError
-from .model import NODES
+from .model import LOCAL_IP_PREFIX, NODES
 from .state import LabOptions
 
 TARGET_NAMES = ("local", "vagrant", "cluster", "auto")
@@ -42,7 +42,7 @@ class LabConfig:
     target_reason: str
     lab_dir: Path
     destroy: str = "passing"
-    ip_prefix: str = "127.0.1"  #: node k8s-N listens on <prefix>.<N+1> (the lab: 10.254.1.N+1)
+    ip_prefix: str = LOCAL_IP_PREFIX  #: node k8s-N listens on <prefix>.<N+1> (the lab: SUBNET.N+1)
     nodes: tuple[str, ...] = NODES
     disk_size_gib: int = 10
     timeouts: Timeouts = field(default_factory=Timeouts)

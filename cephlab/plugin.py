@@ -17,6 +17,7 @@ from . import stages as S
 from . import waits
 from .config import DESTROY_POLICIES, LabConfig, Timeouts, check_lab_dir, env_or, resolve_target
 from .errors import ConfigError
+from .model import LOCAL_IP_PREFIX
 
 OPTIONS = (
     # (option, env var, ini name, help)
@@ -41,7 +42,7 @@ OPTIONS = (
      "(vagrant and cluster targets)"),
 )
 
-DEFAULTS = {"lab_target": "auto", "lab_destroy": "passing", "lab_ip_prefix": "127.0.1",
+DEFAULTS = {"lab_target": "auto", "lab_destroy": "passing", "lab_ip_prefix": LOCAL_IP_PREFIX,
             "lab_timeout_scale": "1"}
 
 EXTRA_MARKERS = {
@@ -74,7 +75,7 @@ def build_config(config: pytest.Config) -> LabConfig:
     if destroy not in DESTROY_POLICIES:
         raise ConfigError(f"unknown --lab-destroy policy {destroy!r}; choose one of: "
                           f"{', '.join(DESTROY_POLICIES)}")
-    prefix = _option(config, "lab_ip_prefix", "LAB_IP_PREFIX") or "127.0.1"
+    prefix = _option(config, "lab_ip_prefix", "LAB_IP_PREFIX") or LOCAL_IP_PREFIX
     parts = prefix.split(".")
     if len(parts) != 3 or parts[0] != "127" or not all(p.isdigit() and int(p) < 256 for p in parts):
         raise ConfigError(f"--lab-ip-prefix {prefix!r} must be three octets inside 127.0.0.0/8, "

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Optional, Union
 
 from .errors import ConfigError
+from .model import LOCAL_IP_PREFIX
 
 OWNER = "cephlab"
 STATE_FILE = "state.json"
@@ -36,7 +37,7 @@ class LabOptions:
     """What a lab is built with; a later command on the lab uses these, not its own."""
 
     target: str
-    ip_prefix: str = "127.0.1"
+    ip_prefix: str = LOCAL_IP_PREFIX
     ceph_release: str = "host"
 
     @classmethod

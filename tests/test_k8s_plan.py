@@ -18,12 +18,12 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from cephlab import stages  # noqa: E402
 from cephlab.k8s import versions  # noqa: E402
 from cephlab.k8s.plan import write_plan  # noqa: E402
 
-STAGE_ORDER = ["vms", "kubernetes", "cni", "master_isolation", "dashboard", "rook_operator",
-               "ceph_cluster", "ceph_dashboard", "block_pool", "shared_filesystem", "object_store",
-               "extend_storage", "toolbox", "pg_num", "remove_node", "minio", "mysql", "ghost"]
+#: the stages a Kubernetes plan has, from the one stage table (faults builds nothing)
+STAGE_ORDER = [st.slug for st in stages.STAGES if st.builds]
 SECRETS = {
     "minio_root_user": "lab-plan",
     "minio_root_password": "plan-fixture-minio-8Hq2",

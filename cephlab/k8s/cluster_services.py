@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..model import SERVICE_NODE
 from ..targets import NotOffered
 from . import apps
 from . import manifests as m
@@ -38,7 +39,7 @@ class KubeServices:
     def endpoint(self, service: str) -> tuple[str, int]:
         if service not in NODE_PORTS:
             raise NotOffered(f"the {self.name} target runs no {service} service")
-        return self.node_address("k8s-1"), NODE_PORTS[service]
+        return self.node_address(SERVICE_NODE), NODE_PORTS[service]
 
     def credentials(self, service: str) -> dict[str, str]:
         kube = self.kube

@@ -10,7 +10,8 @@ from typing import Optional
 from .. import procs
 from ..ceph import CephRunner
 from ..errors import CommandError, ConfigError, LabError
-from ..model import BLOCK_POOL, FS_DATA, FS_METADATA, FS_NAME, PG_NUM_TARGET, REMOVED_NODE
+from ..model import (BLOCK_POOL, FS_DATA, FS_METADATA, FS_NAME, NODES, PG_NUM_TARGET,
+                     REMOVED_NODE, SERVICE_NODE)
 from ..secrets import SecretStore
 from ..stages import Stage
 from ..targets import Target
@@ -18,7 +19,7 @@ from ..waits import wait_for
 from . import blockdb, mounts
 from .blockdb import BlockDatabase
 from .cluster import LocalCluster, port_problem
-from .services import DASHBOARD_PORT, RGW, RGW_PORT, SERVICE_NODE, Dashboard
+from .services import DASHBOARD_PORT, RGW, RGW_PORT, Dashboard
 
 DASHBOARD_MODULE = Path("/usr/share/ceph/mgr/dashboard")
 SERVICE_PORTS = ((DASHBOARD_PORT, "Ceph dashboard"), (blockdb.MYSQL_PORT, "MySQL"),
@@ -26,7 +27,7 @@ SERVICE_PORTS = ((DASHBOARD_PORT, "Ceph dashboard"), (blockdb.MYSQL_PORT, "MySQL
 
 POOL_INITIAL_PG_NUM = 32  # a power of two: HEALTH_OK until the pg_num stage sets 150
 OSD_RULE = "replicated_osd"  # the lab's CephFS data pool has failure domain osd
-MDS_NODES = ("k8s-2", "k8s-3")  # active + standby-replay on two nodes, as Rook spreads them
+MDS_NODES = NODES[1:]  # active + standby-replay on two nodes, as Rook spreads them
 
 
 class LocalTarget(Target):
