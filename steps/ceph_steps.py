@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 
-from pytest_bdd import parsers, then
+from pytest_bdd import parsers, then, when
 
 from cephlab import checks, model
 from steps.lists import LIST
@@ -77,20 +77,33 @@ def pool_application(ceph, pool, application):
     checks.assert_pool(ceph.json("osd", "pool", "ls", "detail"), pool, application=application)
 
 
-@then(parsers.parse("a block image can be created, resized and removed in {pool}"))
-def rbd_image_roundtrip(ceph, pool):
-    image = f"cephlab-probe-{uuid.uuid4().hex[:8]}"
-    ceph.run("create", f"{pool}/{image}", "--size", "64M", tool="rbd")
-    try:
-        info = ceph.json("info", f"{pool}/{image}", tool="rbd")
-        assert info.get("size") == 64 * 1024 ** 2, f"image size {info.get('size')}, expected 64 MiB"
-        ceph.run("resize", f"{pool}/{image}", "--size", "128M", tool="rbd")
-        info = ceph.json("info", f"{pool}/{image}", tool="rbd")
-        assert info.get("size") == 128 * 1024 ** 2, f"resized image is {info.get('size')} bytes"
-        assert image in ceph.json("ls", pool, tool="rbd"), f"rbd ls {pool} does not list {image}"
-    finally:
-        ceph.run("rm", f"{pool}/{image}", tool="rbd", check=False)
-    assert image not in ceph.json("ls", pool, tool="rbd"), f"{image} still listed after rbd rm"
+@when(parsers.parse("a block image of {size:d} MiB is created in {pool} and resized to {new:d} MiB"),
+      target_fixture="rbd_image")
+def rbd_image_created(request, ceph, size, pool, new):
+    image = f"{pool}/cephlab-probe-{uuid.uuid4().hex[:8]}"
+    request.addfinalizer(lambda: ceph.run("rm", image, tool="rbd", check=False))
+    ceph.run("create", image, "--size", f"{size}M", tool="rbd")
+    ceph.run("resize", image, "--size", f"{new}M", tool="rbd")
+    return image
+
+
+@then(parsers.parse("the image is listed in {pool} with {size:d} MiB"))
+def rbd_image_listed(ceph, rbd_image, pool, size):
+    name = rbd_image.split("/", 1)[1]
+    assert name in ceph.json("ls", pool, tool="rbd"), f"rbd ls {pool} does not list {name}"
+    info = ceph.json("info", rbd_image, tool="rbd")
+    assert info.get("size") == size * 1024 ** 2, f"{rbd_image} is {info.get('size')} bytes, expected {size} MiB"
+
+
+@when("the image is removed")
+def rbd_image_removed(ceph, rbd_image):
+    ceph.run("rm", rbd_image, tool="rbd")
+
+
+@then(parsers.parse("it is no longer listed in {pool}"))
+def rbd_image_gone(ceph, rbd_image, pool):
+    name = rbd_image.split("/", 1)[1]
+    assert name not in ceph.json("ls", pool, tool="rbd"), f"{name} still listed after rbd rm"
 
 
 @then(parsers.parse("filesystem {fs} uses {metadata} for metadata and {data} for data"))
