@@ -57,7 +57,9 @@ class LabConfig:
 
     def options(self) -> LabOptions:
         """What is saved with the lab at creation (every later command uses it)."""
-        return LabOptions(target=self.target, ip_prefix=self.ip_prefix, ceph_release=self.ceph_release)
+        return LabOptions(target=self.target, ip_prefix=self.ip_prefix, ceph_release=self.ceph_release,
+                          kubeconfig=self.kubeconfig, kube_context=self.kube_context,
+                          cluster_config=str(self.cluster_config) if self.cluster_config else None)
 
     def node_ip(self, node: str) -> str:
         return f"{self.ip_prefix}.{self.nodes.index(node) + 2}"

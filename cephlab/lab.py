@@ -60,7 +60,9 @@ class Lab:
             cfg = LabConfig(target=doc.get("target", "local"), target_reason="the kept lab", lab_dir=path)
             return cls(cfg, announce, any_schema=True)
         cfg = LabConfig(target=opts.target, target_reason="the kept lab's saved options",
-                        lab_dir=path, ip_prefix=opts.ip_prefix, ceph_release=opts.ceph_release)
+                        lab_dir=path, ip_prefix=opts.ip_prefix, ceph_release=opts.ceph_release,
+                        kubeconfig=opts.kubeconfig, kube_context=opts.kube_context,
+                        cluster_config=Path(opts.cluster_config) if opts.cluster_config else None)
         return cls(cfg, announce)
 
     # ------------------------------------------------------------------ queries

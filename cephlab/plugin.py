@@ -6,7 +6,6 @@ as a marker, which is how an item is tied to its stage.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Optional
@@ -175,7 +174,9 @@ def _write_plan(cfg: LabConfig, out_dir: Path) -> None:
     """Plan mode: render the whole lab for review, run nothing, end the session."""
     from .k8s.plan import write_plan
 
-    if cfg.target not in ("vagrant", "cluster"):
+    from .targets import target_class
+
+    if not target_class(cfg.target).has_kubernetes:
         pytest.exit(f"cephlab: --lab-plan is for the vagrant and cluster targets (this run's "
                     f"target is {cfg.target}: {cfg.target_reason})",
                     returncode=pytest.ExitCode.USAGE_ERROR)

@@ -39,10 +39,14 @@ class LabOptions:
     target: str
     ip_prefix: str = LOCAL_IP_PREFIX
     ceph_release: str = "host"
+    #: cluster target: which cluster the lab's objects live in (destroy must find them there)
+    kubeconfig: Optional[str] = None
+    kube_context: Optional[str] = None
+    cluster_config: Optional[str] = None
 
     @classmethod
     def from_json(cls, doc: dict) -> "LabOptions":
-        return cls(**{k: doc[k] for k in ("target", "ip_prefix", "ceph_release") if k in doc})
+        return cls(**{k: doc[k] for k in cls.__dataclass_fields__ if k in doc})
 
 
 @dataclass(frozen=True)

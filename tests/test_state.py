@@ -25,7 +25,8 @@ def test_a_new_lab_saves_its_schema_and_options(tmp_path):
     lab.state.mark_applied("ceph_cluster", 1.0)
     doc = json.loads((tmp_path / "lab" / "state.json").read_text())
     assert doc["schema"] == SCHEMA == 2
-    assert doc["options"] == {"target": "local", "ip_prefix": "127.13.1", "ceph_release": "host"}
+    assert doc["options"] == {"target": "local", "ip_prefix": "127.13.1", "ceph_release": "host",
+                              "kubeconfig": None, "kube_context": None, "cluster_config": None}
     assert read_options(tmp_path / "lab") == LabOptions("local", "127.13.1", "host")
 
 
@@ -73,3 +74,19 @@ def test_commands_open_a_kept_lab_with_its_own_prefix(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "k8s-1=127.13.1.2, k8s-2=127.13.1.3, k8s-3=127.13.1.4" in out
     assert "127.0.1." not in out
+
+
+def test_a_cluster_lab_keeps_the_cluster_it_was_built_on(tmp_path):
+    """destroy must delete the lab's objects in the cluster they were applied to."""
+    conf = tmp_path / "cluster.yaml"
+    cfg = LabConfig(target="cluster", target_reason="test", lab_dir=tmp_path / "lab",
+                    kubeconfig="/home/u/kind.kubeconfig", kube_context="kind-cephlab",
+                    cluster_config=conf)
+    Lab(cfg, announce=lambda text: None).state.mark_applied("rook_operator", 1.0)
+    lab = Lab.open(tmp_path / "lab")
+    assert (lab.cfg.kubeconfig, lab.cfg.kube_context, lab.cfg.cluster_config) == (
+        "/home/u/kind.kubeconfig", "kind-cephlab", conf)
+    with pytest.raises(ConfigError, match="kube_context 'kind-cephlab' \\(asked for 'kind-other'\\)"):
+        Lab(LabConfig(target="cluster", target_reason="test", lab_dir=tmp_path / "lab",
+                      kubeconfig="/home/u/kind.kubeconfig", kube_context="kind-other",
+                      cluster_config=conf), announce=lambda text: None)
