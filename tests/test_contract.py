@@ -102,3 +102,18 @@ def test_stage_contract(runs, target, stage):
     assert not failed, f"stage {stage.slug} on the {target} target:\n" + "\n".join(
         f"{r['nodeid']}:\n{r['text']}" for r in failed)
     assert any(r["outcome"] == "passed" for r in rows), f"no scenario of {stage.slug} passed: {rows}"
+
+
+def test_callers_of_the_contract_do_not_probe_targets():
+    """Fixtures, steps, the plugin and the CLI call the contract; none asks a target whether
+    it has an attribute (hasattr/getattr), which would hide a missing method as a skip."""
+    import ast
+
+    files = [*(ROOT / "fixtures").glob("*.py"), *(ROOT / "steps").glob("*.py"),
+             ROOT / "cephlab" / "plugin.py", ROOT / "cephlab" / "__main__.py"]
+    probes = []
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("hasattr", "getattr"):
+                probes.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert len(files) > 8 and not probes, probes
