@@ -162,13 +162,39 @@ def _size(text: str) -> int:
     return int(m.group(1)) * {"": 1024 ** 2, "M": 1024 ** 2, "G": GIB}[m.group(2)]
 
 
-def ceph_command(argv: list[str], ceph: dict) -> Any:
-    """Answer one Ceph CLI call (``--format json`` already removed): a document or text."""
+def _blob(kind: str, name: str) -> Path:
+    path = world_dir() / "data" / kind / name.replace("/", "%")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def ceph_command(argv: list[str], ceph: dict, stdin: bytes = b"") -> Any:
+    """Answer one Ceph CLI call (``--format json`` already removed): a document, text or
+    bytes. Objects and images written keep their bytes (in the world's data directory)."""
     if not _objects("CephCluster"):
         raise Refused("there is no CephCluster, so no Ceph cluster answers")
     tool, args = argv[0], argv[1:]
     osds = _osds(ceph)
     pools = _pools(ceph)
+    names = {p["pool_name"] for p in pools}
+    if tool == "rados" and len(args) == 5 and args[0] == "-p" and args[2] in ("put", "get") and args[4] == "-":
+        if args[1] not in names:
+            raise Refused(f"pool {args[1]} does not exist")
+        path = _blob("rados", f"{args[1]}/{args[3]}")
+        if args[2] == "put":
+            path.write_bytes(stdin)
+            return ""
+        if not path.exists():
+            raise Refused(f"error getting {args[1]}/{args[3]}: (2) No such file or directory")
+        return path.read_bytes()
+    if tool == "rbd" and args[:2] == ["import", "-"]:
+        ceph.setdefault("images", {})[args[2]] = len(stdin)
+        _blob("rbd", args[2]).write_bytes(stdin)
+        return ""
+    if tool == "rbd" and args[0] == "export" and args[2:] == ["-"]:
+        if args[1] not in ceph.get("images", {}):
+            raise Refused(f"rbd: error opening image {args[1]}")
+        return _blob("rbd", args[1]).read_bytes()
     if tool == "rbd":
         images = ceph.setdefault("images", {})
         if args[0] == "create":
@@ -196,12 +222,40 @@ def ceph_command(argv: list[str], ceph: dict) -> Any:
         return {"quorum_names": ["a", "b", "c"]}
     if cmd == "mgr stat":
         return {"available": True, "active_name": "a", "num_standby": 0}
+    out, down = set(ceph.get("out", [])), set(ceph.get("down", []))
     if cmd == "osd dump":
-        return {"osds": [{"osd": i, "up": 1, "in": 1} for i, _ in osds]}
+        return {"osds": [{"osd": i, "up": int(i not in down), "in": int(i not in out)} for i, _ in osds]}
+    if len(args) == 3 and args[:2] == ["osd", "ls-tree"]:
+        if args[2] in ceph.get("crush_removed", []):
+            raise Refused(f"host {args[2]} does not exist")
+        return "".join(f"{i}\n" for i, host in osds if host == args[2])
+    if len(args) == 3 and args[0] == "osd" and args[1] in ("out", "down", "safe-to-destroy"):
+        osd = int(args[2].removeprefix("osd."))
+        if osd not in {i for i, _ in osds}:
+            raise Refused(f"osd.{osd} does not exist")
+        if args[1] == "safe-to-destroy":   # the model keeps both copies elsewhere once it is out
+            if osd not in out:
+                raise Refused(f"osd.{osd} is not safe to destroy: it still holds PGs (it is in)")
+            return ""
+        ceph.setdefault(args[1], []).append(osd)
+        return ""
+    if len(args) == 4 and args[:2] == ["osd", "purge"] and args[3] == "--yes-i-really-mean-it":
+        osd = int(args[2])
+        if osd not in down:
+            raise Refused(f"osd.{osd} is still up; mark it down first")
+        ceph.setdefault("purged", []).append(osd)
+        return ""
+    if len(args) == 4 and args[:3] == ["osd", "crush", "rm"]:
+        if any(host == args[3] for _, host in osds):
+            raise Refused(f"host {args[3]} is not empty")
+        ceph.setdefault("crush_removed", []).append(args[3])
+        return ""
     if cmd == "osd tree":
-        hosts: dict[str, list[int]] = {}
+        # a host bucket stays in CRUSH once it held an OSD, until `osd crush rm`
+        hosts: dict[str, list[int]] = {h: [] for h in set(ceph.get("osd_hosts", {}).values())
+                                       if h not in ceph.get("crush_removed", [])}
         for i, host in osds:
-            hosts.setdefault(host, []).append(i)
+            hosts[host].append(i)
         nodes = [{"id": -1, "name": "default", "type": "root",
                   "children": [-2 - n for n in range(len(hosts))]}]
         for n, (host, ids) in enumerate(sorted(hosts.items())):
@@ -210,7 +264,8 @@ def ceph_command(argv: list[str], ceph: dict) -> Any:
         return {"nodes": nodes, "stray": []}
     if cmd == "osd status":
         return "ID  HOST  USED  AVAIL  WR OPS  WR DATA  RD OPS  RD DATA  STATE\n" + "".join(
-            f"{i}  {host}  1024M  9216M  0  0  0  0  exists,up\n" for i, host in osds)
+            f"{i}  {host}  1024M  9216M  0  0  0  0  exists{'' if i in down else ',up'}\n"
+            for i, host in osds)
     if cmd == "osd pool ls detail":
         return pools
     if cmd in ("health detail", "health"):
@@ -219,7 +274,8 @@ def ceph_command(argv: list[str], ceph: dict) -> Any:
         pgs = sum(p["pg_num"] for p in pools)
         return {"health": {"status": _health(ceph)["status"]},
                 "monmap": {"num_mons": 3},
-                "osdmap": {"num_osds": len(osds), "num_up_osds": len(osds), "num_in_osds": len(osds)},
+                "osdmap": {"num_osds": len(osds), "num_up_osds": sum(i not in down for i, _ in osds),
+                           "num_in_osds": sum(i not in out for i, _ in osds)},
                 "pgmap": {"num_pgs": pgs,
                           "pgs_by_state": [{"state_name": "active+clean", "count": pgs}] if pgs else []}}
     if cmd == "df":
@@ -258,13 +314,17 @@ def ceph_main(argv: list[str]) -> int:
         want_json = argv[i + 1] == "json"
         argv = argv[:i] + argv[i + 2:]
     ceph = _load("ceph.json", {})
+    stdin = sys.stdin.buffer.read() if "-" in argv and argv[0] in ("rados", "rbd") and (
+        "put" in argv or "import" in argv) else b""
     try:
-        answer = ceph_command(argv, ceph)
+        answer = ceph_command(argv, ceph, stdin)
     except Refused as exc:
         sys.stderr.write(f"ceph stand-in: not modelled or refused: {exc}\n")
         return 22
     _save("ceph.json", ceph)
-    if isinstance(answer, str):
+    if isinstance(answer, bytes):
+        sys.stdout.buffer.write(answer)
+    elif isinstance(answer, str):
         sys.stdout.write(answer)
     else:
         sys.stdout.write(json.dumps(answer) if want_json else json.dumps(answer, indent=1))

@@ -29,7 +29,8 @@ from tests.contract_world import install_tools
 
 TARGETS = ("local", "vagrant", "cluster")
 #: Stages whose Then steps ask only what the stand-ins answer (API objects and Ceph's JSON).
-SERVED = ("ceph_cluster", "block_pool", "shared_filesystem", "extend_storage", "toolbox", "pg_num")
+SERVED = ("ceph_cluster", "block_pool", "shared_filesystem", "extend_storage", "toolbox", "pg_num",
+          "remove_node")
 NOT_SERVED = ("its Then steps talk to real servers (HTTP, S3, MySQL, MinIO) or read data back "
               "through rados/rbd/CephFS, which the stand-ins do not model")
 WORKERS = ["cephlab-worker", "cephlab-worker2", "cephlab-worker3"]
@@ -61,7 +62,8 @@ def _run(target: str, work: Path) -> dict[str, list[dict]]:
         if target == "cluster":
             conf = work / "cluster.yaml"
             conf.write_text(yaml.safe_dump(CLUSTER_CONFIG))
-            args += [f"--lab-cluster-config={conf}", f"--kubeconfig={work / 'kubeconfig'}"]
+            args += [f"--lab-cluster-config={conf}", f"--kubeconfig={work / 'kubeconfig'}",
+                     "--lab-allow-destructive=yes"]
             (work / "kubeconfig").write_text("apiVersion: v1\nkind: Config\n")
     res = run_harness(*args, env=env, timeout=1500)
     assert report.exists(), f"the run wrote no report:\n{res.stdout[-3000:]}\n{res.stderr[-2000:]}"
