@@ -119,3 +119,19 @@ def test_callers_of_the_contract_do_not_probe_targets():
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) in ("hasattr", "getattr"):
                 probes.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert len(files) > 8 and not probes, probes
+
+
+def test_the_kube_interface_creates_tokens_through_the_token_request_api(monkeypatch):
+    """The dashboard step's token comes from the one Kube interface (TokenRequest), not from a
+    kubectl command line of its own."""
+    from unittest import mock
+
+    from cephlab.k8s.kube import Kube
+
+    core = mock.MagicMock()
+    core.create_namespaced_service_account_token.return_value.status.token = "t0ken"
+    monkeypatch.setattr("kubernetes.client.CoreV1Api", lambda api: core)
+    kube = Kube("/kc", "ctx", api_client=object())
+    assert kube.create_token("admin-user", "kubernetes-dashboard", seconds=600) == "t0ken"
+    name, ns, request = core.create_namespaced_service_account_token.call_args.args
+    assert (name, ns, request.spec.expiration_seconds) == ("admin-user", "kubernetes-dashboard", 600)
