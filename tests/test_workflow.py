@@ -132,6 +132,26 @@ def test_every_worker_mounts_the_hosts(kind_config, path):
         assert mounts[path]["hostPath"] == path and mounts[path].get("propagation") == "HostToContainer"
 
 
+#: kind v0.30.0's v1alpha4 fields (pkg/apis/config/v1alpha4/types.go), which kind decodes
+#: strictly (pkg/internal/apis/config/encoding/load.go): an unknown key fails `kind create`
+KIND_NODE_KEYS = {"role", "image", "labels", "extraMounts", "extraPortMappings",
+                  "kubeadmConfigPatches", "kubeadmConfigPatchesJSON6902"}
+KIND_MOUNT_KEYS = {"containerPath", "hostPath", "readOnly", "selinuxRelabel", "propagation"}
+KIND_PROPAGATION = {"None", "HostToContainer", "Bidirectional"}
+
+
+def test_kind_config_uses_only_kinds_own_fields(flow, kind_config):
+    assert kind_config["apiVersion"] == "kind.x-k8s.io/v1alpha4" and kind_config["kind"] == "Cluster"
+    assert flow["jobs"]["kind"]["env"]["KIND_VERSION"] == "v0.30.0", "fields read at this version"
+    for node in kind_config["nodes"]:
+        assert set(node) <= KIND_NODE_KEYS, set(node) - KIND_NODE_KEYS
+        assert node["role"] in ("control-plane", "worker")
+        for mount in node.get("extraMounts", []):
+            assert set(mount) <= KIND_MOUNT_KEYS, set(mount) - KIND_MOUNT_KEYS
+            assert mount.get("propagation", "None") in KIND_PROPAGATION
+            assert mount["hostPath"].startswith("/") and mount["containerPath"].startswith("/")
+
+
 def test_every_worker_has_its_own_rook_data_dir(flow, kind_config):
     host_dirs = []
     for node in _workers(kind_config):
@@ -204,3 +224,22 @@ def test_osds_stay_on_their_node(flow):
     loops = _step(flow["jobs"]["kind"], r"losetup /dev/loop")["run"]
     size = re.search(r"truncate -s (\d+)G ", loops).group(1)
     assert f"{size}Gi" == conf.osd_volume_size, "each loop image is as large as its volume says"
+
+
+def test_every_run_step_passes_shellcheck(flow):
+    """GitHub runs `run:` with bash -e -o pipefail; shellcheck reads each step as that script
+    (expressions ${{ … }} replaced by a word)."""
+    import shutil
+    if not shutil.which("shellcheck"):
+        pytest.skip("shellcheck not installed (apt-get install shellcheck)")
+    found = []
+    for name, job in flow["jobs"].items():
+        for step in job["steps"]:
+            if "run" not in step:
+                continue
+            script = "set -eo pipefail\n" + re.sub(r"\$\{\{[^}]*\}\}", "X", step["run"])
+            res = subprocess.run(["shellcheck", "-s", "bash", "-"], input=script,
+                                 capture_output=True, text=True)
+            if res.returncode:
+                found.append(f"{name} / {step.get('name', step['run'][:40])}:\n{res.stdout}")
+    assert not found, "\n".join(found)
