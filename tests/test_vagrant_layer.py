@@ -167,3 +167,26 @@ def test_up_on_virtualbox_refuses_the_lab_network_outside_networks_conf(fake, la
 def test_plugin_list(fake, lab_root):
     out = subprocess.run(["vagrant", "plugin", "list"], capture_output=True, text=True, check=True).stdout
     assert out.split()[0] == "vagrant-libvirt"
+
+
+@pytest.mark.parametrize("vagrant,vbox", [
+    ("2.4.1", "7.1.4r1"), ("2.4.2", "7.1.4r1"), ("2.4.8", "7.2.2r1"), ("2.4.9", "7.2.2r1"),
+    ("2.3.1", "7.0.20r1"), ("2.3.4", "7.0.20r1"), ("2.4.9", "7.3.0r1"), ("2.4.9", "6.1.50r1")])
+def test_preflight_and_vagrant_agree_on_virtualbox_versions(fake, lab_root, monkeypatch, tmp_path, vagrant, vbox):
+    """The pre-flight refuses exactly the Vagrant x VirtualBox pairs that `vagrant up` refuses."""
+    from cephlab.k8s import preflight
+    if not shutil.which("ruby"):
+        pytest.skip("ruby not installed")
+    conf = tmp_path / "networks.conf"
+    conf.write_text("* 10.254.1.0/24\n")
+    monkeypatch.setenv("FAKE_VAGRANT_VERSION", vagrant)
+    monkeypatch.setenv("FAKE_VBOX_VERSION", vbox)
+    monkeypatch.setenv("FAKE_VBOX_NETWORKS_CONF", str(conf))
+    refused = bool(preflight.virtualbox_problems(f"Vagrant {vagrant}", vbox))
+    try:
+        VagrantLab(lab_root).up(provider="virtualbox")
+        up_refused = False
+    except VagrantError as err:
+        assert "not supported by this version of Vagrant" in err.stderr
+        up_refused = True
+    assert refused == up_refused
