@@ -44,6 +44,16 @@ def test_parse_version(text, version):
     assert pf.parse_version(text) == version
 
 
+def test_virtualbox_version_ignores_warnings_naming_the_kernel():
+    text = ("WARNING: The vboxdrv kernel module is not loaded. Either there is no module\n"
+            "         available for the current kernel (6.8.0-31-generic) or it failed to\n"
+            "         load. Please recompile the kernel module and install it by\n")
+    assert pf.parse_vbox_version(text) is None
+    assert pf.parse_vbox_version(text + "7.1.4r165100\n") == (7, 1, 4)
+    (found,) = pf.virtualbox_problems("Vagrant 2.4.9", text)
+    assert "cannot tell VirtualBox's version" in found
+
+
 @pytest.mark.parametrize("vagrant,vbox,fragment", [
     ("Vagrant 2.4.1", "7.1.4r165100", "Vagrant 2.4.1 does not drive VirtualBox 7.1.4 (its provider knows VirtualBox 7.1 from Vagrant 2.4.2)"),
     ("Vagrant 2.4.8", "7.2.2r170484", "install Vagrant 2.4.9 or newer"),

@@ -81,6 +81,15 @@ def parse_version(text: Optional[str]) -> Optional[tuple[int, ...]]:
     return tuple(int(p) for p in found.groups() if p is not None)
 
 
+def parse_vbox_version(text: Optional[str]) -> Optional[tuple[int, ...]]:
+    """VirtualBox's version from ``VBoxManage --version``: the line that is a version
+    ("7.1.4r165100"); warnings around it (which may name the kernel's version) are skipped."""
+    for line in (text or "").splitlines():
+        if re.fullmatch(r"\s*\d+\.\d+(\.\d+)?\S*\s*", line):
+            return parse_version(line)
+    return None
+
+
 def _dotted(version: Iterable[int]) -> str:
     return ".".join(str(v) for v in version)
 
@@ -99,7 +108,7 @@ def missing_tools(programs: Iterable[str], which: Which) -> list[str]:
 def virtualbox_problems(vagrant_text: Optional[str], vbox_text: Optional[str]) -> list[str]:
     """Vagrant and VirtualBox versions that do not work together, from what
     ``vagrant --version`` and ``VBoxManage --version`` printed."""
-    vagrant, vbox = parse_version(vagrant_text), parse_version(vbox_text)
+    vagrant, vbox = parse_version(vagrant_text), parse_vbox_version(vbox_text)
     if vagrant is None:
         return [f"cannot tell Vagrant's version: `vagrant --version` printed {vagrant_text!r}"]
     if vbox is None:
@@ -144,7 +153,7 @@ def hostonly_ranges(conf_text: Optional[str]) -> list:
 def hostonly_problems(vbox_text: Optional[str], platform: str, conf_text: Optional[str],
                       network=LAB_NETWORK) -> list[str]:
     """The lab's private network outside what VirtualBox allows for host-only networks."""
-    vbox = parse_version(vbox_text)
+    vbox = parse_vbox_version(vbox_text)
     if vbox is None or vbox < HOSTONLY_RESTRICTED_FROM or platform.startswith("win"):
         return []
     if platform == "darwin" and vbox >= (7, 0, 0):
