@@ -138,13 +138,13 @@ def test_libvirt_management_network_is_off_the_pod_and_service_networks(tmp_path
 
 
 # ---------------------------------------------------------------------------- vagrant validate
-def _validate(tmp_path: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+def _validate(tmp_path: Path, env: dict | None = None, text: str | None = None) -> subprocess.CompletedProcess:
     vagrant = shutil.which("vagrant")
     if vagrant is None or "fake_vagrant" in vagrant:
         pytest.skip("vagrant not installed (apt-get install vagrant vagrant-libvirt)")
     work = tmp_path / "validate"
     work.mkdir(exist_ok=True)
-    (work / "Vagrantfile").write_text(VAGRANTFILE.read_text())
+    (work / "Vagrantfile").write_text(text or VAGRANTFILE.read_text())
     base = {k: v for k, v in os.environ.items() if not k.startswith(("LAB_", "VAGRANT_"))}
     base.update(VAGRANT_HOME=str(tmp_path / "vagrant-home"), VAGRANT_CHECKPOINT_DISABLE="1")
     return subprocess.run([vagrant, "validate"], cwd=work, capture_output=True, text=True,
@@ -165,6 +165,11 @@ def test_real_vagrant_validates_the_vagrantfile(tmp_path):
 def test_real_vagrant_refuses_a_bad_setting(tmp_path):
     res = _validate(tmp_path, {"LAB_FIRMWARE": "uefi"})
     assert res.returncode != 0 and "LAB_FIRMWARE must be bios or efi" in res.stdout + res.stderr
+    # and the validation of libvirt's settings is real: a misspelt one fails it
+    text = VAGRANTFILE.read_text().replace("lv.management_network_address =",
+                                           "lv.management_network_adress =")
+    res = _validate(tmp_path, text=text)
+    assert res.returncode != 0 and "management_network_adress" in res.stdout + res.stderr
 
 
 # ---------------------------------------------------------------------------- containerd
