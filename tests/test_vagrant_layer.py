@@ -190,3 +190,18 @@ def test_preflight_and_vagrant_agree_on_virtualbox_versions(fake, lab_root, monk
         assert "not supported by this version of Vagrant" in err.stderr
         up_refused = True
     assert refused == up_refused
+
+
+@pytest.mark.parametrize("plugins", ["vagrant-libvirt (0.11.2, system)", "No plugins installed."])
+def test_preflight_and_vagrant_agree_on_the_libvirt_plugin(fake, lab_root, monkeypatch, plugins):
+    from cephlab.k8s import preflight
+    monkeypatch.setenv("FAKE_VAGRANT_PLUGINS", plugins)
+    listed = subprocess.run(["vagrant", "plugin", "list"], capture_output=True, text=True).stdout
+    refused = bool(preflight.libvirt_plugin_problems(listed))
+    try:
+        VagrantLab(lab_root).up(provider="libvirt")
+        up_refused = False
+    except VagrantError as err:
+        assert "The provider 'libvirt' could not be found" in err.stderr
+        up_refused = True
+    assert refused == up_refused
