@@ -95,7 +95,7 @@ def test_stage_directories_in_stage_order(plan):
 
 def test_stage_keys_agree_with_the_engine():
     from cephlab import stages
-    from cephlab.k8s.stage_plans import STAGES
+    from cephlab.k8s.plan_build import STAGES
     # Stages that build nothing of their own (faults) have nothing to plan.
     assert [(k, s) for k, s, _ in STAGES] == [(st.key, st.slug) for st in stages.STAGES if st.builds]
 

@@ -22,7 +22,7 @@ from . import checks, cluster_config
 from . import manifests as m
 from .cluster_services import KubeServices
 from .kube import Kube, kubeconfig_paths
-from .stage_plans import WIPE_SCRIPT, StagePlan, _wipe_script, build
+from .plan_build import WIPE_SCRIPT, StagePlan, _wipe_script, build
 
 log = logging.getLogger("cephlab")
 
@@ -174,8 +174,8 @@ class ClusterTarget(KubeServices, Target):
         self.run_plan(stage)
 
     def run_plan(self, stage: Stage) -> None:
-        """Run this target's plan of ``stage`` line by line (:mod:`.stage_runner`)."""
-        from .stage_runner import StageRunner
+        """Run this target's plan of ``stage`` line by line (:mod:`.engine`)."""
+        from .engine import StageRunner
 
         runner = StageRunner(self.runner_kube(), self.cfg.lab_dir / "work", fail_fast=self.fail_fast,
                              record=lambda obj, created: self._record(stage, obj, created),

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from . import manifests as m
-from .stage_plans import build
+from .plan_build import build
 
 README = """# The lab's Kubernetes manifests
 

@@ -7,7 +7,7 @@ this module is the one place to import them from.
 
 from __future__ import annotations
 
-from ._objects import (APPS_NS, BLOCK_POOL, BLOCK_SC, CEPHFS_DRIVER, CLUSTER_ID, FS_NAME, NODES,
+from .objects import (APPS_NS, BLOCK_POOL, BLOCK_SC, CEPHFS_DRIVER, CLUSTER_ID, FS_NAME, NODES,
                        OBJECT_STORE, POD_CIDR, PORTS, RBD_DRIVER, ROOK_NS, SECRET_KEYS, SUBNET,
                        Obj, cephfs_static_pv, check_nodes, check_secrets, generate_secrets,
                        node_ip, static_pvc)

@@ -20,7 +20,7 @@ import yaml
 
 from . import manifests as m
 from . import versions
-from .stage_plans import STAGES, TARGETS, StagePlan, build
+from .plan_build import STAGES, TARGETS, StagePlan, build
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Iterable
 
 from . import versions
-from ._objects import (BLOCK_POOL, BLOCK_SC, BUCKET_SC, CLUSTER_ID, FS_NAME, OBJECT_STORE, PORTS,
+from .objects import (BLOCK_POOL, BLOCK_SC, BUCKET_SC, CLUSTER_ID, FS_NAME, OBJECT_STORE, PORTS,
                        RBD_DRIVER, ROOK_NS, Obj, check_nodes, node_port_service, obj, resources)
 
 CEPH_API = "ceph.rook.io/v1"

@@ -1,7 +1,7 @@
 """The vagrant target: the lab itself, on three VMs the harness creates from the Vagrantfile.
 
 It shares the cluster target's engine (the stage plans run line by line through
-:mod:`cephlab.k8s.stage_runner`, waits, fail-fast, diagnostics, services). What differs:
+:mod:`cephlab.k8s.engine`, waits, fail-fast, diagnostics, services). What differs:
 
 - stage ``vms`` brings the machines up with :class:`cephlab.k8s.vagrant.VagrantLab` and
   checks what they report (running, hostnames, private addresses, empty ``sdc``/``sdd``);
@@ -31,7 +31,7 @@ from . import manifests as m
 from . import vm_checks
 from .cluster_target import ClusterTarget
 from .kube import Kube
-from .stage_plans import StagePlan, build
+from .plan_build import StagePlan, build
 
 log = logging.getLogger("cephlab")
 

@@ -1,4 +1,4 @@
-"""Run one stage plan (:mod:`cephlab.k8s.stage_plans`) against a live cluster, in order.
+"""Run one stage plan (:mod:`cephlab.k8s.plan_build`) against a live cluster, in order.
 
 Each plan line becomes one of:
 
@@ -29,7 +29,7 @@ from ..errors import CommandError, LabError
 from ..waits import wait_for
 from . import checks
 from .kube import Kube
-from .stage_plans import StagePlan
+from .plan_build import StagePlan
 
 SHORT_KINDS = {
     "cephcluster": "CephCluster", "cephblockpool": "CephBlockPool",
