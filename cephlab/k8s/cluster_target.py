@@ -8,10 +8,9 @@ all that ``destroy`` removes.
 
 from __future__ import annotations
 
-import copy
 import logging
 import shutil
-from typing import Any, Optional
+from typing import Optional
 
 from ..ceph import CephRunner, ToolboxCeph
 from ..errors import ConfigError, LabError
@@ -22,7 +21,9 @@ from . import checks, cluster_config
 from . import manifests as m
 from .cluster_services import KubeServices
 from .kube import Kube, kubeconfig_paths
-from .plan_build import WIPE_SCRIPT, StagePlan, _wipe_script, build
+from .objects import crush_host_name
+from .plan_build import build
+from .plan_ops import StagePlan
 
 log = logging.getLogger("cephlab")
 
@@ -39,8 +40,6 @@ PROVIDED = {
 NEVER_DELETE = frozenset({"Node", "Namespace", "CustomResourceDefinition"})
 APP_LABELS = ("minio", "mysql", "ghost", "cephfs-helper")
 RECORD_KEY = "k8s_applied"
-LOOP_DEVICES_ON = ('kubectl -n rook-ceph patch configmap rook-ceph-operator-config --type merge '
-                   '-p \'{"data":{"ROOK_CEPH_ALLOW_LOOP_DEVICES":"true"}}\'')
 
 
 class ClusterTarget(KubeServices, Target):
@@ -102,7 +101,8 @@ class ClusterTarget(KubeServices, Target):
         return ip
 
     def crush_host(self, lab_node: str) -> str:
-        return self.node_map[lab_node]  # Rook names CRUSH hosts after the Kubernetes nodes
+        # Rook names CRUSH hosts after the node's hostname label, "." replaced by "-"
+        return crush_host_name(self.node_map[lab_node])
 
     def expected_address(self, lab_node: str) -> Optional[str]:
         name = self.node_map[lab_node]
@@ -148,23 +148,14 @@ class ClusterTarget(KubeServices, Target):
 
     # ------------------------------------------------------------------ the plan, adapted
     def plans(self) -> dict[str, StagePlan]:
-        """The cluster plan for this cluster's nodes, devices and first-node address."""
+        """The cluster plan for this cluster's nodes, devices and first-node address (all
+        passed in when the plan is built)."""
         if self._plans is None:
             conf = self.config
-            plans = {p.slug: p for p in build("cluster", conf.names, m.generate_secrets())}
-            address = self.node_address("k8s-1")
-            for plan in plans.values():
-                plan.objects = [_localize(o, conf, m.node_ip(0), address) for o in plan.objects]
-                plan.commands = [c.replace(f"{m.node_ip(0)}:", f"{address}:") for c in plan.commands]
-            first = conf.nodes[0]
-            plans["remove_node"].scripts[WIPE_SCRIPT] = _wipe_script(first.devices)
-            if conf.uses_loop_devices():
-                plans["rook_operator"].run(
-                    "# the configured OSD devices are loop devices, which Rook skips by default",
-                    LOOP_DEVICES_ON,
-                    "kubectl -n rook-ceph rollout restart deploy/rook-ceph-operator",
-                    "kubectl -n rook-ceph rollout status deploy/rook-ceph-operator --timeout=600s")
-            self._plans = plans
+            params = conf.plan_parameters()
+            params["address"] = self.node_address("k8s-1")
+            self._plans = {p.slug: p for p in build("cluster", conf.names, m.generate_secrets(),
+                                                    **params)}
         return self._plans
 
     def apply(self, stage: Stage) -> None:
@@ -174,10 +165,10 @@ class ClusterTarget(KubeServices, Target):
         self.run_plan(stage)
 
     def run_plan(self, stage: Stage) -> None:
-        """Run this target's plan of ``stage`` line by line (:mod:`.engine`)."""
-        from .engine import StageRunner
+        """Run this target's plan of ``stage``, op by op (:mod:`.engine`)."""
+        from .engine import Engine
 
-        runner = StageRunner(self.runner_kube(), self.cfg.lab_dir / "work", fail_fast=self.fail_fast,
+        runner = Engine(self.runner_kube(), self.cfg.lab_dir / "work", fail_fast=self.fail_fast,
                              record=lambda obj, created: self._record(stage, obj, created),
                              say=lambda text: log.info("[%s] %s", stage.slug, text),
                              timeout_scale=self.cfg.timeouts.command / 60.0,
@@ -276,24 +267,3 @@ def _same(a: dict, b: dict) -> bool:
 
 def _label(ref: dict) -> str:
     return f"{ref['kind']} {ref['namespace'] + '/' if ref.get('namespace') else ''}{ref['name']}"
-
-
-def _localize(obj: dict, conf: cluster_config.ClusterConfig, lab_ip: str, address: str) -> dict:
-    """The lab's object for this cluster: configured devices per node, the first node's
-    address in place of the lab's 10.254.1.2."""
-    obj = _replace(copy.deepcopy(obj), f"{lab_ip}:", f"{address}:")
-    if obj["kind"] == "CephCluster":
-        for node in obj["spec"]["storage"]["nodes"]:
-            devices = conf.device_map(node["name"])
-            node["devices"] = [{"name": devices[d["name"]]} for d in node["devices"]]
-    return obj
-
-
-def _replace(value: Any, old: str, new: str) -> Any:
-    if isinstance(value, str):
-        return value.replace(old, new)
-    if isinstance(value, dict):
-        return {k: _replace(v, old, new) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_replace(v, old, new) for v in value]
-    return value

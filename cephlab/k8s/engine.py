@@ -1,91 +1,51 @@
-"""Run one stage plan (:mod:`cephlab.k8s.plan_build`) against a live cluster, in order.
+"""Run a stage's typed plan (:mod:`cephlab.k8s.plan_ops`) against a live cluster, in order.
 
-Each plan line becomes one of:
+One method per operation type (:data:`Engine.HANDLERS`); nothing here reads shell text:
 
-- ``kubectl apply -f "$STAGE/NN-….yaml"`` → the NN-th object, applied with the kubernetes
-  client (server-side apply; Secrets are only created, never overwritten);
-- ``kubectl wait KIND/NAME --for=jsonpath='{.status.phase}'=X``, ``kubectl wait … --for=
-  condition=C`` and ``kubectl rollout status deploy/NAME`` → a named wait on the pure checks
-  of :mod:`cephlab.k8s.checks`, failing fast on pods that cannot recover;
-- anything else → bash, with ``kubectl`` pinned to the lab's kubeconfig and context.
-
-Consecutive shell lines run in one bash; variables a line assigns (``OSD_IDS=…``) are
-handed to later groups through the environment (never a file, never argv).
+- objects are applied with the ``kubernetes`` client (server-side apply, field manager
+  ``cephlab``; Secrets are only created, never overwritten); upstream manifests by URL and
+  the dashboard chart through ``kubectl``/``helm`` argv;
+- waits (phase, condition, rollout, count, OSD pods gone, safe-to-destroy) are named waits
+  over the pure checks of :mod:`cephlab.k8s.checks`, failing fast on pods that cannot recover;
+- host commands (``kubectl``, ``vagrant ssh``, ``curl``) run as argv lists, ``kubectl``
+  pinned to the lab's kubeconfig and context; run-time values (the join command, OSD ids)
+  stay in Python variables, and a credential is never logged.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import signal
 import subprocess
-import tempfile
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 from ..errors import CommandError, LabError
 from ..waits import wait_for
 from . import checks
 from .kube import Kube
-from .plan_build import StagePlan
+from .objects import ROOK_NS
+from .plan_ops import (HTTP_MAX_TIME, HTTP_RETRIES, HTTP_RETRY_DELAY, TOOLBOX_EXEC, Apply, ApplyUrl, ApplyUrlEdited, Exec, FetchKubeconfig,
+                       HelmInstall, HttpCheck, KubeadmJoin, Kubectl, NodeScript, Note, RemoveOsds,
+                       Rollout, Scale, Ssh, StagePlan, Taint, Toolbox, VagrantUp, WaitCondition,
+                       WaitCount, WaitNodesReady, WaitPhase)
 
-SHORT_KINDS = {
-    "cephcluster": "CephCluster", "cephblockpool": "CephBlockPool",
-    "cephfilesystem": "CephFilesystem", "cephobjectstore": "CephObjectStore",
-    "objectbucketclaim": "ObjectBucketClaim", "pod": "Pod", "job": "Job",
-    "crd": "CustomResourceDefinition", "deploy": "Deployment", "deployment": "Deployment",
-}
-_APPLY = re.compile(r'^kubectl apply -f "\$STAGE/(\d+)-[^"]+\.yaml"$')
-_PHASE = re.compile(r"^kubectl (?:-n (?P<ns>\S+) )?wait (?P<kind>\w+)/(?P<name>\S+) "
-                    r"--for=jsonpath='\{\.status\.phase\}'=(?P<value>\w+) --timeout=(?P<t>\d+)s$")
-_COND = re.compile(r"^kubectl (?:-n (?P<ns>\S+) )?wait (?:(?P<r1>\w+/\S+) )?"
-                   r"--for=condition=(?P<cond>\w+) (?:(?P<r2>\w+/\S+) )?--timeout=(?P<t>\d+)s$")
-_ROLLOUT = re.compile(r"^kubectl (?:-n (?P<ns>\S+) )?rollout status (?:deploy|deployment)/"
-                      r"(?P<name>\S+) --timeout=(?P<t>\d+)s$")
-_ASSIGN = re.compile(r"^([A-Z][A-Z0-9_]*)=")
-SHELL_TIMEOUT = 7200.0
+COMMAND_TIMEOUT = 3600.0
 
 
-@dataclass
-class Action:
-    kind: str              #: apply | phase | condition | rollout | shell
-    line: str
-    index: int = -1        #: apply: the object's index in the plan
-    resource: str = ""     #: waits: Kind
-    name: str = ""
-    namespace: Optional[str] = None
-    value: str = ""        #: phase value or condition type
-    timeout: float = 0.0
+class Engine:
+    """Runs plans. ``record(obj, created)`` hears of every object applied."""
 
-
-def parse(plan: StagePlan) -> list[Action]:
-    """The plan's lines as actions, in order (pure: nothing runs)."""
-    out = []
-    for line in plan.commands:
-        if m := _APPLY.match(line):
-            index = int(m.group(1)) - 1
-            if not 0 <= index < len(plan.objects):
-                raise LabError(f"stage {plan.slug}: {line!r} names no object of the plan")
-            out.append(Action("apply", line, index=index))
-        elif m := _PHASE.match(line):
-            out.append(Action("phase", line, resource=SHORT_KINDS[m["kind"]], name=m["name"],
-                              namespace=m["ns"], value=m["value"], timeout=float(m["t"])))
-        elif (m := _COND.match(line)) and (m["r1"] or m["r2"]) and "--all" not in line:
-            kind, name = (m["r1"] or m["r2"]).split("/", 1)
-            out.append(Action("condition", line, resource=SHORT_KINDS[kind], name=name,
-                              namespace=m["ns"], value=m["cond"], timeout=float(m["t"])))
-        elif m := _ROLLOUT.match(line):
-            out.append(Action("rollout", line, resource="Deployment", name=m["name"],
-                              namespace=m["ns"], timeout=float(m["t"])))
-        else:
-            out.append(Action("shell", line))
-    return out
-
-
-class StageRunner:
-    """Runs parsed plans. ``record(obj, created)`` hears of every object applied."""
+    HANDLERS = {
+        Apply: "apply", ApplyUrl: "apply_url", ApplyUrlEdited: "apply_url_edited",
+        HelmInstall: "helm_install", WaitPhase: "wait_phase", WaitCondition: "wait_condition",
+        WaitNodesReady: "wait_nodes_ready", Rollout: "rollout", WaitCount: "wait_count",
+        Scale: "scale", Taint: "taint", Kubectl: "kubectl", Exec: "exec", Toolbox: "toolbox",
+        HttpCheck: "http_check", VagrantUp: "vagrant_up", Ssh: "ssh", KubeadmJoin: "kubeadm_join",
+        FetchKubeconfig: "fetch_kubeconfig", NodeScript: "node_script", RemoveOsds: "remove_osds",
+        Note: "note",
+    }
 
     def __init__(self, kube: Kube, work_dir: Path, *, fail_fast: Callable[[], None],
                  record: Callable[[dict, bool], None], say: Callable[[str], None],
@@ -93,35 +53,61 @@ class StageRunner:
         self.kube, self.work_dir = kube, Path(work_dir)
         self.extra_env = dict(env or {})   #: e.g. the vagrant target's VAGRANT_CWD/DOTFILE_PATH
         self.fail_fast, self.record, self.say = fail_fast, record, say
-        self.scale = timeout_scale
-        self.env_vars: dict[str, str] = {}
+        self.timeout_scale = timeout_scale
+        self.stage_dir = self.work_dir
 
     def run(self, plan: StagePlan) -> None:
-        stage_dir = self.work_dir / plan.dirname
-        stage_dir.mkdir(parents=True, exist_ok=True)
-        for name, text in plan.scripts.items():
-            path = stage_dir / name
-            path.write_text(text)
-            path.chmod(0o755)
-        shell: list[str] = []
-        for action in parse(plan):
-            if action.kind == "shell":
-                shell.append(action.line)
-                continue
-            if shell:
-                self.shell(shell, stage_dir)
-                shell = []
-            if action.kind == "apply":
-                self.apply(plan.objects[action.index])
-            else:
-                self.wait(action)
-        if shell:
-            self.shell(shell, stage_dir)
+        self.stage_dir = self.work_dir / plan.dirname
+        self.stage_dir.mkdir(parents=True, exist_ok=True)
+        for op in plan.ops:
+            handler = self.HANDLERS.get(type(op))
+            if handler is None:
+                raise LabError(f"stage {plan.slug}: the engine cannot run {type(op).__name__}")
+            getattr(self, handler)(op)
 
-    # ------------------------------------------------------------------ actions
-    def apply(self, obj: dict) -> None:
-        meta = obj["metadata"]
-        what = f"{obj['kind']} {meta.get('namespace', '') + '/' if meta.get('namespace') else ''}{meta['name']}"
+    # ------------------------------------------------------------------ processes
+    def _env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.extra_env)
+        env["KUBECONFIG"] = str(self.kube.kubeconfig or "")
+        if self.kube.context:
+            env["HELM_KUBECONTEXT"] = self.kube.context
+        return env
+
+    def _kubectl(self, *argv: str) -> list[str]:
+        context = ["--context", self.kube.context] if self.kube.context else []
+        return ["kubectl", *context, *argv]
+
+    def command(self, argv: Sequence[str], *, stdin: Optional[str] = None, quiet: bool = False,
+                timeout: float = COMMAND_TIMEOUT, shown: Optional[Sequence[str]] = None) -> str:
+        """Run ``argv`` (no shell); its stdout, or CommandError. ``quiet``: its output is a
+        credential and is neither logged nor put in the error."""
+        shown = list(shown or argv)
+        self.say("$ " + shlex.join(shown))
+        proc = subprocess.Popen(list(argv), env=self._env(), cwd=self.stage_dir, text=True,
+                                stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+        try:
+            out, err = proc.communicate(stdin, timeout=timeout * self.timeout_scale)
+        except subprocess.TimeoutExpired:
+            raise CommandError(shown, -1, "", f"timed out after {timeout * self.timeout_scale:.0f}s") from None
+        except FileNotFoundError as exc:
+            raise LabError(f"cannot run {argv[0]!r}: {exc}") from None
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        if proc.returncode != 0:
+            raise CommandError(shown, proc.returncode, "" if quiet else out, err)
+        if out.strip() and not quiet:
+            self.say(out.rstrip()[-2000:])
+        return out
+
+    # ------------------------------------------------------------------ objects
+    def apply(self, op: Apply) -> None:
+        obj = op.obj
+        what = str(op.ref)
         if obj["kind"] == "Secret":
             created = self.kube.create_if_absent(obj)
             self.say(f"{what}: {'created' if created else 'exists, left as it is'}")
@@ -130,28 +116,70 @@ class StageRunner:
             self.say(f"{what}: {'created' if created else 'updated'} (server-side apply)")
         self.record(obj, created)
 
-    def wait(self, a: Action) -> None:
-        ns = a.namespace or ("default" if a.resource not in ("CustomResourceDefinition",) else None)
-        label = f"{a.resource} {a.name}"
+    def apply_url(self, op: ApplyUrl) -> None:
+        self.command(self._kubectl("apply", "--server-side", "-f", op.url))
 
-        def current() -> Any:
-            obj = self.kube.get_json(a.resource, a.name, ns)
-            assert obj is not None, f"{label} does not exist yet"
+    def apply_url_edited(self, op: ApplyUrlEdited) -> None:
+        text = self.command(["curl", "-fsSL", op.url], quiet=True)
+        lines = text.split("\n")
+        for old, new in op.edits:
+            hits = [i for i, line in enumerate(lines) if line == old]
+            if len(hits) != 1:
+                raise LabError(f"{op.url}: expected the line {old!r} exactly once, found it "
+                               f"{len(hits)} times; the pinned manifest is not what the plan "
+                               f"was written for")
+            lines[hits[0]] = new
+        self.command(self._kubectl("apply", "--server-side", "-f", "-"), stdin="\n".join(lines),
+                     shown=[*self._kubectl("apply", "--server-side", "-f", "-"),
+                            f"<{op.url} with {len(op.edits)} edit(s)>"])
+
+    def helm_install(self, op: HelmInstall) -> None:
+        self.command(["helm", "upgrade", "--install", op.release, op.chart, "--namespace",
+                      op.namespace, "--create-namespace", "--wait", "--timeout", op.timeout])
+
+    # ------------------------------------------------------------------ waits
+    def _current(self, kind: str, name: str, namespace: Optional[str]) -> Callable[[], Any]:
+        def get() -> Any:
+            obj = self.kube.get_json(kind, name, namespace)
+            assert obj is not None, f"{kind} {name} does not exist yet"
             return obj
+        return get
 
-        if a.kind == "phase":
-            probe = lambda: checks.assert_cr_phase(current(), a.value)  # noqa: E731
-            name = f"{label} phase {a.value}"
-        elif a.kind == "rollout":
-            probe = lambda: checks.assert_deployment_available(current())  # noqa: E731
-            name = f"deployment {a.name} rolled out"
-        elif a.resource == "Job" and a.value == "Complete":
-            probe = lambda: self._job_complete(current())  # noqa: E731
-            name = f"job {a.name} complete"
+    def _wait(self, name: str, probe: Callable[[], Any], timeout: float, interval: float = 3) -> None:
+        wait_for(name, probe, timeout=timeout * self.timeout_scale, interval=interval,
+                 fail_fast=self.fail_fast)
+
+    def wait_phase(self, op: WaitPhase) -> None:
+        current = self._current(op.kind, op.name, op.namespace)
+        self._wait(f"{op.kind} {op.name} phase {op.phase}",
+                   lambda: checks.assert_cr_phase(current(), op.phase), op.timeout)
+
+    def wait_condition(self, op: WaitCondition) -> None:
+        current = self._current(op.kind, op.name, op.namespace)
+        if op.kind == "Job" and op.condition == "Complete":
+            self._wait(f"job {op.name} complete", lambda: self._job_complete(current()), op.timeout)
         else:
-            probe = lambda: checks.assert_condition(current(), a.value)  # noqa: E731
-            name = f"{label} {a.value}"
-        wait_for(name, probe, timeout=a.timeout * self.scale, interval=3, fail_fast=self.fail_fast)
+            self._wait(f"{op.kind} {op.name} {op.condition}",
+                       lambda: checks.assert_condition(current(), op.condition), op.timeout)
+
+    def wait_nodes_ready(self, op: WaitNodesReady) -> None:
+        def probe() -> None:
+            nodes = self.kube.get_json("Node")
+            checks.assert_nodes_ready(nodes, [n["metadata"]["name"] for n in nodes])
+        self._wait("every node Ready", probe, op.timeout)
+
+    def rollout(self, op: Rollout) -> None:
+        current = self._current(op.kind, op.name, op.namespace)
+        check = (checks.assert_deployment_available if op.kind == "Deployment"
+                 else checks.assert_daemonset_ready)
+        self._wait(f"{op.kind.lower()} {op.name} rolled out", lambda: check(current()), op.timeout)
+
+    def wait_count(self, op: WaitCount) -> None:
+        def probe() -> int:
+            n = len(self.kube.get_json(op.kind, namespace=op.namespace, label_selector=op.selector))
+            assert n >= op.at_least, f"{n} {op.kind}s match {op.selector}, want {op.at_least}"
+            return n
+        self._wait(f"{op.at_least} {op.kind}s {op.selector}", probe, op.timeout, interval=10)
 
     def _job_complete(self, job: dict) -> int:
         if checks.job_failed(job):
@@ -162,65 +190,112 @@ class StageRunner:
             checks.assert_job_not_failed(job, tail)
         return checks.assert_job_complete(job)
 
-    def shell(self, lines: list[str], stage_dir: Path) -> None:
-        """Run ``lines`` in one bash; raise CommandError on the first failing line."""
-        names = sorted({m.group(1) for line in lines if (m := _ASSIGN.match(line))})
-        fd, vars_file = tempfile.mkstemp(prefix="vars.", dir=self.work_dir)
-        os.close(fd)
-        script = "\n".join(["set -euo pipefail", *lines]
-                           + [f'printf "%s=%s\\0" {n} "${{{n}-}}" >> "$CEPHLAB_VARS"' for n in names])
-        env = self.environment(stage_dir)
-        env["CEPHLAB_VARS"] = vars_file
-        for line in lines:
-            self.say(f"$ {line}")
-        shown = ["bash", "-c", "; ".join(lines)]
-        # its own process group: on a timeout (or an interrupt) nothing it started lingers
-        proc = subprocess.Popen(["bash", "-c", script], env=env, cwd=stage_dir, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True)
+    # ------------------------------------------------------------------ kubectl
+    def scale(self, op: Scale) -> None:
+        self.command(self._kubectl("-n", op.namespace, "scale", f"deploy/{op.name}",
+                                   f"--replicas={op.replicas}"))
+
+    def taint(self, op: Taint) -> None:
+        node = self.kube.get_json("Node", op.node)
+        if node is None:
+            raise LabError(f"node {op.node} is not registered")
+        key, _, effect = op.taint.partition(":")
+        has = any(t.get("key") == key and t.get("effect") == effect
+                  for t in (node.get("spec") or {}).get("taints") or [])
+        if has == op.remove:   # removing a present taint, or adding an absent one
+            self.command(self._kubectl("taint", "nodes", op.node, op.taint + ("-" if op.remove else "")))
+        else:
+            self.say(f"node {op.node}: taint {op.taint} already {'absent' if op.remove else 'present'}")
+
+    def kubectl(self, op: Kubectl) -> None:
+        out = self.command(self._kubectl(*op.argv), quiet=op.secret)
+        if op.secret and not out.strip():
+            raise LabError(f"kubectl {' '.join(op.argv[:4])}… printed nothing")
+
+    def exec(self, op: Exec) -> None:
+        short = {"Deployment": "deploy", "Pod": "pod"}[op.kind]
+        self.command(self._kubectl("-n", op.namespace, "exec", f"{short}/{op.name}", "--", *op.argv))
+
+    def toolbox(self, op: Toolbox) -> str:
+        return self.command(self._kubectl(*TOOLBOX_EXEC[1:], *op.command()))
+
+    # ------------------------------------------------------------------ hosts
+    def http_check(self, op: HttpCheck) -> None:
+        self.command(op.argv(), timeout=60 + HTTP_RETRIES * (HTTP_RETRY_DELAY + HTTP_MAX_TIME))
+
+    def vagrant_up(self, op: VagrantUp) -> None:
+        self.command(["vagrant", "up", f"--provider={op.provider}"])
+
+    def ssh(self, op: Ssh) -> str:
+        return self.command(["vagrant", "ssh", op.node, "-c", op.remote()])
+
+    def kubeadm_join(self, op: KubeadmJoin) -> None:
+        join = self.command(["vagrant", "ssh", op.first, "-c", Ssh(op.first, op.token_argv()).remote()],
+                            quiet=True).replace("\r", "").strip()
+        argv = shlex.split(join)
+        if argv[:2] != ["kubeadm", "join"]:
+            raise LabError(f"{op.first} printed no kubeadm join command")
+        for node in op.nodes:
+            remote = f"sudo test -e {shlex.quote(op.guard)} || sudo {join}"
+            shown = ["vagrant", "ssh", node, "-c",
+                     f"sudo test -e {op.guard} || sudo kubeadm join {argv[2]} --token *** …"]
+            self.command(["vagrant", "ssh", node, "-c", remote], shown=shown)
+
+    def fetch_kubeconfig(self, op: FetchKubeconfig) -> None:
+        text = self.command(["vagrant", "ssh", op.node, "-c", Ssh(op.node, ("cat", op.path)).remote()],
+                            quiet=True).replace("\r", "")
+        path = Path(self.kube.kubeconfig)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(path, 0o600)
+        self.say(f"kubeconfig of {op.node} written to {path} (mode 0600)")
+
+    def node_script(self, op: NodeScript) -> None:
+        path = self.stage_dir / op.name
+        path.write_text(op.text)
+        path.chmod(0o755)
+        argv = list(op.argv())
+        if argv[0] == "kubectl":
+            argv = self._kubectl(*argv[1:])
+        self.command(argv, stdin=op.text, shown=[*argv, "<", str(path)])
+
+    def remove_osds(self, op: RemoveOsds) -> None:
+        """Ceph's safe order, each wait named and bounded (see :class:`RemoveOsds`)."""
+        def ceph(*args: str) -> str:
+            return self.toolbox(Toolbox(tuple(args)))
+
+        ids = ceph("osd", "ls-tree", op.crush_host).split()
+        if not ids:
+            raise LabError(f"CRUSH host {op.crush_host} holds no OSD")
+        self.say(f"OSDs of {op.crush_host}: {', '.join(ids)}")
+        for i in ids:
+            ceph("osd", "out", f"osd.{i}")
+        for i in ids:
+            self._wait(f"osd.{i} safe to destroy", lambda i=i: self._succeeds(
+                Toolbox(("osd", "safe-to-destroy", f"osd.{i}"))), op.drain_timeout, interval=15)
+        for i in ids:
+            self.scale(Scale(f"rook-ceph-osd-{i}", ROOK_NS, 0))
+        for i in ids:
+            def gone(i=i) -> None:
+                pods = self.kube.get_json("Pod", namespace=ROOK_NS, label_selector=f"ceph-osd-id={i}")
+                assert not pods, f"pod(s) of osd.{i} still exist: " + ", ".join(
+                    p["metadata"]["name"] for p in pods)
+            self._wait(f"osd.{i} pods gone", gone, op.stop_timeout, interval=5)
+        for i in ids:
+            ceph("osd", "down", f"osd.{i}")
+        for i in ids:
+            ceph("osd", "purge", i, "--yes-i-really-mean-it")
+        ceph("osd", "crush", "rm", op.crush_host)
+        for i in ids:
+            self.command(self._kubectl("-n", ROOK_NS, "delete", f"deploy/rook-ceph-osd-{i}",
+                                       "--ignore-not-found"))
+
+    def _succeeds(self, op: Toolbox) -> None:
         try:
-            out, err = proc.communicate(timeout=SHELL_TIMEOUT * self.scale)
-            if proc.returncode != 0:
-                raise CommandError(shown, proc.returncode, out, err)
-            raw = Path(vars_file).read_text()
-        except subprocess.TimeoutExpired:
-            raise CommandError(shown, -1, "", f"timed out after {SHELL_TIMEOUT * self.scale:.0f}s") from None
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-            os.unlink(vars_file)
-        for pair in filter(None, raw.split("\0")):
-            key, _, value = pair.partition("=")
-            self.env_vars[key] = value
+            self.toolbox(op)
+        except CommandError as exc:
+            raise AssertionError(f"{' '.join(op.argv)}: {exc.stderr.strip()[-200:]}") from None
 
-    def environment(self, stage_dir: Path) -> dict[str, str]:
-        """PATH leads to a ``kubectl`` pinned to the lab's context (when it has one yet: the
-        vagrant target's kubeconfig is written during stage kubernetes); KUBECONFIG, STAGE,
-        TOOLS, and the target's own variables (``env``)."""
-        bin_dir = self.work_dir / "bin"
-        bin_dir.mkdir(parents=True, exist_ok=True)
-        real = _real_kubectl(bin_dir)
-        wrapper = bin_dir / "kubectl"
-        context = f"--context {shlex.quote(self.kube.context)} " if self.kube.context else ""
-        wrapper.write_text(f"#!/bin/sh\nexec {shlex.quote(real)} {context}\"$@\"\n")
-        wrapper.chmod(0o755)
-        env = dict(os.environ)
-        env.update(self.extra_env)
-        env.update(self.env_vars)
-        env.update({
-            "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-            "KUBECONFIG": str(self.kube.kubeconfig or ""),
-            "HELM_KUBECONTEXT": self.kube.context or "",
-            "STAGE": str(stage_dir),
-            "TOOLS": "kubectl -n rook-ceph exec deploy/rook-ceph-tools --",
-        })
-        return env
-
-
-def _real_kubectl(exclude: Path) -> str:
-    for entry in os.environ.get("PATH", "").split(os.pathsep):
-        cand = Path(entry) / "kubectl"
-        if entry and Path(entry).resolve() != exclude.resolve() and os.access(cand, os.X_OK):
-            return str(cand)
-    raise LabError("kubectl is not on PATH")
+    def note(self, op: Note) -> None:
+        self.say(f"# {op.text}")

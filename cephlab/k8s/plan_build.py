@@ -1,101 +1,63 @@
-"""What each stage applies and runs, per target, as data (objects + shell lines).
+"""What each stage applies and runs, per target, as typed operations (:mod:`.plan_ops`).
 
-``plan.write_plan`` turns this into files. Shell lines assume the header written by the
-plan: ``$STAGE`` (this stage's directory), ``$TOOLS`` (a command prefix that runs in the
-Rook toolbox) and, on the vagrant target, ``VAGRANT_CWD`` and ``KUBECONFIG``.
-Nothing secret appears in a command: credentials live in Secret objects, and run-time
-values (join token, dashboard token) stay in shell variables.
+``build()`` takes everything that differs between labs as parameters (node names, the first
+node's address, each node's devices, whether they are loop devices, the VM provider) and
+returns one :class:`~cephlab.k8s.plan_ops.StagePlan` per stage of the one stage table
+(:data:`cephlab.stages.STAGES`), in stage order. Nothing secret appears in an operation:
+credentials live in Secret objects, run-time values (join command, dashboard token, OSD
+ids) stay in the engine or in shell variables.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Mapping
+from typing import Mapping, Optional, Sequence
 
+from .. import model
+from ..stages import STAGES, Stage
 from . import manifests as m
 from . import versions
+from .objects import ROOK_NS, TOOLBOX, crush_host_name
+from .plan_ops import (Apply, ApplyUrl, ApplyUrlEdited, Exec, FetchKubeconfig, HelmInstall,
+                       HttpCheck, KubeadmJoin, Kubectl, NodeScript, Note, RemoveOsds, Rollout,
+                       Scale, Ssh, StagePlan, Taint, Toolbox, VagrantUp, WaitCondition,
+                       WaitCount, WaitNodesReady, WaitPhase)
 
-# (key, slug, title) in stage order; keys match the lab's numbering (object_store is 10b).
-STAGES: tuple[tuple[str, str, str], ...] = (
-    ("01", "vms", "three VMs from the Vagrantfile"),
-    ("02", "kubernetes", "kubeadm init and join"),
-    ("03", "cni", "Calico pod network"),
-    ("04", "master_isolation", "control-plane taint removed"),
-    ("05", "dashboard", "Kubernetes Dashboard with an admin token"),
-    ("06", "rook_operator", "Rook operator and CRDs"),
-    ("07", "ceph_cluster", "Ceph cluster on sdc of every node"),
-    ("08", "ceph_dashboard", "Ceph mgr dashboard reachable"),
-    ("09", "block_pool", "replicated pool replicapool and block storage"),
-    ("10", "shared_filesystem", "CephFS k8s-fs with active and standby-replay MDS"),
-    ("10b", "object_store", "S3 object storage on RGW"),
-    ("11", "extend_storage", "sdd added on every node"),
-    ("12", "toolbox", "Ceph CLI answers"),
-    ("13", "pg_num", "pg_num 150 on k8s-fs-data0 and replicapool"),
-    ("14", "remove_node", "first node's storage removed without data loss"),
-    ("15", "minio", "MinIO on CephFS"),
-    ("16", "mysql", "MySQL on Ceph block storage"),
-    ("17", "ghost", "Ghost on CephFS and MySQL"),
-)
 TARGETS = ("vagrant", "cluster")
-PG_NUM = 150
 WIPE_SCRIPT = "wipe-disks.sh"
+LAB_DEVICES = ("sdc", "sdd")
+ADMIN_CONF = "/etc/kubernetes/admin.conf"
+#: operator.yaml's line for loop devices (Rook v1.20.6 deploy/examples/operator.yaml:32)
+LOOP_DEVICES_OFF = '  ROOK_CEPH_ALLOW_LOOP_DEVICES: "false"'
+LOOP_DEVICES_ON = '  ROOK_CEPH_ALLOW_LOOP_DEVICES: "true"'
+#: BlueStore keeps copies of its label past the start of the disk: Rook's teardown guide
+#: (Documentation/Storage-Configuration/ceph-teardown.md, "Zapping Devices") clears 200 KiB
+#: at 0, 1, 10, 100 and 1000 GiB.
+ZAP_OFFSETS_GIB = (0, 1, 10, 100, 1000)
 
 
-@dataclass
-class StagePlan:
-    key: str
-    slug: str
-    title: str
-    objects: list[m.Obj] = field(default_factory=list)
-    commands: list[str] = field(default_factory=list)
-    scripts: dict[str, str] = field(default_factory=dict)   # extra files, name -> text
-
-    @property
-    def dirname(self) -> str:
-        return f"{self.key}_{self.slug}"
-
-    def manifest_name(self, index: int) -> str:
-        o = self.objects[index]
-        return f"{index + 1:02d}-{o['kind'].lower()}-{o['metadata']['name']}.yaml"
-
-    def apply(self, *objects: m.Obj) -> None:
-        """Add objects and a ``kubectl apply`` line for each, in order."""
-        for o in objects:
-            self.objects.append(o)
-            self.commands.append(f'kubectl apply -f "$STAGE/{self.manifest_name(len(self.objects) - 1)}"')
-
-    def run(self, *lines: str) -> None:
-        self.commands.extend(lines)
+def planned_stages() -> tuple[Stage, ...]:
+    """The stages that build something (faults only acts on what others built)."""
+    return tuple(s for s in STAGES if s.builds)
 
 
-def _ssh(node: str, command: str) -> str:
-    return f"vagrant ssh {node} -c '{command}'"
-
-
-def _wait(kind: str, name: str, value: str, timeout: str, ns: str = m.ROOK_NS) -> str:
-    return (f"kubectl -n {ns} wait {kind}/{name} --for=jsonpath='{{.status.phase}}'={value} "
-            f"--timeout={timeout}")
-
-
-def _ceph(*args: str) -> str:
-    return "$TOOLS ceph " + " ".join(args)
-
-
-def _ensure_toolbox(p: StagePlan) -> None:
-    p.apply(m.toolbox())
-    p.run("kubectl -n rook-ceph rollout status deploy/rook-ceph-tools --timeout=300s")
-
-
-def _wipe_script(devices: tuple[str, ...]) -> str:
+def wipe_script(devices: Sequence[str]) -> str:
     devs = " ".join(f"/dev/{d}" for d in devices)
+    offsets = " ".join(str(o) for o in ZAP_OFFSETS_GIB)
     return f"""#!/bin/sh
 # Make the removed node's OSD disks empty again, or Rook recreates OSDs on its next scan.
 set -eu
 for dev in {devs}; do
   wipefs --all "$dev"
   sgdisk --zap-all "$dev" || true
-  dd if=/dev/zero of="$dev" bs=1M count=100 oflag=direct,dsync
+  size=$(blockdev --getsize64 "$dev")
+  # 200 KiB at each offset the disk has (dd past the end would fail)
+  for gib in {offsets}; do
+    if [ $((gib * 1073741824 + 204800)) -le "$size" ]; then
+      dd if=/dev/zero of="$dev" bs=1K count=200 seek=$((gib * 1048576)) oflag=direct,dsync status=none
+    fi
+  done
   blkdiscard "$dev" || true
+  partprobe "$dev" || true
 done
 # ceph-volume LVM leftovers, if the OSDs were created in LVM mode
 for mapping in /dev/mapper/ceph--*; do [ -e "$mapping" ] && dmsetup remove "$mapping"; done
@@ -103,152 +65,177 @@ rm -rf /dev/ceph-*
 """
 
 
-def build(target: str, nodes: tuple[str, ...], secrets: Mapping[str, str],
+def build(target: str, nodes: Sequence[str], secrets: Mapping[str, str], *,
+          address: Optional[str] = None,
+          devices: Optional[Mapping[str, Sequence[str]]] = None,
+          hostnames: Optional[Mapping[str, str]] = None,
+          loop_devices: bool = False,
           vagrant_provider: str = "${LAB_PROVIDER:-virtualbox}") -> list[StagePlan]:
+    """The plans of every building stage, in stage order.
+
+    ``address``: where clients reach the first node's NodePorts (default: the lab's
+    10.254.1.2). ``devices``: node -> the two devices that play sdc and sdd (default: sdc,
+    sdd). ``hostnames``: node -> its kubernetes.io/hostname label (default: the node name),
+    from which Rook names the CRUSH host. ``loop_devices``: Rook must accept loop devices.
+    """
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; targets are: {', '.join(TARGETS)}")
     nodes = m.check_nodes(nodes)
     secrets = m.check_secrets(secrets)
+    devices = {n: tuple((devices or {}).get(n, LAB_DEVICES)) for n in nodes}
+    bad = [n for n, d in devices.items() if len(d) != len(LAB_DEVICES)]
+    if bad:
+        raise ValueError(f"node(s) {', '.join(bad)}: give exactly {len(LAB_DEVICES)} devices "
+                         f"(they play {' and '.join(LAB_DEVICES)})")
+    hostnames = {n: (hostnames or {}).get(n, n) for n in nodes}
     vagrant = target == "vagrant"
+    removed = nodes[model.NODES.index(model.REMOVED_NODE)]
     first, rest = nodes[0], nodes[1:]
-    master_ip = m.node_ip(0)
-    plans = {slug: StagePlan(key, slug, title) for key, slug, title in STAGES}
+    address = address or m.node_ip(0)
+    plans = {s.slug: StagePlan(s) for s in planned_stages()}
+
+    def first_devices(count: int) -> dict[str, tuple[str, ...]]:
+        return {n: devices[n][:count] for n in nodes}
 
     p = plans["vms"]
     if vagrant:
-        p.run(f"vagrant up --provider={vagrant_provider}", "vagrant status --machine-readable")
-        p.run(*(_ssh(n, "hostname; ip -4 -o addr show; lsblk -dno NAME,SIZE,TYPE") for n in nodes))
+        p.add(VagrantUp(vagrant_provider), *(
+            Ssh(n, ("sh", "-c", "hostname; ip -4 -o addr show; lsblk -dno NAME,SIZE,TYPE"), sudo=False)
+            for n in nodes))
     else:
-        p.run("# cluster target: the nodes exist already; nothing is created", "kubectl get nodes -o wide")
+        p.add(Note("cluster target: the nodes exist already; nothing is created"),
+              Kubectl(("get", "nodes", "-o", "wide")))
 
     p = plans["kubernetes"]
     if vagrant:
-        p.run(*(_ssh(n, "sudo swapoff -a") for n in nodes))
-        p.run(_ssh(first, f"sudo kubeadm init --kubernetes-version=v{versions.KUBERNETES} "
-                          f"--pod-network-cidr={m.POD_CIDR} --apiserver-advertise-address={master_ip}"))
-        p.run("# the join command carries a bootstrap token: it stays in a shell variable",
-              "JOIN_CMD=\"$(" + _ssh(first, "sudo kubeadm token create --print-join-command")
-              + " | tr -d '\\r')\"")
-        p.run(*(f'vagrant ssh {n} -c "sudo $JOIN_CMD"' for n in rest))
-        p.run(_ssh(first, "sudo cat /etc/kubernetes/admin.conf") + " | tr -d '\\r' > \"$KUBECONFIG\"",
-              'chmod 600 "$KUBECONFIG"')
-    p.run("kubectl version", "kubectl get nodes -o wide")
+        p.add(*(Ssh(n, ("swapoff", "-a")) for n in nodes))
+        p.add(Note("kubeadm init only where it never ran: a second run finds admin.conf"),
+              Ssh(first, ("kubeadm", "init", f"--kubernetes-version=v{versions.KUBERNETES}",
+                          f"--pod-network-cidr={model.POD_CIDR}",
+                          f"--apiserver-advertise-address={m.node_ip(0)}"), unless_exists=ADMIN_CONF),
+              KubeadmJoin(first, rest),
+              FetchKubeconfig(first))
+    p.add(Kubectl(("version",)), Kubectl(("get", "nodes", "-o", "wide")))
 
     p = plans["cni"]
     if vagrant:
-        p.run(f"kubectl apply --server-side -f {versions.CALICO_MANIFEST}",
-              "# node addresses from the private network, never the NAT interface",
-              "kubectl -n kube-system set env daemonset/calico-node "
-              f"IP_AUTODETECTION_METHOD=cidr={m.SUBNET}.0/24 CALICO_IPV4POOL_CIDR={m.POD_CIDR}",
-              "kubectl -n kube-system rollout status daemonset/calico-node --timeout=600s")
-    p.run("kubectl wait node --all --for=condition=Ready --timeout=600s", "kubectl get nodes -o wide")
+        p.add(Note("Calico reads this ConfigMap (envFrom) when calico-node first starts: node "
+                   "addresses are the kubelets' InternalIPs (the private network), never the "
+                   "NAT interface"))
+        p.apply(m.calico_settings())
+        p.add(ApplyUrl(versions.CALICO_MANIFEST),
+              Rollout("DaemonSet", "calico-node", "kube-system", 600))
+    p.add(WaitNodesReady(600), Kubectl(("get", "nodes", "-o", "wide")))
 
     p = plans["master_isolation"]
-    p.run(f"kubectl taint nodes {first} node-role.kubernetes.io/control-plane:NoSchedule-"
-          + ("" if vagrant else " || true"),
-          f"kubectl get node {first} -o jsonpath='{{.spec.taints}}'")
+    p.add(Taint(first, "node-role.kubernetes.io/control-plane:NoSchedule"),
+          Kubectl(("get", "node", first, "-o", "jsonpath={.spec.taints}")))
 
     p = plans["dashboard"]
-    p.run(f"helm upgrade --install kubernetes-dashboard {versions.DASHBOARD_CHART_URL} "
-          "--namespace kubernetes-dashboard --create-namespace --wait --timeout 10m")
+    p.add(HelmInstall("kubernetes-dashboard", versions.DASHBOARD_CHART_URL, m.DASHBOARD_NS))
     p.apply(*m.dashboard_access())
-    p.run("# a short-lived bearer token, created at run time and never written down",
-          "TOKEN=\"$(kubectl -n kubernetes-dashboard create token admin-user --duration=1h)\"",
-          'test -n "$TOKEN"',
-          f"curl -ks -o /dev/null -w '%{{http_code}}\\n' https://{master_ip}:{m.PORTS['dashboard']}/")
+    p.add(Note("a short-lived bearer token, created at run time and never written down"),
+          Kubectl(("-n", m.DASHBOARD_NS, "create", "token", "admin-user", "--duration=1h"),
+                  secret=True),
+          HttpCheck(f"https://{address}:{model.PORTS['dashboard']}/", insecure=True))
 
     p = plans["rook_operator"]
-    p.run(*(f"kubectl apply --server-side -f {url}" for url in versions.ROOK_MANIFESTS))
-    p.run("kubectl wait --for=condition=Established crd/cephclusters.ceph.rook.io --timeout=120s",
-          "kubectl -n rook-ceph rollout status deploy/rook-ceph-operator --timeout=600s")
+    crds, common, csi, operator = versions.ROOK_MANIFESTS
+    p.add(ApplyUrl(crds), ApplyUrl(common), ApplyUrl(csi))
+    if loop_devices:
+        p.add(Note("the OSD devices are loop devices, which Rook skips unless its operator "
+                   "config allows them: set in what is applied, never patched in later"),
+              ApplyUrlEdited(operator, ((LOOP_DEVICES_OFF, LOOP_DEVICES_ON),)))
+    else:
+        p.add(ApplyUrl(operator))
+    p.add(WaitCondition("CustomResourceDefinition", "cephclusters.ceph.rook.io", None,
+                        "Established", 120),
+          Rollout("Deployment", "rook-ceph-operator", ROOK_NS, 600))
 
     p = plans["ceph_cluster"]
-    p.apply(m.ceph_cluster(nodes, ("sdc",)))
-    p.run(_wait("cephcluster", "rook-ceph", "Ready", "1800s"),
-          "kubectl -n rook-ceph get pods -l app=rook-ceph-osd -o wide")
+    p.apply(m.ceph_cluster(nodes, first_devices(1)))
+    p.add(WaitPhase("CephCluster", "rook-ceph", ROOK_NS, "Ready", 1800),
+          Kubectl(("-n", ROOK_NS, "get", "pods", "-l", "app=rook-ceph-osd", "-o", "wide")),
+          Note("the Ceph CLI of every later stage runs in the toolbox"))
+    p.apply(m.toolbox())
+    p.add(Rollout("Deployment", TOOLBOX, ROOK_NS, 300))
 
     p = plans["ceph_dashboard"]
     p.apply(m.ceph_dashboard_service(ssl=False))
-    p.run("# user admin; the password is read at run time from secret rook-ceph-dashboard-password",
-          f"curl -s -o /dev/null -w '%{{http_code}}\\n' http://{master_ip}:{m.PORTS['ceph_dashboard']}/")
+    p.add(Note("user admin; the password is read at run time from secret rook-ceph-dashboard-password"),
+          HttpCheck(f"http://{address}:{model.PORTS['ceph_dashboard']}/"))
 
     p = plans["block_pool"]
     p.apply(m.block_pool(), m.rbd_storage_class())
-    p.run(_wait("cephblockpool", m.BLOCK_POOL, "Ready", "600s"))
+    p.add(WaitPhase("CephBlockPool", model.BLOCK_POOL, ROOK_NS, "Ready", 600))
 
     p = plans["shared_filesystem"]
     p.apply(m.filesystem())
-    p.run(_wait("cephfilesystem", m.FS_NAME, "Ready", "900s"),
-          f"kubectl -n rook-ceph get pods -l app=rook-ceph-mds,rook_file_system={m.FS_NAME}")
+    p.add(WaitPhase("CephFilesystem", model.FS_NAME, ROOK_NS, "Ready", 900),
+          Kubectl(("-n", ROOK_NS, "get", "pods", "-l",
+                   f"app=rook-ceph-mds,rook_file_system={model.FS_NAME}")))
 
     p = plans["object_store"]
     p.apply(*m.object_store())
-    p.run(_wait("cephobjectstore", m.OBJECT_STORE, "Ready", "900s"),
-          _wait("objectbucketclaim", "lab-bucket", "Bound", "300s", ns="default"))
+    p.add(WaitPhase("CephObjectStore", m.OBJECT_STORE, ROOK_NS, "Ready", 900),
+          WaitPhase("ObjectBucketClaim", "lab-bucket", m.APPS_NS, "Bound", 300))
 
     p = plans["extend_storage"]
-    p.apply(m.ceph_cluster(nodes, ("sdc", "sdd")))
-    want = 2 * len(nodes)
-    p.run(f"timeout 1800 sh -c 'until [ \"$(kubectl -n rook-ceph get deploy -l app=rook-ceph-osd "
-          f"--no-headers | wc -l)\" -ge {want} ]; do sleep 15; done'",
-          _wait("cephcluster", "rook-ceph", "Ready", "1800s"))
+    p.apply(m.ceph_cluster(nodes, first_devices(2)))
+    p.add(WaitCount("Deployment", ROOK_NS, "app=rook-ceph-osd", 2 * len(nodes), 1800),
+          WaitPhase("CephCluster", "rook-ceph", ROOK_NS, "Ready", 1800))
 
     p = plans["toolbox"]
-    _ensure_toolbox(p)
-    p.run(_ceph("status"), _ceph("osd status"), _ceph("df"), "$TOOLS rados df")
+    p.add(Note("the toolbox came with stage ceph_cluster: it must still be there"),
+          Rollout("Deployment", TOOLBOX, ROOK_NS, 300),
+          Toolbox(("status",)), Toolbox(("osd", "status")), Toolbox(("df",)),
+          Toolbox(("df",), tool="rados"))
 
     p = plans["pg_num"]
-    _ensure_toolbox(p)
-    p.apply(m.block_pool(pg_num=PG_NUM), m.filesystem(pg_num=PG_NUM))
-    for pool in (f"{m.FS_NAME}-data0", m.BLOCK_POOL):
-        p.run(_ceph("osd pool set", pool, "pg_autoscale_mode off"),
-              _ceph("osd pool set", pool, "pg_num", str(PG_NUM)),
-              _ceph("osd pool get", pool, "pg_num"))
+    p.apply(m.block_pool(pg_num=model.PG_NUM_TARGET), m.filesystem(pg_num=model.PG_NUM_TARGET))
+    for pool in (model.FS_DATA, model.BLOCK_POOL):
+        p.add(Toolbox(("osd", "pool", "set", pool, "pg_autoscale_mode", "off")),
+              Toolbox(("osd", "pool", "set", pool, "pg_num", str(model.PG_NUM_TARGET))),
+              Toolbox(("osd", "pool", "get", pool, "pg_num")))
 
     p = plans["remove_node"]
-    _ensure_toolbox(p)
-    p.run(f"OSD_IDS=\"$({_ceph('osd ls-tree', first)} | tr -d '\\r')\"", 'test -n "$OSD_IDS"',
-          "# the operator would re-create what is being removed: stop it for the duration",
-          "kubectl -n rook-ceph scale deploy/rook-ceph-operator --replicas=0")
-    p.apply(m.ceph_cluster(rest, ("sdc", "sdd")))
-    p.run("# out first, while the OSDs still run: k8s-fs-data0 has failure domain osd, so both",
-          f"# copies of a PG can sit on {first}; stopping its OSDs first would strand them",
-          "for id in $OSD_IDS; do " + _ceph("osd out", "osd.$id") + "; done",
-          "for id in $OSD_IDS; do timeout 3600 sh -c \"until " + _ceph("osd safe-to-destroy", "osd.$id")
-          + "; do sleep 15; done\"; done",
-          "for id in $OSD_IDS; do kubectl -n rook-ceph scale deploy/rook-ceph-osd-$id --replicas=0; done",
-          "for id in $OSD_IDS; do " + _ceph("osd down", "osd.$id") + "; done",
-          "for id in $OSD_IDS; do " + _ceph("osd purge", "$id", "--yes-i-really-mean-it") + "; done",
-          _ceph("osd crush rm", first),
-          "for id in $OSD_IDS; do kubectl -n rook-ceph delete deploy/rook-ceph-osd-$id --ignore-not-found; done")
-    p.scripts[WIPE_SCRIPT] = _wipe_script(("sdc", "sdd"))
+    kept = tuple(n for n in nodes if n != removed)
+    p.add(Note("the operator would re-create what is being removed: stop it for the duration"),
+          Scale("rook-ceph-operator", ROOK_NS, 0))
+    p.apply(m.ceph_cluster(kept, {n: devices[n] for n in kept}))
+    p.add(RemoveOsds(crush_host_name(hostnames[removed])))
+    wipe = wipe_script(devices[removed])
     if vagrant:
-        p.run(f"vagrant ssh {first} -c 'sudo sh -s' < \"$STAGE/{WIPE_SCRIPT}\"")
+        p.add(NodeScript(removed, WIPE_SCRIPT, wipe, via="vagrant"))
     else:
-        p.run(f"kubectl debug node/{first} --profile=sysadmin --image={versions.CEPH_IMAGE} -i "
-              f"-- chroot /host sh -s < \"$STAGE/{WIPE_SCRIPT}\"")
-    p.run("kubectl -n rook-ceph scale deploy/rook-ceph-operator --replicas=1",
-          _ceph("osd tree"), _ceph("status"))
+        p.add(NodeScript(removed, WIPE_SCRIPT, wipe, via="debug", image=versions.CEPH_IMAGE))
+    p.add(Scale("rook-ceph-operator", ROOK_NS, 1), Toolbox(("osd", "tree")), Toolbox(("status",)))
 
     p = plans["minio"]
     p.apply(*m.cephfs_helper())
-    p.run("kubectl wait pod/cephfs-helper --for=condition=Ready --timeout=300s",
-          "kubectl exec cephfs-helper -- mkdir -p /mnt/cephfs/minio /mnt/cephfs/ghost")
+    p.add(WaitCondition("Pod", "cephfs-helper", m.APPS_NS, "Ready", 300),
+          Exec("Pod", "cephfs-helper", m.APPS_NS,
+               ("mkdir", "-p", f"{m.CEPHFS_MOUNT}/minio", f"{m.CEPHFS_MOUNT}/ghost")))
     p.apply(m.minio_secret(secrets), *m.minio())
-    p.run("kubectl rollout status deploy/minio --timeout=600s",
-          f"curl -sf http://{master_ip}:{m.PORTS['minio']}/minio/health/ready")
+    p.add(Rollout("Deployment", "minio", m.APPS_NS, 600),
+          HttpCheck(f"http://{address}:{model.PORTS['minio']}/minio/health/ready", path_ok=True))
 
+    sql = ("sh", "-c", 'MYSQL_PWD="$MYSQL_ROOT_PASSWORD" mysql -uroot -e "{}"')
     p = plans["mysql"]
     p.apply(m.mysql_secret(secrets), *m.mysql())
-    p.run("kubectl rollout status deploy/mysql --timeout=900s",
-          "kubectl exec deploy/mysql -- sh -c 'MYSQL_PWD=\"$MYSQL_ROOT_PASSWORD\" mysql -uroot -e \"SHOW DATABASES\"'")
+    p.add(Rollout("Deployment", "mysql", m.APPS_NS, 900),
+          Exec("Deployment", "mysql", m.APPS_NS, (*sql[:2], sql[2].format("SHOW DATABASES"))))
 
     p = plans["ghost"]
     p.apply(m.ghost_database_job())
-    p.run("kubectl wait job/ghost-db-init --for=condition=Complete --timeout=600s")
-    p.apply(*m.ghost())
-    p.run("kubectl rollout status deploy/ghost --timeout=900s",
-          f"curl -s -o /dev/null -w '%{{http_code}}\\n' http://{master_ip}:{m.PORTS['ghost']}/",
-          "kubectl exec deploy/mysql -- sh -c 'MYSQL_PWD=\"$MYSQL_ROOT_PASSWORD\" mysql -uroot -e \"SHOW TABLES FROM ghost\"'")
+    p.add(WaitCondition("Job", "ghost-db-init", m.APPS_NS, "Complete", 600))
+    p.apply(*m.ghost(f"http://{address}:{model.PORTS['ghost']}"))
+    p.add(Rollout("Deployment", "ghost", m.APPS_NS, 900),
+          HttpCheck(f"http://{address}:{model.PORTS['ghost']}/"),
+          Exec("Deployment", "mysql", m.APPS_NS, (*sql[:2], sql[2].format("SHOW TABLES FROM ghost"))))
 
-    return [plans[slug] for _, slug, _ in STAGES]
+    return list(plans.values())
+
+
+def by_stage(plans: Sequence[StagePlan]) -> dict[Stage, StagePlan]:
+    return {p.stage: p for p in plans}

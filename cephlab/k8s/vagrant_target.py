@@ -1,6 +1,6 @@
 """The vagrant target: the lab itself, on three VMs the harness creates from the Vagrantfile.
 
-It shares the cluster target's engine (the stage plans run line by line through
+It shares the cluster target's engine (the typed stage plans run op by op through
 :mod:`cephlab.k8s.engine`, waits, fail-fast, diagnostics, services). What differs:
 
 - stage ``vms`` brings the machines up with :class:`cephlab.k8s.vagrant.VagrantLab` and
@@ -31,7 +31,8 @@ from . import manifests as m
 from . import vm_checks
 from .cluster_target import ClusterTarget
 from .kube import Kube
-from .plan_build import StagePlan, build
+from .plan_build import build
+from .plan_ops import StagePlan
 
 log = logging.getLogger("cephlab")
 
