@@ -267,7 +267,7 @@ class Engine:
 
         ids = ceph("osd", "ls-tree", op.crush_host).split()
         if not ids:
-            raise LabError(f"CRUSH host {op.crush_host} holds no OSD")
+            self.say(f"CRUSH host {op.crush_host} holds no OSD: nothing to remove (run before)")
         self.say(f"OSDs of {op.crush_host}: {', '.join(ids)}")
         for i in ids:
             ceph("osd", "out", f"osd.{i}")

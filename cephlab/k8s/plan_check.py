@@ -37,6 +37,10 @@ NODE_PORT_RANGE = range(30000, 32768)
 CLUSTER_SCOPED = frozenset({"Namespace", "Node", "PersistentVolume", "StorageClass",
                             "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"})
 WORKLOADS = frozenset({"Deployment", "DaemonSet", "StatefulSet", "Pod", "Job"})
+#: kubectl's resource names -> kinds (``kubectl create configmap`` …)
+KUBECTL_KINDS = {k.lower(): k for k in ("ConfigMap", "Secret", "Namespace", "ServiceAccount",
+                                         "Deployment", "Job")} | {"cm": "ConfigMap", "ns": "Namespace",
+                                                                  "sa": "ServiceAccount"}
 _PINNED = re.compile(r"^[^@\s]+(@sha256:[0-9a-f]{64}|:[^:/@\s]+)$")
 
 
@@ -249,7 +253,8 @@ class Checker:
             self.need(Ref("ServiceAccount", rest[1], ns), "a token is made for it")
             return
         if len(rest) >= 2:
-            ref = Ref(rest[0].capitalize(), rest[1], None if rest[0] == "namespace" else ns)
+            kind = KUBECTL_KINDS.get(rest[0], rest[0].capitalize())
+            ref = Ref(kind, rest[1], None if kind in CLUSTER_SCOPED else ns)
             if self.model.has(ref):
                 self.fail(f"{ref}: `kubectl create` of an object that exists fails (AlreadyExists)")
             self.model.objects[ref] = {}

@@ -363,7 +363,8 @@ class RemoveOsds:
     """Take every OSD of CRUSH host ``crush_host`` out of the cluster, in Ceph's safe order:
     out → wait until safe-to-destroy → stop its deployment → wait until its pods are gone
     (a running daemon marks itself up again) → down → purge → CRUSH host removed →
-    deployments deleted. The OSD ids are read from CRUSH at run time."""
+    deployments deleted. The OSD ids are read from CRUSH at run time; a host without OSDs
+    (the stage run again) has nothing to remove."""
     crush_host: str
     drain_timeout: int = 3600
     stop_timeout: int = 600
@@ -373,8 +374,8 @@ class RemoveOsds:
         ceph = f"{t} ceph --connect-timeout {CEPH_CONNECT_TIMEOUT}"
         host = shlex.quote(self.crush_host)
         return "\n".join([
+            "# no OSD left on the host (a second run): every loop below does nothing",
             f"OSD_IDS=\"$({ceph} osd ls-tree {host} | tr -d '\\r')\"",
-            'test -n "$OSD_IDS"',
             "# out first, while the OSDs still run: k8s-fs-data0 has failure domain osd, so both",
             "# copies of a PG can sit on one host; stopping its OSDs first would strand them",
             f"for id in $OSD_IDS; do {ceph} osd out osd.$id; done",
