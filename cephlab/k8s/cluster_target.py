@@ -110,7 +110,8 @@ class ClusterTarget(KubeServices, Target):
 
     @property
     def ceph(self) -> CephRunner:
-        return ToolboxCeph(self.kube.kubeconfig, self.kube.context)
+        return ToolboxCeph(self.kube.kubeconfig, self.kube.context, namespace=m.ROOK_NS,
+                           deployment=m.TOOLBOX)
 
     # ------------------------------------------------------------------ checks first
     def sanity_checks(self) -> None:

@@ -11,6 +11,7 @@ from .objects import (APPS_NS, BLOCK_POOL, BLOCK_SC, CEPHFS_DRIVER, CLUSTER_ID, 
                        OBJECT_STORE, POD_CIDR, PORTS, RBD_DRIVER, ROOK_NS, SECRET_KEYS, SUBNET,
                        DASHBOARD_NS, TOOLBOX, Obj, calico_settings, cephfs_static_pv, check_nodes, check_secrets, generate_secrets,
                        node_ip, static_pvc)
+from ..model import PG_NUM_TARGET
 from .apps import (CEPHFS_MOUNT, cephfs_helper, dashboard_access, ghost, ghost_database_job, minio,
                    minio_secret, mysql, mysql_secret)
 from .rook import (block_pool, ceph_cluster, ceph_dashboard_service, filesystem, object_store,
@@ -36,8 +37,8 @@ def all_objects(nodes=NODES, secrets=None) -> list[Obj]:
         ceph_cluster(nodes, ("sdc", "sdd"), dashboard_ssl=True),
         ceph_cluster(nodes[1:], ("sdc", "sdd")),
         ceph_dashboard_service(False), ceph_dashboard_service(True),
-        block_pool(), block_pool(pg_num=150), rbd_storage_class(),
-        filesystem(), filesystem(pg_num=150),
+        block_pool(), block_pool(pg_num=PG_NUM_TARGET), rbd_storage_class(),
+        filesystem(), filesystem(pg_num=PG_NUM_TARGET),
         toolbox(), calico_settings(),
         minio_secret(secrets), mysql_secret(secrets), ghost_database_job(),
     ]

@@ -41,7 +41,7 @@ def planned_stages() -> tuple[Stage, ...]:
 
 
 def wipe_script(devices: Sequence[str]) -> str:
-    devs = " ".join(f"/dev/{d}" for d in devices)
+    devs = " ".join(d if d.startswith("/dev/") else f"/dev/{d}" for d in devices)
     offsets = " ".join(str(o) for o in ZAP_OFFSETS_GIB)
     return f"""#!/bin/sh
 # Make the removed node's OSD disks empty again, or Rook recreates OSDs on its next scan.

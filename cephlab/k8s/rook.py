@@ -6,7 +6,7 @@ from typing import Iterable, Mapping, Sequence, Union
 
 from . import versions
 from .objects import (BLOCK_POOL, BLOCK_SC, BUCKET_SC, CLUSTER_ID, FS_NAME, OBJECT_STORE, PORTS,
-                       RBD_DRIVER, ROOK_NS, Obj, check_nodes, node_port_service, obj, resources)
+                       RBD_DRIVER, ROOK_NS, TOOLBOX, Obj, check_nodes, node_port_service, obj, resources)
 
 CEPH_API = "ceph.rook.io/v1"
 # 896 MiB: Ceph's 4 GiB default cannot fit two OSDs, a mon and apps in a 4 GB VM.
@@ -167,9 +167,9 @@ while true; do sleep 30; write_config; done
 
 
 def toolbox(image: str = versions.CEPH_IMAGE) -> Obj:
-    labels = {"app": "rook-ceph-tools"}
+    labels = {"app": TOOLBOX}
     container = {
-        "name": "rook-ceph-tools",
+        "name": TOOLBOX,
         "image": image,
         "command": ["/bin/bash", "-c", _TOOLBOX_SCRIPT],
         "env": [{"name": "ROOK_CEPH_USERNAME", "valueFrom": {
@@ -197,7 +197,7 @@ def toolbox(image: str = versions.CEPH_IMAGE) -> Obj:
                 "items": [{"key": "ceph-secret", "path": "keyring"}]}},
         ],
     }
-    return obj("apps/v1", "Deployment", "rook-ceph-tools", ROOK_NS, labels, spec={
+    return obj("apps/v1", "Deployment", TOOLBOX, ROOK_NS, labels, spec={
         "replicas": 1,
         "selector": {"matchLabels": labels},
         "template": {"metadata": {"labels": labels}, "spec": pod_spec},
