@@ -466,3 +466,27 @@ def test_vagrantfile_env_overrides(tmp_path):
     assert (lv["cpus"], lv["memory"], lv["storage"][-1]["kw"]["size"]) == (4, 8192, "20G")
     bad = _evaluate_vagrantfile(tmp_path, {"LAB_CPUS": "two"})
     assert bad.returncode != 0 and "LAB_CPUS must be an integer" in bad.stderr
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash not installed")
+def test_toolbox_script_replaces_its_files_only_on_change(tmp_path):
+    """Review item 12: a rados/rbd call must never read a keyring being rewritten."""
+    from cephlab.k8s import rook
+    for d in ("etc/ceph", "etc/rook", "etc/rook-secret"):
+        (tmp_path / d).mkdir(parents=True)
+    (tmp_path / "etc/rook/mon-endpoints").write_text("a=10.0.0.1:6789,b=10.0.0.2:6789")
+    (tmp_path / "etc/rook-secret/keyring").write_text("AQB-stand-in==")
+    once = rook.TOOLBOX_SCRIPT.replace("/etc/", f"{tmp_path}/etc/").replace(
+        "while true; do sleep 30; write_config; done\n", "")
+    env = dict(os.environ, ROOK_CEPH_USERNAME="client.admin")
+    run = lambda: subprocess.run(["bash", "-c", once], check=True, env=env)  # noqa: E731
+    run()
+    keyring = tmp_path / "etc/ceph/keyring"
+    assert keyring.read_text() == "[client.admin]\nkey = AQB-stand-in==\n"
+    assert "mon_host = 10.0.0.1:6789,10.0.0.2:6789" in (tmp_path / "etc/ceph/ceph.conf").read_text()
+    inode = keyring.stat().st_ino
+    run()
+    assert keyring.stat().st_ino == inode                      # unchanged: not rewritten
+    (tmp_path / "etc/rook-secret/keyring").write_text("AQB-rotated==")
+    run()
+    assert keyring.stat().st_ino != inode and "AQB-rotated==" in keyring.read_text()

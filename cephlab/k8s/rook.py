@@ -147,7 +147,7 @@ def object_store() -> list[Obj]:
 # The toolbox builds ceph.conf and a keyring from what the operator publishes: the mon
 # endpoints ConfigMap ("a=IP:port,b=...") and the admin secret; it refreshes them because
 # mons can move.
-_TOOLBOX_SCRIPT = r"""set -eu
+TOOLBOX_SCRIPT = r"""set -eu
 # Each file is replaced (write, then rename) only when its content changed, so a rados/rbd
 # call never reads a half-written keyring.
 replace_if_changed() {
@@ -171,7 +171,7 @@ def toolbox(image: str = versions.CEPH_IMAGE) -> Obj:
     container = {
         "name": TOOLBOX,
         "image": image,
-        "command": ["/bin/bash", "-c", _TOOLBOX_SCRIPT],
+        "command": ["/bin/bash", "-c", TOOLBOX_SCRIPT],
         "env": [{"name": "ROOK_CEPH_USERNAME", "valueFrom": {
             "secretKeyRef": {"name": "rook-ceph-mon", "key": "ceph-username"}}}],
         "resources": resources("50m", "64Mi"),
