@@ -83,7 +83,8 @@ def env_value(name: str, value: str) -> Obj:
 
 def calico_settings() -> Obj:
     """Settings calico-node takes from ConfigMap kube-system/kubernetes-services-endpoint (an
-    optional ``envFrom`` of Calico's manifest install), applied before the manifest so the
+    optional ``envFrom`` of the calico-node container in Calico v3.31.5's
+    manifests/calico.yaml, which sets neither variable itself), applied before the manifest so the
     first start already uses them: node addresses from the Node's InternalIP (the kubelets run
     with --node-ip on the private network; first-found would pick the NAT 10.0.2.15), and the
     lab's pod CIDR."""
