@@ -223,3 +223,36 @@ def test_plan_mode_on_the_cluster_target_uses_the_cluster_config(tmp_path):
     operator = (out / "06_rook_operator" / "commands.sh").read_text()
     assert 'ROOK_CEPH_ALLOW_LOOP_DEVICES: "true"' in operator and "kubectl patch" not in operator
     assert "plan checker" in (out / "plan.md").read_text()
+
+
+def test_red_on_a_pods_secret_config_map_and_claim_and_a_pvcs_volume():
+    plans = lab()
+    deploy = copy.deepcopy(next(o for o in plans["mysql"].objects if o["kind"] == "Deployment"))
+    deploy["metadata"]["name"] = "mysql-2"
+    pod = deploy["spec"]["template"]["spec"]
+    pod["containers"][0]["env"][0]["valueFrom"]["secretKeyRef"]["name"] = "mysql-credentials-2"
+    pod["volumes"] = [{"name": "data", "persistentVolumeClaim": {"claimName": "mysql-pvc-2"}},
+                      {"name": "conf", "configMap": {"name": "mysql-conf"}}]
+    pvc = copy.deepcopy(next(o for o in plans["minio"].objects if o["kind"] == "PersistentVolumeClaim"))
+    pvc["metadata"]["name"], pvc["spec"]["volumeName"] = "other", "no-such-pv"
+    plans["mysql"].apply(deploy, pvc)
+    text = red(plans)
+    for missing in ("Secret default/mysql-credentials-2: Deployment default/mysql-2 reads its key root-password",
+                    "PersistentVolumeClaim default/mysql-pvc-2: Deployment default/mysql-2 mounts it",
+                    "ConfigMap default/mysql-conf: Deployment default/mysql-2 mounts it",
+                    "PersistentVolume no-such-pv: PersistentVolumeClaim default/other binds it"):
+        assert f"{missing}, but nothing earlier creates it" in text
+
+
+def test_red_on_a_kubeconfig_read_before_init_and_an_unpinned_chart():
+    plans = lab()
+    k = plans["kubernetes"]
+    fetch = next(op for op in k.ops if isinstance(op, ops.FetchKubeconfig))
+    k.ops.remove(fetch)
+    k.ops.insert(0, fetch)
+    d = plans["dashboard"]
+    d.ops[0] = ops.HelmInstall("kubernetes-dashboard", "kubernetes-dashboard/kubernetes-dashboard",
+                               "kubernetes-dashboard")
+    text = red(plans)
+    assert "node k8s-1: /etc/kubernetes/admin.conf is read before `kubeadm init` made it" in text
+    assert "chart kubernetes-dashboard/kubernetes-dashboard: not the pinned chart" in text
