@@ -26,8 +26,8 @@ from ..waits import wait_for
 from . import checks
 from .kube import Kube
 from .objects import ROOK_NS
-from .plan_ops import (HTTP_MAX_TIME, HTTP_RETRIES, HTTP_RETRY_DELAY, TOOLBOX_EXEC, Apply, ApplyUrl, ApplyUrlEdited, Exec, FetchKubeconfig,
-                       HelmInstall, HttpCheck, KubeadmJoin, Kubectl, NodeScript, Note, RemoveOsds,
+from .plan_ops import (HTTP_MAX_TIME, HTTP_RETRIES, HTTP_RETRY_DELAY, TOOLBOX_EXEC, Apply,
+                       ApplyUrl, ApplyUrlEdited, Exec, FetchKubeconfig, HelmInstall, HttpCheck, KubeadmJoin, Kubectl, NodeScript, Note, RemoveOsds,
                        Rollout, Scale, Ssh, StagePlan, Taint, Toolbox, VagrantUp, WaitCondition,
                        WaitCount, WaitNodesReady, WaitPhase)
 
@@ -91,7 +91,8 @@ class Engine:
         try:
             out, err = proc.communicate(stdin, timeout=timeout * self.timeout_scale)
         except subprocess.TimeoutExpired:
-            raise CommandError(shown, -1, "", f"timed out after {timeout * self.timeout_scale:.0f}s") from None
+            raise CommandError(shown, -1, "",
+                               f"timed out after {timeout * self.timeout_scale:.0f}s") from None
         except FileNotFoundError as exc:
             raise LabError(f"cannot run {argv[0]!r}: {exc}") from None
         finally:

@@ -22,7 +22,7 @@ from . import manifests as m
 from . import versions
 from .plan_build import TARGETS, build, planned_stages
 from .plan_check import check_plan
-from .plan_ops import TOOLBOX_EXEC, StagePlan
+from .plan_ops import StagePlan
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 

@@ -17,7 +17,7 @@ from ..stages import STAGES, Stage
 from . import manifests as m
 from . import versions
 from .objects import ROOK_NS, TOOLBOX, crush_host_name
-from .plan_ops import (Apply, ApplyUrl, ApplyUrlEdited, Exec, FetchKubeconfig, HelmInstall,
+from .plan_ops import (ApplyUrl, ApplyUrlEdited, Exec, FetchKubeconfig, HelmInstall,
                        HttpCheck, KubeadmJoin, Kubectl, NodeScript, Note, RemoveOsds, Rollout,
                        Scale, Ssh, StagePlan, Taint, Toolbox, VagrantUp, WaitCondition,
                        WaitCount, WaitNodesReady, WaitPhase)

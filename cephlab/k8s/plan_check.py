@@ -22,14 +22,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Optional, Sequence
+from typing import Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from . import provided, versions
 from .objects import ROOK_NS, TOOLBOX, Obj
-from .plan_ops import (Apply, ApplyUrl, ApplyUrlEdited, Exec, FetchKubeconfig, HelmInstall,
-                       HttpCheck, KubeadmJoin, Kubectl, RemoveOsds, Rollout, Scale, Ssh,
-                       StagePlan, Toolbox, WaitCondition, WaitPhase, Ref)
+from .plan_ops import (Apply, ApplyUrl, Exec, FetchKubeconfig, HelmInstall, HttpCheck,
+                       KubeadmJoin, Kubectl, Ref, RemoveOsds, Rollout, Scale, Ssh, StagePlan,
+                       Toolbox, WaitPhase)
 
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
@@ -84,7 +84,11 @@ class Checker:
         self.tags: dict[str, tuple[str, str]] = {}     # image repository -> (tag, where)
 
     # ------------------------------------------------------------------ reporting
-    def fail(self, what: str) -> None:
+    def fail(self, what: str, twice: bool = False) -> None:
+        """Record a problem. On the second walk of a stage only what fails *because* it ran
+        before (``twice``) is new; everything else was reported by the first walk."""
+        if self.second and not twice:
+            return
         text = f"{self.where}: {what}"
         if self.second:
             text = f"{self.where} (the stage run a second time): not safe to run twice: {what}"
@@ -236,7 +240,7 @@ class Checker:
             if pool in self.model.pools and self.model.pools[pool] != args:
                 self.fail(f"Ceph pool {pool}: created again with other arguments "
                           f"({' '.join(args)} after {' '.join(self.model.pools[pool])}); "
-                          "Ceph keeps the first and says nothing")
+                          "Ceph keeps the first and says nothing", twice=True)
             self.model.pools.setdefault(pool, args)
 
     def op_RemoveOsds(self, op: RemoveOsds) -> None:
@@ -256,7 +260,8 @@ class Checker:
             kind = KUBECTL_KINDS.get(rest[0], rest[0].capitalize())
             ref = Ref(kind, rest[1], None if kind in CLUSTER_SCOPED else ns)
             if self.model.has(ref):
-                self.fail(f"{ref}: `kubectl create` of an object that exists fails (AlreadyExists)")
+                self.fail(f"{ref}: `kubectl create` of an object that exists fails (AlreadyExists)",
+                          twice=True)
             self.model.objects[ref] = {}
 
     def op_HttpCheck(self, op: HttpCheck) -> None:
@@ -275,7 +280,7 @@ class Checker:
         if tuple(op.argv[:2]) == ("kubeadm", "init"):
             if ADMIN_CONF in files:
                 self.fail(f"node {op.node}: `kubeadm init` where {ADMIN_CONF} exists fails its "
-                          "preflight (guard it on that file, or reset first)")
+                          "preflight (guard it on that file, or reset first)", twice=True)
             files.update({ADMIN_CONF, KUBELET_CONF})
             self.model.add(provided.CLUSTER_BASE)
         elif tuple(op.argv[:2]) == ("kubeadm", "join"):
@@ -285,7 +290,7 @@ class Checker:
         files = self._files(node)
         if KUBELET_CONF in files:
             self.fail(f"node {node}: `kubeadm join` where {KUBELET_CONF} exists fails its "
-                      "preflight (guard it on that file)")
+                      "preflight (guard it on that file)", twice=True)
         files.add(KUBELET_CONF)
 
     def op_KubeadmJoin(self, op: KubeadmJoin) -> None:
