@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .errors import CommandError, LabError
+from .k8s.objects import ROOK_NS, TOOLBOX
 
 #: The Ceph tools a runner may be asked to run (``tool=``). Each takes ``-c CONF`` after its name.
 CEPH_TOOLS = ("ceph", "rados", "rbd", "radosgw-admin")
@@ -92,7 +93,7 @@ class ToolboxCeph(CephRunner):
     """Ceph's CLI inside the Rook toolbox deployment, through ``kubectl exec``."""
 
     def __init__(self, kubeconfig: str | None = None, context: str | None = None,
-                 namespace: str = "rook-ceph", deployment: str = "rook-ceph-tools"):
+                 namespace: str = ROOK_NS, deployment: str = TOOLBOX):
         self.kubeconfig, self.context = kubeconfig, context
         self.namespace, self.deployment = namespace, deployment
 
