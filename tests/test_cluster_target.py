@@ -397,3 +397,15 @@ def test_kube_wrapper_calls_the_dynamic_client_as_intended():
     assert kube.delete({"apiVersion": "v1", "kind": "Pod", "name": "gone", "namespace": "default"}) is False
     with pytest.raises(LabError, match="Secrets are not read whole"):
         kube.get_json("Secret", "mysql-credentials", "default")
+
+
+def test_crush_host_follows_rooks_naming_from_the_hostname_label(tmp_path):
+    kube = FakeKube()
+    kube.cluster.patch("Node", WORKERS[0], None,
+                       {"metadata": {"labels": {"kubernetes.io/hostname": "worker.a.example"}}})
+    target = make_target(tmp_path, kube=kube)
+    assert target.crush_host("k8s-1") == "worker-a-example"
+    assert target.crush_host("k8s-2") == "cephlab-worker2"
+    from cephlab.k8s.plan_ops import RemoveOsds
+    (remove,) = [op for op in target.plans()["remove_node"].ops if isinstance(op, RemoveOsds)]
+    assert remove.crush_host == "worker-a-example"

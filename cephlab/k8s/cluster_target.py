@@ -100,9 +100,14 @@ class ClusterTarget(KubeServices, Target):
             raise LabError(f"node {name} reports no InternalIP")
         return ip
 
+    def hostname_label(self, name: str) -> str:
+        """The node's kubernetes.io/hostname label (Rook's CRUSH host comes from it)."""
+        node = self.kube.get_json("Node", name) or {}
+        return ((node.get("metadata") or {}).get("labels") or {}).get("kubernetes.io/hostname", name)
+
     def crush_host(self, lab_node: str) -> str:
         # Rook names CRUSH hosts after the node's hostname label, "." replaced by "-"
-        return crush_host_name(self.node_map[lab_node])
+        return crush_host_name(self.hostname_label(self.node_map[lab_node]))
 
     def expected_address(self, lab_node: str) -> Optional[str]:
         name = self.node_map[lab_node]
@@ -155,6 +160,7 @@ class ClusterTarget(KubeServices, Target):
             conf = self.config
             params = conf.plan_parameters()
             params["address"] = self.node_address("k8s-1")
+            params["hostnames"] = {n: self.hostname_label(n) for n in conf.names}
             self._plans = {p.slug: p for p in build("cluster", conf.names, m.generate_secrets(),
                                                     **params)}
         return self._plans

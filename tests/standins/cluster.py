@@ -227,7 +227,9 @@ class FakeCluster:
         """One OSD per (node, device) of the spec that has none yet (Rook's prepare jobs)."""
         osds = self.state["osds"]
         for node in cluster["spec"]["storage"]["nodes"]:
-            host = crush_host_name(node["name"])
+            obj = self.state["objects"].get(_key("Node", node["name"], None)) or {}
+            label = ((obj.get("metadata") or {}).get("labels") or {}).get("kubernetes.io/hostname")
+            host = crush_host_name(label or node["name"])      # as Rook names the CRUSH host
             for dev in node["devices"]:
                 if any(o["host"] == host and o["device"] == dev["name"] for o in osds.values()):
                     continue
