@@ -51,8 +51,8 @@ def test_each_cluster_stage_run_twice_leaves_the_same_state(tmp_path, standin_ku
 
 
 def test_vagrant_stages_run_twice_and_an_unguarded_init_is_refused(tmp_path, monkeypatch):
-    from tests.test_vagrant_target import NODES, _StandinKube, new_lab, tool_bin
-    from tests.standins.cluster import FakeCluster
+    from tests.standins.cluster import FakeCluster, KubeFactory
+    from tests.test_vagrant_target import NODES, new_lab, tool_bin
 
     log = tmp_path / "calls.jsonl"
     bin_dir = tool_bin(tmp_path, "vagrant", "kubectl", "VBoxManage")
@@ -64,7 +64,7 @@ def test_vagrant_stages_run_twice_and_an_unguarded_init_is_refused(tmp_path, mon
     state = tmp_path / "cluster.json"
     FakeCluster(state, NODES)
     monkeypatch.setenv("FAKE_CLUSTER_STATE", str(state))
-    monkeypatch.setattr("cephlab.k8s.vagrant_target.Kube", _StandinKube(state))
+    monkeypatch.setattr("cephlab.k8s.vagrant_target.Kube", KubeFactory(state))
     lab_dir = tmp_path / "lab"
     lab = new_lab(lab_dir)
     lab.reach("master_isolation")

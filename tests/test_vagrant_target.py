@@ -21,7 +21,7 @@ from cephlab.errors import CommandError, ConfigError, LabError
 from cephlab.lab import Lab
 from cephlab.targets import target_class
 from tests.conftest import ROOT, run_harness
-from tests.standins.cluster import FakeCluster, FakeKube
+from tests.standins.cluster import FakeCluster, KubeFactory
 
 pytest.importorskip("vagrant", reason="pip install python-vagrant")
 
@@ -86,7 +86,7 @@ def tools(tmp_path, monkeypatch):
     cluster.patch("Node", "k8s-1", None, {"spec": {"taints": [     # as kubeadm init leaves it
         {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]}})
     monkeypatch.setenv("FAKE_CLUSTER_STATE", str(state))
-    monkeypatch.setattr("cephlab.k8s.vagrant_target.Kube", _StandinKube(state))
+    monkeypatch.setattr("cephlab.k8s.vagrant_target.Kube", KubeFactory(state))
 
     def calls() -> list[tuple[str, list[str], dict]]:
         if not log.exists():
@@ -97,22 +97,6 @@ def tools(tmp_path, monkeypatch):
             out.append((rec.get("tool", "vagrant"), rec["argv"], rec.get("env", {})))
         return out
     return calls
-
-
-class _StandinKube:
-    """Stands in for the Kube class in the vagrant target: the kubeconfig and context are
-    resolved from the fetched file as the real one does; the API is the stand-in's."""
-
-    def __init__(self, state: Path):
-        self.state = state
-
-    def __call__(self, kubeconfig, context):
-        return FakeKube(FakeCluster(self.state), kubeconfig, context)
-
-    def connect(self, kubeconfig, context):
-        from cephlab.k8s.kube import resolve_context
-        path, ctx = resolve_context(kubeconfig, context)
-        return FakeKube(FakeCluster(self.state), path, ctx)
 
 
 def new_lab(lab_dir: Path, said: list[str] | None = None) -> Lab:

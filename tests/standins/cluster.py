@@ -330,3 +330,20 @@ class FakeKube:
             items = [i for i in items if all(((i.get("metadata") or {}).get("labels") or {}).get(k) == v
                                              for k, v in wanted.items())]
         return items
+
+
+class KubeFactory:
+    """Stands in for the ``Kube`` class where a target makes its own client (the vagrant
+    target): the kubeconfig and context are resolved from the file as the real class does;
+    the API behind them is the stand-in's."""
+
+    def __init__(self, state: Path):
+        self.state = Path(state)
+
+    def __call__(self, kubeconfig, context) -> FakeKube:
+        return FakeKube(FakeCluster(self.state), kubeconfig, context)
+
+    def connect(self, kubeconfig, context) -> FakeKube:
+        from cephlab.k8s.kube import resolve_context
+        path, ctx = resolve_context(kubeconfig, context)
+        return FakeKube(FakeCluster(self.state), path, ctx)
