@@ -90,9 +90,12 @@ class ApplyUrlEdited:
     edits: tuple[tuple[str, str], ...]
 
     def render(self) -> str:
-        seds = " ".join(f"-e {shlex.quote('s|^' + old + '$|' + new + '|')}" for old, new in self.edits)
-        return (f"curl -fsSL {shlex.quote(self.url)} | sed {seds} | "
-                "kubectl apply --server-side -f -")
+        local = f'"$STAGE/{self.url.rsplit("/", 1)[-1]}"'
+        lines = [f"curl -fsSL {shlex.quote(self.url)} -o {local}"]
+        for old, new in self.edits:
+            lines += [f"test \"$(grep -cxF {shlex.quote(old)} {local})\" = 1   # exactly once",
+                      f"sed -i -e {shlex.quote('s|^' + old + '$|' + new + '|')} {local}"]
+        return "\n".join(lines + [f"kubectl apply --server-side -f {local}"])
 
 
 @dataclass(frozen=True)
