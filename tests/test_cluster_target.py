@@ -407,5 +407,5 @@ def test_crush_host_follows_rooks_naming_from_the_hostname_label(tmp_path):
     assert target.crush_host("k8s-1") == "worker-a-example"
     assert target.crush_host("k8s-2") == "cephlab-worker2"
     from cephlab.k8s.plan_ops import RemoveOsds
-    (remove,) = [op for op in target.plans()["remove_node"].ops if isinstance(op, RemoveOsds)]
+    (remove,) = [op for op in target.plans()[stages.get("remove_node")].ops if isinstance(op, RemoveOsds)]
     assert remove.crush_host == "worker-a-example"

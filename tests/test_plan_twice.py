@@ -16,7 +16,7 @@ from cephlab.k8s import plan_ops as ops
 from tests.standins import tools
 from tests.test_cluster_target import FakeKube, make_target
 
-CLUSTER_STAGES = ("rook_operator", "ceph_cluster", "ceph_dashboard", "block_pool", "shared_filesystem",
+CLUSTER_STAGES = ("dashboard", "rook_operator", "ceph_cluster", "ceph_dashboard", "block_pool", "shared_filesystem",
                   "object_store", "extend_storage", "toolbox", "pg_num", "remove_node", "minio",
                   "mysql", "ghost")
 
@@ -75,7 +75,7 @@ def test_vagrant_stages_run_twice_and_an_unguarded_init_is_refused(tmp_path, mon
         target.apply(stages.get(slug))                         # the stage again: no failure
         assert (json.loads(machines.read_text()), FakeCluster(state).state["objects"]) == before, slug
     # the same stage with kubeadm init unguarded fails on the stand-in VM, as kubeadm does
-    plan = target.plans()["kubernetes"]
+    plan = target.plans()[stages.get("kubernetes")]
     plan.ops = [ops.Ssh(op.node, op.argv) if isinstance(op, ops.Ssh) and op.argv[:2] == ("kubeadm", "init")
                 else op for op in plan.ops]
     with pytest.raises(CommandError, match="Port 6443 is in use"):

@@ -22,7 +22,7 @@ from . import manifests as m
 from .cluster_services import KubeServices
 from .kube import Kube, kubeconfig_paths
 from .objects import crush_host_name
-from .plan_build import build
+from .plan_build import build, by_stage
 from .plan_ops import StagePlan
 
 log = logging.getLogger("cephlab")
@@ -52,7 +52,7 @@ class ClusterTarget(KubeServices, Target):
         super().__init__(cfg, state)
         self._kube: Optional[Kube] = None
         self._config: Optional[cluster_config.ClusterConfig] = None
-        self._plans: Optional[dict[str, StagePlan]] = None
+        self._plans: Optional[dict[Stage, StagePlan]] = None
 
     @classmethod
     def skip_reason(cls, stage: Stage) -> Optional[str]:
@@ -153,7 +153,7 @@ class ClusterTarget(KubeServices, Target):
                               f"(Kubernetes {version}): " + "; ".join(problems))
 
     # ------------------------------------------------------------------ the plan, adapted
-    def plans(self) -> dict[str, StagePlan]:
+    def plans(self) -> dict[Stage, StagePlan]:
         """The cluster plan for this cluster's nodes, devices and first-node address (all
         passed in when the plan is built)."""
         if self._plans is None:
@@ -161,8 +161,7 @@ class ClusterTarget(KubeServices, Target):
             params = conf.plan_parameters()
             params["address"] = self.node_address("k8s-1")
             params["hostnames"] = {n: self.hostname_label(n) for n in conf.names}
-            self._plans = {p.slug: p for p in build("cluster", conf.names, m.generate_secrets(),
-                                                    **params)}
+            self._plans = by_stage(build("cluster", conf.names, m.generate_secrets(), **params))
         return self._plans
 
     def apply(self, stage: Stage) -> None:
@@ -180,7 +179,7 @@ class ClusterTarget(KubeServices, Target):
                              say=lambda text: log.info("[%s] %s", stage.slug, text),
                              timeout_scale=self.cfg.timeouts.command / 60.0,
                              env=self.runner_env())
-        runner.run(self.plans()[stage.slug])
+        runner.run(self.plans()[stage])
 
     # hooks for targets that share this engine (the vagrant target)
     def runner_kube(self) -> Kube:

@@ -31,7 +31,7 @@ from . import manifests as m
 from . import vm_checks
 from .cluster_target import ClusterTarget
 from .kube import Kube
-from .plan_build import build
+from .plan_build import build, by_stage
 from .plan_ops import StagePlan
 
 log = logging.getLogger("cephlab")
@@ -165,11 +165,10 @@ class VagrantTarget(ClusterTarget):
             raise ConfigError(f"no Vagrantfile in {self.root}")
 
     # ------------------------------------------------------------------ the plan
-    def plans(self) -> dict[str, StagePlan]:
+    def plans(self) -> dict[Stage, StagePlan]:
         if self._plans is None:
-            self._plans = {p.slug: p for p in build("vagrant", tuple(self.cfg.nodes),
-                                                    m.generate_secrets(),
-                                                    vagrant_provider=self.provider)}
+            self._plans = by_stage(build("vagrant", tuple(self.cfg.nodes), m.generate_secrets(),
+                                         vagrant_provider=self.provider))
         return self._plans
 
     def apply(self, stage: Stage) -> None:
