@@ -490,3 +490,12 @@ def test_toolbox_script_replaces_its_files_only_on_change(tmp_path):
     (tmp_path / "etc/rook-secret/keyring").write_text("AQB-rotated==")
     run()
     assert keyring.stat().st_ino != inode and "AQB-rotated==" in keyring.read_text()
+
+
+def test_the_steps_ceph_in_the_toolbox_gives_up_on_unreachable_mons():
+    """Review item 12: the runner the Ceph steps use on Kubernetes passes --connect-timeout."""
+    from cephlab.ceph import ToolboxCeph
+    argv = ToolboxCeph("/kc", "ctx").command(["ceph", "status"])
+    assert argv == ["kubectl", "--kubeconfig", "/kc", "--context", "ctx", "-n", "rook-ceph", "exec",
+                    "-i", "deploy/rook-ceph-tools", "--", "ceph", "--connect-timeout", "15", "status"]
+    assert ToolboxCeph().command(["rados", "df"])[-3:] == ["--", "rados", "df"]
