@@ -174,12 +174,12 @@ class ClusterTarget(KubeServices, Target):
         """Run this target's plan of ``stage``, op by op (:mod:`.engine`)."""
         from .engine import Engine
 
-        runner = Engine(self.runner_kube(), self.cfg.lab_dir / "work", fail_fast=self.fail_fast,
-                             record=lambda obj, created: self._record(stage, obj, created),
-                             say=lambda text: log.info("[%s] %s", stage.slug, text),
-                             timeout_scale=self.cfg.timeouts.command / 60.0,
-                             env=self.runner_env())
-        runner.run(self.plans()[stage])
+        engine = Engine(self.runner_kube(), self.cfg.lab_dir / "work", fail_fast=self.fail_fast,
+                        record=lambda obj, created: self._record(stage, obj, created),
+                        say=lambda text: log.info("[%s] %s", stage.slug, text),
+                        timeout_scale=self.cfg.timeouts.command / 60.0,
+                        env=self.runner_env())
+        engine.run(self.plans()[stage])
 
     # hooks for targets that share this engine (the vagrant target)
     def runner_kube(self) -> Kube:
