@@ -14,6 +14,7 @@ from typing import Optional
 
 from ..ceph import CephRunner, ToolboxCeph
 from ..errors import ConfigError, LabError
+from ..model import NODES
 from ..stages import Stage
 from ..targets import Target
 from ..waits import wait_for
@@ -159,7 +160,7 @@ class ClusterTarget(KubeServices, Target):
         if self._plans is None:
             conf = self.config
             params = conf.plan_parameters()
-            params["address"] = self.node_address("k8s-1")
+            params["address"] = self.node_address(NODES[0])   # clients reach the lab at k8s-1
             params["hostnames"] = {n: self.hostname_label(n) for n in conf.names}
             self._plans = by_stage(build("cluster", conf.names, m.generate_secrets(), **params))
         return self._plans

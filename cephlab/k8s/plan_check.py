@@ -33,7 +33,9 @@ from .plan_ops import (Apply, ApplyUrl, Exec, FetchKubeconfig, HelmInstall, Http
 
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
-NODE_PORT_RANGE = range(30000, 32768)
+#: the API server's default --service-node-port-range
+_LOW, _HIGH = map(int, "30000-32767".split("-"))
+NODE_PORT_RANGE = range(_LOW, _HIGH + 1)
 CLUSTER_SCOPED = frozenset({"Namespace", "Node", "PersistentVolume", "StorageClass",
                             "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"})
 WORKLOADS = frozenset({"Deployment", "DaemonSet", "StatefulSet", "Pod", "Job"})
