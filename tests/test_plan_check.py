@@ -256,3 +256,54 @@ def test_red_on_a_kubeconfig_read_before_init_and_an_unpinned_chart():
     text = red(plans)
     assert "node k8s-1: /etc/kubernetes/admin.conf is read before `kubeadm init` made it" in text
     assert "chart kubernetes-dashboard/kubernetes-dashboard: not the pinned chart" in text
+
+
+# ---------------------------------------------------------------------------- another OSD layout
+def _local_volumes():
+    """A layout of one local block volume per (node, device), in the shape the cluster
+    config's local-pvs layout renders (StorageClass, PVs, storageClassDeviceSets)."""
+    sc = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass", "metadata": {"name": "osd-local"},
+          "provisioner": "kubernetes.io/no-provisioner", "volumeBindingMode": "WaitForFirstConsumer"}
+    pvs = [{"apiVersion": "v1", "kind": "PersistentVolume", "metadata": {"name": f"osd-{n}-{d}"},
+            "spec": {"capacity": {"storage": "10Gi"}, "volumeMode": "Block", "accessModes": ["ReadWriteOnce"],
+                     "storageClassName": "osd-local", "local": {"path": f"/dev/{d}"}}}
+           for n in NODES for d in ("sdc", "sdd")]
+
+    def storage(spec):
+        out = {k: v for k, v in spec.items() if k != "nodes"}
+        out["storageClassDeviceSets"] = [
+            {"name": f"{node['name']}-{dev['name']}", "count": 1, "portable": False,
+             "volumeClaimTemplates": [{"metadata": {"name": "data"}, "spec": {
+                 "storageClassName": "osd-local", "volumeName": f"osd-{node['name']}-{dev['name']}",
+                 "volumeMode": "Block", "accessModes": ["ReadWriteOnce"],
+                 "resources": {"requests": {"storage": "10Gi"}}}}]}
+            for node in spec["nodes"] for dev in node["devices"]]
+        return out
+
+    cleanup = [ops.Delete("PersistentVolumeClaim", "rook-ceph", selector=f"ceph.rook.io/DeviceSet=k8s-1-{d}")
+               for d in ("sdc", "sdd")] + [ops.Delete("PersistentVolume", None, name=f"osd-k8s-1-{d}")
+                                           for d in ("sdc", "sdd")]
+    return [sc, *pvs], storage, cleanup
+
+
+def test_a_local_volume_osd_layout_is_a_parameter_of_the_plan():
+    objects, storage, cleanup = _local_volumes()
+    plans = lab("cluster", osd_storage=storage, osd_objects=objects, osd_cleanup=cleanup)
+    assert findings(list(plans.values()), "cluster") == []
+    kinds = [o["kind"] for o in plans["ceph_cluster"].objects]
+    assert kinds[:7] == ["StorageClass"] + ["PersistentVolume"] * 6 and kinds[7] == "CephCluster"
+    c1 = plans["ceph_cluster"].objects[7]["spec"]["storage"]
+    assert "nodes" not in c1 and [s["name"] for s in c1["storageClassDeviceSets"]] == \
+        ["k8s-1-sdc", "k8s-2-sdc", "k8s-3-sdc"]
+    (c3,) = plans["remove_node"].objects
+    assert len(c3["spec"]["storage"]["storageClassDeviceSets"]) == 4
+    remove = plans["remove_node"].ops
+    i = next(i for i, op in enumerate(remove) if isinstance(op, ops.RemoveOsds))
+    assert remove[i + 1:i + 5] == cleanup
+    assert remove[i + 1].render() == ("kubectl -n rook-ceph delete persistentvolumeclaim -l "
+                                      "ceph.rook.io/DeviceSet=k8s-1-sdc --ignore-not-found")
+    # without the volumes, the checker names what the device sets need
+    bare = lab("cluster", osd_storage=storage)
+    assert ("PersistentVolume osd-k8s-1-sdc: CephCluster rook-ceph/rook-ceph device set k8s-1-sdc "
+            "binds it, but nothing earlier creates it") in red(bare, "cluster")
+    assert "StorageClass osd-local: CephCluster rook-ceph/rook-ceph device set" in red(bare, "cluster")

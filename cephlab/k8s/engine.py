@@ -27,7 +27,7 @@ from . import checks
 from .kube import Kube
 from .objects import ROOK_NS
 from .plan_ops import (HTTP_MAX_TIME, HTTP_RETRIES, HTTP_RETRY_DELAY, TOOLBOX_EXEC, Apply,
-                       ApplyUrl, ApplyUrlEdited, Exec, FetchKubeconfig, HelmInstall, HttpCheck, KubeadmJoin, Kubectl, NodeScript, Note, RemoveOsds,
+                       ApplyUrl, ApplyUrlEdited, Delete, Exec, FetchKubeconfig, HelmInstall, HttpCheck, KubeadmJoin, Kubectl, NodeScript, Note, RemoveOsds,
                        Rollout, Scale, Ssh, StagePlan, Taint, Toolbox, VagrantUp, WaitCondition,
                        WaitCount, WaitNodesReady, WaitPhase)
 
@@ -41,7 +41,7 @@ class Engine:
         Apply: "apply", ApplyUrl: "apply_url", ApplyUrlEdited: "apply_url_edited",
         HelmInstall: "helm_install", WaitPhase: "wait_phase", WaitCondition: "wait_condition",
         WaitNodesReady: "wait_nodes_ready", Rollout: "rollout", WaitCount: "wait_count",
-        Scale: "scale", Taint: "taint", Kubectl: "kubectl", Exec: "exec", Toolbox: "toolbox",
+        Scale: "scale", Delete: "delete", Taint: "taint", Kubectl: "kubectl", Exec: "exec", Toolbox: "toolbox",
         HttpCheck: "http_check", VagrantUp: "vagrant_up", Ssh: "ssh", KubeadmJoin: "kubeadm_join",
         FetchKubeconfig: "fetch_kubeconfig", NodeScript: "node_script", RemoveOsds: "remove_osds",
         Note: "note",
@@ -195,6 +195,11 @@ class Engine:
     def scale(self, op: Scale) -> None:
         self.command(self._kubectl("-n", op.namespace, "scale", f"deploy/{op.name}",
                                    f"--replicas={op.replicas}"))
+
+    def delete(self, op: Delete) -> None:
+        ns = ["-n", op.namespace] if op.namespace else []
+        what = [f"{op.kind.lower()}/{op.name}"] if op.name else [op.kind.lower(), "-l", op.selector]
+        self.command(self._kubectl(*ns, "delete", *what, "--ignore-not-found"))
 
     def taint(self, op: Taint) -> None:
         node = self.kube.get_json("Node", op.node)

@@ -10,14 +10,14 @@ ids) stay in the engine or in shell variables.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 from .. import model
 from ..stages import STAGES, Stage
 from . import manifests as m
 from . import versions
-from .objects import ROOK_NS, TOOLBOX, crush_host_name
-from .plan_ops import (ApplyUrl, ApplyUrlEdited, Exec, FetchKubeconfig, HelmInstall,
+from .objects import ROOK_NS, TOOLBOX, Obj, crush_host_name
+from .plan_ops import (ApplyUrl, Delete, ApplyUrlEdited, Exec, FetchKubeconfig, HelmInstall,
                        HttpCheck, KubeadmJoin, Kubectl, NodeScript, Note, RemoveOsds, Rollout,
                        Scale, Ssh, StagePlan, Taint, Toolbox, VagrantUp, WaitCondition,
                        WaitCount, WaitNodesReady, WaitPhase)
@@ -70,6 +70,9 @@ def build(target: str, nodes: Sequence[str], secrets: Mapping[str, str], *,
           devices: Optional[Mapping[str, Sequence[str]]] = None,
           hostnames: Optional[Mapping[str, str]] = None,
           loop_devices: bool = False,
+          osd_storage: Optional[Callable[[Obj], Obj]] = None,
+          osd_objects: Sequence[Obj] = (),
+          osd_cleanup: Sequence[Delete] = (),
           vagrant_provider: str = "${LAB_PROVIDER:-virtualbox}") -> list[StagePlan]:
     """The plans of every building stage, in stage order.
 
@@ -77,6 +80,11 @@ def build(target: str, nodes: Sequence[str], secrets: Mapping[str, str], *,
     10.254.1.2). ``devices``: node -> the two devices that play sdc and sdd (default: sdc,
     sdd). ``hostnames``: node -> its kubernetes.io/hostname label (default: the node name),
     from which Rook names the CRUSH host. ``loop_devices``: Rook must accept loop devices.
+    ``osd_storage``: another OSD layout (the cluster config's local volumes): it turns the
+    CephCluster's ``spec.storage`` (nodes with the lab's device names sdc/sdd) into this
+    cluster's; ``osd_objects`` are applied before the first CephCluster (its StorageClass and
+    volumes), ``osd_cleanup`` runs in remove_node after the purge (the removed node's claims
+    and volumes).
     """
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; targets are: {', '.join(TARGETS)}")
@@ -94,8 +102,13 @@ def build(target: str, nodes: Sequence[str], secrets: Mapping[str, str], *,
     address = address or m.node_ip(0)
     plans = {s.slug: StagePlan(s) for s in planned_stages()}
 
-    def first_devices(count: int) -> dict[str, tuple[str, ...]]:
-        return {n: devices[n][:count] for n in nodes}
+    def cluster(members: Sequence[str], count: int) -> Obj:
+        """The CephCluster on ``members``' first ``count`` devices, in this cluster's layout."""
+        if osd_storage is None:
+            return m.ceph_cluster(members, {n: devices[n][:count] for n in members})
+        obj = m.ceph_cluster(members, LAB_DEVICES[:count])
+        obj["spec"]["storage"] = osd_storage(obj["spec"]["storage"])
+        return obj
 
     p = plans["vms"]
     if vagrant:
@@ -153,7 +166,8 @@ def build(target: str, nodes: Sequence[str], secrets: Mapping[str, str], *,
           Rollout("Deployment", "rook-ceph-operator", ROOK_NS, 600))
 
     p = plans["ceph_cluster"]
-    p.apply(m.ceph_cluster(nodes, first_devices(1)))
+    p.apply(*osd_objects)
+    p.apply(cluster(nodes, 1))
     p.add(WaitPhase("CephCluster", "rook-ceph", ROOK_NS, "Ready", 1800),
           Kubectl(("-n", ROOK_NS, "get", "pods", "-l", "app=rook-ceph-osd", "-o", "wide")),
           Note("the Ceph CLI of every later stage runs in the toolbox"))
@@ -181,7 +195,7 @@ def build(target: str, nodes: Sequence[str], secrets: Mapping[str, str], *,
           WaitPhase("ObjectBucketClaim", "lab-bucket", m.APPS_NS, "Bound", 300))
 
     p = plans["extend_storage"]
-    p.apply(m.ceph_cluster(nodes, first_devices(2)))
+    p.apply(cluster(nodes, 2))
     p.add(WaitCount("Deployment", ROOK_NS, "app=rook-ceph-osd", 2 * len(nodes), 1800),
           WaitPhase("CephCluster", "rook-ceph", ROOK_NS, "Ready", 1800))
 
@@ -202,8 +216,8 @@ def build(target: str, nodes: Sequence[str], secrets: Mapping[str, str], *,
     kept = tuple(n for n in nodes if n != removed)
     p.add(Note("the operator would re-create what is being removed: stop it for the duration"),
           Scale("rook-ceph-operator", ROOK_NS, 0))
-    p.apply(m.ceph_cluster(kept, {n: devices[n] for n in kept}))
-    p.add(RemoveOsds(crush_host_name(hostnames[removed])))
+    p.apply(cluster(kept, 2))
+    p.add(RemoveOsds(crush_host_name(hostnames[removed])), *osd_cleanup)
     wipe = wipe_script(devices[removed])
     if vagrant:
         p.add(NodeScript(removed, WIPE_SCRIPT, wipe, via="vagrant"))

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 
 from . import provided, versions
 from .objects import ROOK_NS, TOOLBOX, Obj
-from .plan_ops import (Apply, ApplyUrl, Exec, FetchKubeconfig, HelmInstall, HttpCheck,
+from .plan_ops import (Apply, ApplyUrl, Delete, Exec, FetchKubeconfig, HelmInstall, HttpCheck,
                        KubeadmJoin, Kubectl, Ref, RemoveOsds, Rollout, Scale, Ssh, StagePlan,
                        Toolbox, WaitPhase)
 
@@ -244,6 +244,23 @@ class Checker:
                           f"({' '.join(args)} after {' '.join(self.model.pools[pool])}); "
                           "Ceph keeps the first and says nothing", twice=True)
             self.model.pools.setdefault(pool, args)
+
+    def op_Delete(self, op: Delete) -> None:
+        for ref in [r for r in self.model.objects if r.kind == op.kind and r.namespace == op.namespace
+                    and (op.name is None or r.name == op.name)]:
+            if op.name is not None:
+                del self.model.objects[ref]
+
+    def obj_CephCluster(self, obj: Obj, ref: Ref) -> None:
+        storage = (obj.get("spec") or {}).get("storage") or {}
+        for device_set in storage.get("storageClassDeviceSets") or []:
+            for claim in device_set.get("volumeClaimTemplates") or []:
+                spec = claim.get("spec") or {}
+                where = f"{ref} device set {device_set.get('name')}"
+                if spec.get("storageClassName"):
+                    self.need(Ref("StorageClass", spec["storageClassName"]), f"{where} claims from it")
+                if spec.get("volumeName"):
+                    self.need(Ref("PersistentVolume", spec["volumeName"]), f"{where} binds it")
 
     def op_RemoveOsds(self, op: RemoveOsds) -> None:
         self.need(Ref("Deployment", TOOLBOX, ROOK_NS), "the OSDs are removed through it")

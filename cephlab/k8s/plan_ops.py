@@ -206,6 +206,24 @@ class Scale:
 
 
 @dataclass(frozen=True)
+class Delete:
+    """Delete objects by name or label selector; absent ones are not an error."""
+    kind: str
+    namespace: Optional[str]
+    name: Optional[str] = None
+    selector: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if (self.name is None) == (self.selector is None):
+            raise ValueError("Delete takes a name or a selector")
+
+    def render(self) -> str:
+        ns = ["-n", self.namespace] if self.namespace else []
+        what = [f"{self.kind.lower()}/{self.name}"] if self.name else [self.kind.lower(), "-l", self.selector]
+        return _q(["kubectl", *ns, "delete", *what, "--ignore-not-found"])
+
+
+@dataclass(frozen=True)
 class Taint:
     """Remove (``remove=True``) or add a taint on a node; removing an absent taint is not an
     error here (kubectl's is, which is why the render guards it)."""
@@ -406,7 +424,7 @@ class Note:
 
 
 Op = Union[Apply, ApplyUrl, ApplyUrlEdited, HelmInstall, WaitPhase, WaitCondition, WaitNodesReady,
-           Rollout, WaitCount, Scale, Taint, Kubectl, Exec, Toolbox, HttpCheck, VagrantUp, Ssh,
+           Rollout, WaitCount, Scale, Delete, Taint, Kubectl, Exec, Toolbox, HttpCheck, VagrantUp, Ssh,
            KubeadmJoin, FetchKubeconfig, NodeScript, RemoveOsds, Note]
 OP_TYPES = Op.__args__
 

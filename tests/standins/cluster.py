@@ -226,7 +226,12 @@ class FakeCluster:
     def _osds(self, cluster: dict) -> None:
         """One OSD per (node, device) of the spec that has none yet (Rook's prepare jobs)."""
         osds = self.state["osds"]
-        for node in cluster["spec"]["storage"]["nodes"]:
+        storage = cluster["spec"]["storage"]
+        # device sets of local volumes: one OSD each, on the set's node (named <node>-<device>)
+        nodes = storage.get("nodes") or [
+            {"name": s["name"].rsplit("-", 1)[0], "devices": [{"name": s["name"].rsplit("-", 1)[1]}]}
+            for s in storage.get("storageClassDeviceSets") or []]
+        for node in nodes:
             obj = self.state["objects"].get(_key("Node", node["name"], None)) or {}
             label = ((obj.get("metadata") or {}).get("labels") or {}).get("kubernetes.io/hostname")
             host = crush_host_name(label or node["name"])      # as Rook names the CRUSH host

@@ -158,8 +158,18 @@ def kubectl(cluster: FakeCluster, argv: list[str]) -> int:
         print(f"(stand-in) get {' '.join(rest)}")
         return 0
     if verb == "delete":
+        kinds = {"deploy": "Deployment", "persistentvolumeclaim": "PersistentVolumeClaim",
+                 "persistentvolume": "PersistentVolume", "pvc": "PersistentVolumeClaim",
+                 "pv": "PersistentVolume"}
+        if "-l" in rest:
+            k, _, v = rest[rest.index("-l") + 1].partition("=")
+            kind = kinds.get(rest[0], rest[0])
+            for o in cluster.items(kind, None if kind == "PersistentVolume" else ns):
+                if ((o.get("metadata") or {}).get("labels") or {}).get(k) == v:
+                    cluster.delete(kind, o["metadata"]["name"], o["metadata"].get("namespace"))
+            return 0
         kind, _, name = rest[0].partition("/")
-        kind = {"deploy": "Deployment"}.get(kind, kind)
+        kind = kinds.get(kind, kind)
         if not cluster.delete(kind, name, ns) and "--ignore-not-found" not in rest:
             raise ApiError(f'Error from server (NotFound): {kind.lower()}s "{name}" not found')
         return 0
