@@ -106,6 +106,15 @@ class ClusterConfig:
                 return dict(zip(LAB_DEVICES, n.devices))
         raise KeyError(f"node {node!r} is not in {self.path}")
 
+    def plan_parameters(self) -> dict:
+        """What :func:`cephlab.k8s.plan_build.build` takes from this config: each node's
+        devices, whether they are loop devices, and the first node's address when given."""
+        params: dict = {"devices": {n.name: n.devices for n in self.nodes},
+                        "loop_devices": self.uses_loop_devices()}
+        if self.nodes[0].address:
+            params["address"] = self.nodes[0].address
+        return params
+
     def uses_loop_devices(self) -> bool:
         return any(d.rsplit("/", 1)[-1].startswith("loop") for n in self.nodes for d in n.devices)
 
