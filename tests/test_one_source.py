@@ -24,14 +24,6 @@ DEFINED: dict[object, str] = {
     model.PG_NUM_TARGET: "cephlab/model.py",
     **{stage.title: "cephlab/stages.py" for stage in stages.STAGES},
 }
-#: Known second definitions, left to the Kubernetes plan rewrite (issue 14, item 1): the
-#: k8s-plan work removes these and this list with them.
-KNOWN_OFFENDERS = {
-    "cephlab/k8s/stage_plans.py",   # its own (key, slug, title) table and PG_NUM = 150
-    "cephlab/k8s/manifests.py",     # pg_num=150 in all_objects()
-}
-
-
 def _docstrings(tree: ast.AST) -> set[int]:
     ids = set()
     for node in ast.walk(tree):
@@ -61,14 +53,8 @@ def second_definitions(root: Path = PACKAGE) -> list[str]:
 
 
 def test_each_lab_constant_and_stage_title_is_defined_once():
-    found = [f for f in second_definitions() if f.split(":")[0] not in KNOWN_OFFENDERS]
+    found = second_definitions()
     assert not found, "second definitions; import them instead:\n" + "\n".join(found)
-
-
-def test_the_known_offenders_are_still_offenders():
-    """When the plan rewrite removes a file's literals, it must leave the list too."""
-    offending = {f.split(":")[0] for f in second_definitions()}
-    assert KNOWN_OFFENDERS <= offending, f"no longer offending: {KNOWN_OFFENDERS - offending}"
 
 
 def test_the_scan_finds_a_second_definition(tmp_path):

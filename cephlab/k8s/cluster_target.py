@@ -8,10 +8,9 @@ all that ``destroy`` removes.
 
 from __future__ import annotations
 
-import copy
 import logging
 import shutil
-from typing import Any, Optional
+from typing import Optional
 
 from ..ceph import CephRunner
 from ..config import LabConfig
@@ -19,12 +18,14 @@ from ..errors import ConfigError, LabError
 from ..model import SERVICE_NODE
 from ..stages import Stage
 from ..targets import Target
-from . import checks, cluster_config
+from . import checks, cluster_config, preflight
 from . import manifests as m
 from .cluster_services import KubeServices
 from .kube import Kube, kubeconfig_paths
 from .kube_engine import KubeEngine
-from .stage_plans import WIPE_SCRIPT, StagePlan, _wipe_script, build
+from .objects import crush_host_name
+from .plan_build import build, by_stage
+from .plan_ops import StagePlan
 
 log = logging.getLogger("cephlab")
 
@@ -38,8 +39,6 @@ PROVIDED = {
     "master_isolation": "the existing cluster decides its taints; the configured storage nodes "
                         "are checked to carry no NoSchedule taint before any work",
 }
-LOOP_DEVICES_ON = ('kubectl -n rook-ceph patch configmap rook-ceph-operator-config --type merge '
-                   '-p \'{"data":{"ROOK_CEPH_ALLOW_LOOP_DEVICES":"true"}}\'')
 
 
 class ClusterTarget(Target):
@@ -56,7 +55,7 @@ class ClusterTarget(Target):
         super().__init__(cfg, state)
         self._kube: Optional[Kube] = None
         self._config: Optional[cluster_config.ClusterConfig] = None
-        self._plans: Optional[dict[str, StagePlan]] = None
+        self._plans: Optional[dict[Stage, StagePlan]] = None
         self.engine = KubeEngine(cfg, state, kube=lambda: self.kube, plans=self.plans)
         self.services = KubeServices(self.name, lambda: self.kube, self.node_address)
 
@@ -91,7 +90,7 @@ class ClusterTarget(Target):
         return self._config
 
     def node_name(self, lab_node: str) -> str:
-        return self.config.node_map()[lab_node]  # Rook names CRUSH hosts after the nodes
+        return self.config.node_map()[lab_node]
 
     def node_address(self, lab_node: str) -> str:
         """The address the lab reaches ``lab_node`` at: the configured one, else its InternalIP."""
@@ -104,6 +103,15 @@ class ClusterTarget(Target):
         if not ip:
             raise LabError(f"node {name} reports no InternalIP")
         return ip
+
+    def hostname_label(self, name: str) -> str:
+        """The node's kubernetes.io/hostname label (Rook's CRUSH host comes from it)."""
+        node = self.kube.get_json("Node", name) or {}
+        return ((node.get("metadata") or {}).get("labels") or {}).get("kubernetes.io/hostname", name)
+
+    def crush_host(self, lab_node: str) -> str:
+        # Rook names CRUSH hosts after the node's hostname label, "." replaced by "-"
+        return crush_host_name(self.hostname_label(self.node_name(lab_node)))
 
     def expected_address(self, lab_node: str) -> Optional[str]:
         name = self.node_name(lab_node)
@@ -136,6 +144,7 @@ class ClusterTarget(Target):
         if not shutil.which("kubectl"):
             raise ConfigError("the cluster target runs the Rook toolbox and host commands through "
                               "`kubectl`, which is not on PATH; install kubectl")
+        preflight.check_cluster_host()        # helm and curl too
         conf = self.config                    # the file is valid
         try:
             nodes = kube.get_json("Node")
@@ -161,24 +170,15 @@ class ClusterTarget(Target):
                               f"(Kubernetes {version}): " + "; ".join(problems))
 
     # ------------------------------------------------------------------ the plan, adapted
-    def plans(self) -> dict[str, StagePlan]:
-        """The cluster plan for this cluster's nodes, devices and first-node address."""
+    def plans(self) -> dict[Stage, StagePlan]:
+        """The cluster plan for this cluster's nodes, devices and first-node address (all
+        passed in when the plan is built)."""
         if self._plans is None:
             conf = self.config
-            plans = {p.slug: p for p in build("cluster", conf.names, m.generate_secrets())}
-            address = self.node_address(SERVICE_NODE)
-            for plan in plans.values():
-                plan.objects = [_localize(o, conf, m.node_ip(0), address) for o in plan.objects]
-                plan.commands = [c.replace(f"{m.node_ip(0)}:", f"{address}:") for c in plan.commands]
-            first = conf.nodes[0]
-            plans["remove_node"].scripts[WIPE_SCRIPT] = _wipe_script(first.devices)
-            if conf.uses_loop_devices():
-                plans["rook_operator"].run(
-                    "# the configured OSD devices are loop devices, which Rook skips by default",
-                    LOOP_DEVICES_ON,
-                    "kubectl -n rook-ceph rollout restart deploy/rook-ceph-operator",
-                    "kubectl -n rook-ceph rollout status deploy/rook-ceph-operator --timeout=600s")
-            self._plans = plans
+            params = conf.plan_parameters()
+            params["address"] = self.node_address(SERVICE_NODE)   # clients reach the lab at k8s-1
+            params["hostnames"] = {n: self.hostname_label(n) for n in conf.names}
+            self._plans = by_stage(build("cluster", conf.names, m.generate_secrets(), **params))
         return self._plans
 
     def apply(self, stage: Stage) -> None:
@@ -218,24 +218,3 @@ class ClusterTarget(Target):
         refs = self.engine.recorded()
         return (f"existing cluster ({where}); {sum(1 for r in refs if r.get('created'))} objects "
                 f"created by the harness; toolbox: {self.ceph.describe() if self._kube else 'n/a'} status")
-
-
-def _localize(obj: dict, conf: cluster_config.ClusterConfig, lab_ip: str, address: str) -> dict:
-    """The lab's object for this cluster: configured devices per node, the first node's
-    address in place of the lab's 10.254.1.2."""
-    obj = _replace(copy.deepcopy(obj), f"{lab_ip}:", f"{address}:")
-    if obj["kind"] == "CephCluster":
-        for node in obj["spec"]["storage"]["nodes"]:
-            devices = conf.device_map(node["name"])
-            node["devices"] = [{"name": devices[d["name"]]} for d in node["devices"]]
-    return obj
-
-
-def _replace(value: Any, old: str, new: str) -> Any:
-    if isinstance(value, str):
-        return value.replace(old, new)
-    if isinstance(value, dict):
-        return {k: _replace(v, old, new) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_replace(v, old, new) for v in value]
-    return value

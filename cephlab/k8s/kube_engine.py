@@ -1,4 +1,5 @@
-"""The engine the Kubernetes targets share (by composition): it runs a target's stage plan,
+"""What the Kubernetes targets share (by composition): it runs a target's typed stage plan
+through :class:`cephlab.k8s.engine.Engine`,
 records every object it applies in the lab state, fails waits fast on terminal pod and job
 states, collects diagnostics, and deletes what the harness created.
 
@@ -30,7 +31,7 @@ RECORD_KEY = "k8s_applied"
 
 class KubeEngine:
     def __init__(self, cfg: LabConfig, state: LabState, *, kube: Callable[[], Kube],
-                 plans: Callable[[], Mapping[str, object]],
+                 plans: Callable[[], Mapping[Stage, object]],
                  runner_kube: Callable[[], Kube] | None = None,
                  env: Callable[[], dict[str, str]] = dict):
         self.cfg, self.state = cfg, state
@@ -44,19 +45,19 @@ class KubeEngine:
 
     def ceph(self) -> CephRunner:
         kube = self.kube
-        return ToolboxCeph(kube.kubeconfig, kube.context)
+        return ToolboxCeph(kube.kubeconfig, kube.context, namespace=m.ROOK_NS, deployment=m.TOOLBOX)
 
     # ------------------------------------------------------------------ stages
     def run_plan(self, stage: Stage) -> None:
-        """Run the target's plan of ``stage`` (:mod:`.stage_runner`)."""
-        from .stage_runner import StageRunner
+        """Run the target's plan of ``stage``, op by op (:mod:`.engine`)."""
+        from .engine import Engine
 
-        runner = StageRunner(self._runner_kube(), self.cfg.lab_dir / "work", fail_fast=self.fail_fast,
-                             record=lambda obj, created: self.record(stage, obj, created),
-                             say=lambda text: log.info("[%s] %s", stage.slug, text),
-                             timeout_scale=self.cfg.timeouts.command / 60.0,
-                             env=self._env())
-        runner.run(self._plans()[stage.slug])
+        engine = Engine(self._runner_kube(), self.cfg.lab_dir / "work", fail_fast=self.fail_fast,
+                        record=lambda obj, created: self.record(stage, obj, created),
+                        say=lambda text: log.info("[%s] %s", stage.slug, text),
+                        timeout_scale=self.cfg.timeouts.command / 60.0,
+                        env=self._env())
+        engine.run(self._plans()[stage])
 
     def record(self, stage: Stage, obj: dict, created: bool) -> None:
         meta = obj["metadata"]

@@ -1,7 +1,7 @@
 """The vagrant target: the lab itself, on three VMs the harness creates from the Vagrantfile.
 
 It shares the cluster target's engine by composition (:class:`cephlab.k8s.kube_engine.KubeEngine`:
-the stage plans through :mod:`cephlab.k8s.stage_runner`, waits, fail-fast, diagnostics; and
+the typed stage plans op by op through :mod:`cephlab.k8s.engine`, waits, fail-fast, diagnostics; and
 :class:`cephlab.k8s.cluster_services.KubeServices`). What differs:
 
 - stage ``vms`` brings the machines up with :class:`cephlab.k8s.vagrant.VagrantLab` and
@@ -31,11 +31,12 @@ from ..errors import CommandError, ConfigError, LabError
 from ..stages import STAGES, Stage
 from ..targets import Target
 from . import manifests as m
-from . import vm_checks
+from . import preflight, vm_checks
 from .cluster_services import KubeServices
 from .kube import Kube
 from .kube_engine import KubeEngine
-from .stage_plans import StagePlan, build
+from .plan_build import build, by_stage
+from .plan_ops import StagePlan
 
 log = logging.getLogger("cephlab")
 
@@ -70,7 +71,7 @@ class VagrantTarget(Target):
         self.root = Path(root) if root else Path(__file__).resolve().parents[2]
         self._vagrant = None
         self._kube: Optional[Kube] = None
-        self._plans: Optional[dict[str, StagePlan]] = None
+        self._plans: Optional[dict[Stage, StagePlan]] = None
         self.engine = KubeEngine(cfg, state, kube=lambda: self.kube, plans=self.plans,
                                  runner_kube=self.runner_kube,
                                  env=lambda: dict(self.vagrant.env_overrides))
@@ -181,13 +182,13 @@ class VagrantTarget(Target):
                               "not installed: pip install python-vagrant") from None
         if not (self.root / "Vagrantfile").is_file():
             raise ConfigError(f"no Vagrantfile in {self.root}")
+        preflight.check_vagrant_host(self.provider)   # versions, networks.conf, helm, curl
 
     # ------------------------------------------------------------------ the plan
-    def plans(self) -> dict[str, StagePlan]:
+    def plans(self) -> dict[Stage, StagePlan]:
         if self._plans is None:
-            self._plans = {p.slug: p for p in build("vagrant", tuple(self.cfg.nodes),
-                                                    m.generate_secrets(),
-                                                    vagrant_provider=self.provider)}
+            self._plans = by_stage(build("vagrant", tuple(self.cfg.nodes), m.generate_secrets(),
+                                         vagrant_provider=self.provider))
         return self._plans
 
     def apply(self, stage: Stage) -> None:

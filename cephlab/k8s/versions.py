@@ -45,8 +45,11 @@ GHOST_IMAGE = "ghost:5.130.5"
 # Small image for the CephFS helper pod (mkdir /minio, /ghost).
 HELPER_IMAGE = "busybox:1.37.0"
 
-# Vagrant base box (Ubuntu 24.04 LTS; VirtualBox and libvirt builds).
+# Vagrant base box (Ubuntu 24.04 LTS; VirtualBox and libvirt builds). The version is the last
+# bento build with BIOS boot and a "SATA Controller" (builds from bento 5.0.1 on are EFI with
+# a VirtIO controller); the Vagrantfile mirrors both lines.
 UBUNTU_BOX = "bento/ubuntu-24.04"
+UBUNTU_BOX_VERSION = "202510.26.0"
 
 ALL = {
     "kubernetes": KUBERNETES,
@@ -60,4 +63,5 @@ ALL = {
     "ghost_image": GHOST_IMAGE,
     "helper_image": HELPER_IMAGE,
     "ubuntu_box": UBUNTU_BOX,
+    "ubuntu_box_version": UBUNTU_BOX_VERSION,
 }
