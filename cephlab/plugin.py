@@ -28,6 +28,9 @@ OPTIONS = (
      "local target: node k8s-N listens on PREFIX.N+1 (default 127.0.1)"),
     ("--lab-timeout-scale", "LAB_TIMEOUT_SCALE", "lab_timeout_scale",
      "multiply every wait's timeout (slow machines)"),
+    ("--lab-ceph", "LAB_CEPH", "lab_ceph",
+     "local target: the Ceph release, host (the distro's), 20 or 18 (from Debian's archive, "
+     "in a cached root), auto (20 where its root can be built, else host)"),
     ("--kubeconfig", "KUBECONFIG", "lab_kubeconfig",
      "cluster target: the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)"),
     ("--kube-context", "LAB_KUBE_CONTEXT", "lab_kube_context",
@@ -42,7 +45,7 @@ OPTIONS = (
 )
 
 DEFAULTS = {"lab_target": "auto", "lab_destroy": "passing", "lab_ip_prefix": "127.0.1",
-            "lab_timeout_scale": "1"}
+            "lab_timeout_scale": "1", "lab_ceph": "auto"}
 
 EXTRA_MARKERS = {
     "k8s": "the stage needs a Kubernetes API (skipped on the local target)",
@@ -88,7 +91,14 @@ def build_config(config: pytest.Config) -> LabConfig:
     allow = (_option(config, "lab_allow_destructive", "LAB_ALLOW_DESTRUCTIVE") or "no").lower()
     if allow not in ("yes", "no", "true", "false", "1", "0"):
         raise ConfigError(f"--lab-allow-destructive takes yes or no, not {allow!r}")
+    ceph_release, ceph_reason = "host", "not the local target: Ceph is the cluster's own"
+    if target == "local":
+        from .local import releases, rootfs
+
+        ceph_release, ceph_reason = releases.choose(_option(config, "lab_ceph", "LAB_CEPH"),
+                                                    rootfs.why_unbuildable)
     return LabConfig(target=target, target_reason=reason, lab_dir=check_lab_dir(path),
+                     ceph_release=ceph_release, ceph_reason=ceph_reason,
                      destroy=destroy, ip_prefix=prefix, timeouts=Timeouts().scaled(scale),
                      kubeconfig=_option(config, "lab_kubeconfig", "KUBECONFIG"),
                      kube_context=_option(config, "lab_kube_context", "LAB_KUBE_CONTEXT"),
@@ -133,8 +143,13 @@ def item_stage(item: pytest.Item) -> Optional[S.Stage]:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     cfg = lab_session(config).cfg
-    return [f"lab target: {cfg.target} ({cfg.target_reason})",
-            f"lab dir: {cfg.lab_dir}, teardown policy: {cfg.destroy}"]
+    lines = [f"lab target: {cfg.target} ({cfg.target_reason})",
+             f"lab dir: {cfg.lab_dir}, teardown policy: {cfg.destroy}"]
+    if cfg.target == "local":
+        from .local.releases import describe_choice
+
+        lines.append(f"lab ceph: {describe_choice(cfg.ceph_release)} ({cfg.ceph_reason})")
+    return lines
 
 
 @pytest.hookimpl(trylast=True)
