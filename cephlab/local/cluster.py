@@ -24,38 +24,18 @@ from typing import Iterable, Optional
 
 from .. import checks, procs
 from ..ceph import LocalCeph
-from . import chroot
-from .releases import Running
 from ..config import LabConfig
 from ..errors import CommandError, ConfigError, LabError
 from ..procs import DaemonRecord
 from ..state import LabState
 from ..waits import wait_for
+from . import chroot
+from .programs import (BINARIES, COMPONENTS, DASHBOARD_MODULE, install_hint,  # noqa: F401
+                       missing_binaries)
+from .releases import Running
 
 MON_PORTS = (3300, 6789)  # msgr2, msgr1
 DEVICES = ("sdc", "sdd")
-
-#: Distro packages that provide what the local target runs, by executable.
-BINARIES = {
-    "ceph-mon": "ceph-mon", "ceph-osd": "ceph-osd", "ceph-mgr": "ceph-mgr",
-    "ceph-mds": "ceph-mds", "ceph": "ceph-common", "ceph-authtool": "ceph-common",
-    "rados": "ceph-common", "rbd": "ceph-common", "monmaptool": "ceph-base",
-}
-#: Ceph components some stages use (object_store, CephFS mounts, mysql), by executable.
-COMPONENTS = {"radosgw": "radosgw", "radosgw-admin": "ceph-common", "ceph-fuse": "ceph-fuse",
-              "rbd-fuse": "rbd-fuse"}
-DASHBOARD_MODULE = "/usr/share/ceph/mgr/dashboard"
-
-
-def missing_binaries(binaries: Iterable[str] = BINARIES, which=shutil.which) -> list[str]:
-    return [b for b in binaries if not which(b)]
-
-
-def install_hint(missing: Iterable[str], table: dict[str, str] = BINARIES) -> str:
-    pkgs = sorted({table[b] for b in missing})
-    prefix = "" if os.geteuid() == 0 else "sudo "
-    return (f"{prefix}apt-get update && {prefix}apt-get install -y --no-install-recommends "
-            f"{' '.join(pkgs)}")
 
 
 class LocalCluster:

@@ -224,7 +224,8 @@ def _build(source: Source, path: Path, want: dict, say: Say, log: Path) -> None:
                      "/usr/bin/systemctl.distrib --add /usr/bin/systemctl && "
                      "printf '#!/bin/sh\\nexit 0\\n' >/usr/bin/systemctl && "
                      "chmod 755 /usr/bin/systemctl"], say)
-        runner.step("apt-get update in the root", [*inside, "apt-get", "update", "-q"], say)
+        # No `apt-get update`: debootstrap has just fetched the suite's package lists (and a
+        # mirror that serves a dated snapshot has a Release file apt would call expired).
         candidate = _candidate(inside, "ceph-common")
         if upstream_version(candidate) != source.pin:
             raise LabError(f"Debian {source.suite} now ships ceph {candidate}, the pin is "
