@@ -91,7 +91,7 @@ def test_missing_ceph_binaries_say_what_to_install(tmp_path):
     out = res.stdout + res.stderr
     assert res.returncode == 4, out
     assert "the local target needs ceph-mon, ceph-osd" in out
-    assert "apt-get install -y --no-install-recommends ceph-base ceph-common ceph-fuse ceph-mds" in out
+    assert "apt-get install -y --no-install-recommends ceph-base ceph-common ceph-mds" in out
     assert not (tmp_path / "lab" / "state.json").exists()
 
 

@@ -88,16 +88,18 @@ class RootCeph:
         return (rootfs.root_path(self.source) / path.lstrip("/")).exists()
 
     def prepare(self, say=print) -> str:
-        """Build (or reuse) the cached root and mount the lab's view of it."""
+        """Build (or reuse) the cached root; the lab's view of it is mounted on first use."""
         try:
             self.root = rootfs.ensure(self.source, say=say)
         except LabError as exc:
             raise ConfigError(f"cannot build the Ceph {self.key} root: {exc}") from None
-        self.ensure_mounted()
         return self.root.describe()
 
     def version_text(self) -> str:
-        return _version_text(self.wrap(["ceph", "--version"]))
+        """``ceph --version`` of the cached root itself: asked before the lab (and its
+        mounts) exists, so a refusal leaves nothing behind."""
+        return _version_text(["chroot", str(rootfs.root_path(self.source)), "/usr/bin/env",
+                              "-i", *rootfs.CHROOT_ENV, "ceph", "--version"])
 
     def origin(self) -> str:
         return f"Debian {self.source.suite} in {rootfs.root_path(self.source)}"
@@ -119,6 +121,7 @@ class RootCeph:
                            f"(it builds the root) or `python -m cephlab setup`")
         lab = str(self.lab_dir)
         if lab not in table:
+            self.lab_dir.mkdir(parents=True, exist_ok=True)
             _mount("--bind", lab, lab)
             _mount("--make-private", lab)
             _mount("--make-shared", lab)

@@ -88,18 +88,21 @@ class LocalCluster:
             raise ConfigError(
                 f"the lab in {self.dir} runs ceph {self.release!r}, not {self.cfg.ceph_release!r};"
                 f" use --lab-ceph={self.release}, another --lab-dir, or destroy it first")
-        origin = self.env.prepare(say=say)
-        table = {**BINARIES, **COMPONENTS}
-        missing = missing_binaries(table, which=self.env.which)
-        if missing:
-            raise ConfigError(
-                f"the local target needs {', '.join(missing)}, not found in {origin}; install "
-                f"with:\n    {install_hint(missing, table)}\n"
-                f"(or run `python -m cephlab setup`, which does this)")
+        self.env.prepare(say=say)
+        origin = self.env.origin()
+        for table in (BINARIES, COMPONENTS):  # the release is read with the first (ceph)
+            missing = missing_binaries(table, which=self.env.which)
+            if missing:
+                raise ConfigError(
+                    f"the local target needs {', '.join(missing)}, not found in {origin}; "
+                    f"install with:\n    {install_hint(missing, table)}\n"
+                    f"(or run `python -m cephlab setup`, which does this)")
+            if self.running is None:
+                self.running = chroot.detect(self.env)
         if not self.env.exists(DASHBOARD_MODULE):
             raise ConfigError(f"the mgr dashboard module is not installed in {origin}; install "
                               f"with:\n    {install_hint(['dashboard'], {'dashboard': 'ceph-mgr-dashboard'})}")
-        self.running = chroot.detect(self.env)
+        say(f"[lab] {self.running.describe()} from {origin}")
         self.state.doc["ceph"] = {"release": self.release, "version": self.running.version,
                                   "name": self.running.release.name, "origin": origin}
         if self.state.exists:
