@@ -20,7 +20,7 @@ FORKY = SOURCES["20"]
 
 def manifest(**over):
     doc = {**rootfs.wanted(FORKY), "complete": True,
-           "installed": {p: "20.2.4+ds-2" for p in rootfs.PACKAGES}}
+           "installed": {p: "20.2.4+ds-2" for p in rootfs.wanted(FORKY)["packages"]}}
     doc.update(over)
     return doc
 
@@ -37,8 +37,9 @@ def test_a_complete_matching_root_is_reused():
     (manifest(ceph_pin="20.2.3"), "ceph_pin changed"),
     (manifest(packages=["ceph-mon"]), "packages changed"),
     (manifest(builder=rootfs.BUILDER_REVISION - 1), "builder changed"),
+    (manifest(preload="0123456789abcdef"), "preload changed"),
     (manifest(installed={"ceph-mon": "20.2.4+ds-2"}), "not installed in the cached root"),
-    (manifest(installed={p: "20.2.5+ds-1" for p in rootfs.PACKAGES}),
+    (manifest(installed={p: "20.2.5+ds-1" for p in rootfs.wanted(FORKY)["packages"]}),
      "holds ceph 20.2.5, the pin is 20.2.4"),
 ])
 def test_a_root_is_rebuilt_when_what_it_holds_differs(doc, why):
@@ -90,6 +91,9 @@ def test_a_ceph_command_is_wrapped_into_the_labs_view_of_the_root(tmp_path, monk
     assert tail == ["ceph", "-c", str(tmp_path / "lab" / "ceph.conf"), "--connect-timeout", "15",
                     "status"], "the lab's paths are the same inside the root"
     assert chroot.HostCeph().wrap(["ceph", "-s"]) == ["ceph", "-s"]
+    # rbd-fuse alone runs with the release's preload (releases.py says why)
+    fuse = env.wrap(["rbd-fuse", "-p", "replicapool"])
+    assert f"LD_PRELOAD={chroot.PRELOAD_LIB}" in fuse and not any("LD_PRELOAD" in a for a in argv)
     assert LocalCeph(Path("/x/ceph.conf")).command(["rados", "df"]) == ["rados", "-c", "/x/ceph.conf", "df"]
 
 
@@ -137,3 +141,12 @@ def test_the_labs_view_propagates_mounts_both_ways_and_unmounts_completely(tmp_p
             mounts.unmount(Path(mnt))
     assert mounts.mounts_under(lab) == []
     assert Path("/dev/null").exists() and (rootfs.root_path(FORKY) / "etc" / "hostname").exists()
+
+
+def test_superseded_roots_are_removed_unless_a_lab_has_them_mounted(tmp_path):
+    current = rootfs.root_path(FORKY, tmp_path)
+    for name in (current.name, "forky-000000000001", "forky-000000000002", "trixie-00000000003"):
+        (tmp_path / name).mkdir()
+    info = (f"42 27 254:0 {tmp_path}/forky-000000000002 /tmp/lab/chroot ro,relatime - ext4 "
+            f"/dev/vda rw\n")
+    assert rootfs.stale_roots(FORKY, current, info) == [tmp_path / "forky-000000000001"]

@@ -29,7 +29,7 @@ from typing import Optional
 
 from ..errors import ConfigError, LabError
 from . import mounts, rootfs
-from .releases import Running, parse_version
+from .releases import PRELOAD_LIB, RELEASES, Running, parse_version
 
 CHROOT_DIR = "chroot"
 
@@ -75,7 +75,9 @@ class RootCeph:
     # ------------------------------------------------------------------ running programs
     def wrap(self, argv: list[str]) -> list[str]:
         self.ensure_mounted()
-        return ["chroot", str(self.mnt), "/usr/bin/env", "-i", *rootfs.CHROOT_ENV, *argv]
+        extra = ([f"LD_PRELOAD={PRELOAD_LIB}"]
+                 if argv[0] in RELEASES[self.source.major].preload else [])
+        return ["chroot", str(self.mnt), "/usr/bin/env", "-i", *rootfs.CHROOT_ENV, *extra, *argv]
 
     def which(self, program: str) -> Optional[str]:
         path = rootfs.root_path(self.source)

@@ -25,6 +25,9 @@ from ..k8s import versions
 CHOICES = ("host", "20", "18", "auto")
 
 
+PRELOAD_LIB = "/usr/local/lib/cephlab/keepdefaults.so"
+
+
 @dataclass(frozen=True)
 class Source:
     """A Ceph release built from Debian's archive into a root filesystem."""
@@ -33,6 +36,10 @@ class Source:
     suite: str    #: the Debian suite that ships it
     script: str   #: debootstrap's script for the suite (Debian 12's has no 'forky' script)
     pin: str      #: the upstream Ceph version the root must hold
+
+    @property
+    def major(self) -> int:
+        return int(self.pin.split(".")[0])
 
 
 #: The pins: 20 follows the Rook lab's image (one constant in versions.py); 18 is what
@@ -55,6 +62,9 @@ class Release:
     accepted_health: dict = field(default_factory=dict)
     #: Packages installed into a root next to the Ceph daemons: (package, reason).
     root_packages: tuple[tuple[str, str], ...] = ()
+    #: Programs run with the root's keepdefaults.so preloaded (built from
+    #: cephlab/local/keepdefaults.c when the root is built): program -> reason.
+    preload: dict = field(default_factory=dict)
 
     def conf_lines(self) -> list[str]:
         out = []
@@ -88,7 +98,17 @@ RELEASES = {
     20: Release(
         20, "tentacle",
         conf=_MCLOCK_RECOVERY,
-        root_packages=(),
+        root_packages=(
+            ("gcc", "builds keepdefaults.so for rbd-fuse (see preload) inside the root"),
+            ("libc6-dev", "the C library headers keepdefaults.so is built with"),
+        ),
+        preload={
+            "rbd-fuse": "rbd-fuse 20.2.4 (Debian 20.2.4+ds-2) crashes at start whenever -c, -p "
+                        "or -r is given: its defaults are string literals, which libfuse's "
+                        "option parser frees before storing the new value (seen here: "
+                        "SIGSEGV in free() under fuse_opt_parse). The preload keeps free() "
+                        "off the program's own literals; the mysql stage needs -p and -r.",
+        },
     ),
 }
 SUPPORTED = tuple(sorted(RELEASES))

@@ -28,7 +28,7 @@ from typing import Callable, Optional
 
 from ..errors import ConfigError, LabError
 from . import mounts
-from .releases import SOURCES, Source, upstream_version
+from .releases import PRELOAD_LIB, RELEASES, SOURCES, Source, upstream_version
 
 #: Bump when the way a root is built changes (it is part of every root's cache key).
 BUILDER_REVISION = 1
@@ -80,10 +80,17 @@ def host_mirror(sources_dir: Path = Path("/etc/apt/sources.list.d"),
 
 
 # ------------------------------------------------------------------------ the cache decision
-def wanted(source: Source, packages=PACKAGES) -> dict:
+SHIM_SOURCE = Path(__file__).with_name("keepdefaults.c")
+
+
+def wanted(source: Source) -> dict:
     """What a root for ``source`` must hold; its digest names the root's directory."""
+    release = RELEASES[source.major]
+    packages = set(PACKAGES) | {pkg for pkg, _ in release.root_packages}
+    shim = (hashlib.sha256(SHIM_SOURCE.read_bytes()).hexdigest()[:16]
+            if release.preload else None)
     return {"suite": source.suite, "ceph_pin": source.pin, "packages": sorted(packages),
-            "builder": BUILDER_REVISION}
+            "preload": shim, "builder": BUILDER_REVISION}
 
 
 def digest(want: dict) -> str:
@@ -100,9 +107,9 @@ def cache_decision(manifest: Optional[dict], want: dict) -> tuple[bool, str]:
         return False, "no cached root"
     if not manifest.get("complete"):
         return False, "the cached root was never finished"
-    for key in ("suite", "ceph_pin", "packages", "builder"):
-        if manifest.get(key) != want[key]:
-            return False, f"{key} changed: cached {manifest.get(key)!r}, wanted {want[key]!r}"
+    for key in ("suite", "ceph_pin", "packages", "preload", "builder"):
+        if manifest.get(key) != want.get(key):
+            return False, f"{key} changed: cached {manifest.get(key)!r}, wanted {want.get(key)!r}"
     installed = manifest.get("installed", {})
     missing = [p for p in want["packages"] if p not in installed]
     if missing:
@@ -200,6 +207,7 @@ def _build(source: Source, path: Path, want: dict, say: Say, log: Path) -> None:
     if tmp.exists():
         _release(tmp)
         shutil.rmtree(tmp)
+    log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("")
     mirror = host_mirror()
     runner = _Logged(log)
@@ -231,14 +239,24 @@ def _build(source: Source, path: Path, want: dict, say: Say, log: Path) -> None:
             raise LabError(f"Debian {source.suite} now ships ceph {candidate}, the pin is "
                            f"{source.pin}: update the pin (cephlab/k8s/versions.py for 20, "
                            f"cephlab/local/releases.py for 18)")
-        runner.step(f"apt-get install ceph {candidate} ({len(want['packages'])} packages)",
+        runner.step(f"apt-get install ceph {candidate} and {len(want['packages']) - 1} more",
                     [*inside, "apt-get", "install", "-y", "-q", "--no-install-recommends",
                      *want["packages"]], say, timeout=1800,
                     env={"DEBIAN_FRONTEND": "noninteractive"})
+        if want["preload"]:
+            src = tmp / "usr/local/src/cephlab" / SHIM_SOURCE.name
+            src.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(SHIM_SOURCE, src)
+            (tmp / PRELOAD_LIB.lstrip("/")).parent.mkdir(parents=True, exist_ok=True)
+            runner.step(f"building {PRELOAD_LIB} (preloaded into "
+                        f"{', '.join(RELEASES[source.major].preload)})",
+                        [*inside, "gcc", "-shared", "-fPIC", "-O2", "-Wall", "-o", PRELOAD_LIB,
+                         f"/usr/local/src/cephlab/{SHIM_SOURCE.name}", "-ldl"], say)
         subprocess.run([*inside, "apt-get", "clean"], capture_output=True)
     finally:
         _release(tmp)
-    missing = [p for p in REQUIRED if not (tmp / p).exists()]
+    required = REQUIRED + ((PRELOAD_LIB.lstrip("/"),) if want["preload"] else ())
+    missing = [p for p in required if not (tmp / p).exists()]
     if missing:
         raise LabError(f"the root built in {tmp} lacks {', '.join(missing)}; log: {log}")
     installed = _installed(tmp)
@@ -248,6 +266,19 @@ def _build(source: Source, path: Path, want: dict, say: Say, log: Path) -> None:
     if path.exists():
         shutil.rmtree(path)
     os.rename(tmp, path)
+    for old in stale_roots(source, path):
+        say(f"  removing the superseded root {old}")
+        shutil.rmtree(old)
+
+
+def stale_roots(source: Source, current: Path, mountinfo: Optional[str] = None) -> list[Path]:
+    """Other roots of ``source``'s suite in the cache that no lab has mounted (a lab's view
+    of a root is a bind mount whose source, field 4 of mountinfo, is the root's path)."""
+    text = Path("/proc/self/mountinfo").read_text() if mountinfo is None else mountinfo
+    in_use = {line.split()[3] for line in text.splitlines() if len(line.split()) > 3}
+    return sorted(p for p in current.parent.glob(f"{source.suite}-*")
+                  if p.is_dir() and p != current and not p.name.endswith(".tmp")
+                  and str(p) not in in_use)
 
 
 CHROOT_ENV = ("PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", "LC_ALL=C.UTF-8",
