@@ -45,7 +45,8 @@ class LocalCluster:
         self.dir = cfg.lab_dir
         self.conf = self.dir / "ceph.conf"
         self.keyring = self.dir / "keyring"
-        # A kept lab runs on the release it was built with.
+        # A kept lab runs on the release it was built with (an explicit --lab-ceph that
+        # differs is refused by preflight; an automatic choice follows the lab).
         self.release = state.doc.get("ceph", {}).get("release") or cfg.ceph_release
         self.env = chroot.for_release(self.release, self.dir)
         self.ceph = LocalCeph(self.conf, wrap=self.env.wrap)
@@ -84,7 +85,8 @@ class LocalCluster:
         """Bad input is refused before anything is written or started: a kept lab of
         another release, missing programs, a Ceph release the lab does not support, busy
         ports. A root release's root is built (or reused) here."""
-        if self.release != self.cfg.ceph_release and self.state.exists:
+        if (self.release != self.cfg.ceph_release and self.state.exists
+                and not self.cfg.ceph_reason.startswith("auto")):
             raise ConfigError(
                 f"the lab in {self.dir} runs ceph {self.release!r}, not {self.cfg.ceph_release!r};"
                 f" use --lab-ceph={self.release}, another --lab-dir, or destroy it first")

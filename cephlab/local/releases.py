@@ -65,6 +65,9 @@ class Release:
     #: Programs run with the root's keepdefaults.so preloaded (built from
     #: cephlab/local/keepdefaults.c when the root is built): program -> reason.
     preload: dict = field(default_factory=dict)
+    #: Packages of another Debian release installed over the suite's own (and held):
+    #: (path in the archive's pool, sha256, reason).
+    pinned_debs: tuple[tuple[str, str, str], ...] = ()
 
     def conf_lines(self) -> list[str]:
         out = []
@@ -93,7 +96,14 @@ RELEASES = {
     18: Release(
         18, "reef",
         conf=_MCLOCK_RECOVERY,
-        root_packages=(),
+        pinned_debs=((
+            "pool/main/p/python-bcrypt/python3-bcrypt_3.2.2-1_amd64.deb",
+            "c626ebdb20ecbb7e427dd6a6c66d343fc2246b5b069d5e197af54cc1640b3190",
+            "Reef's mgr runs each module in its own Python subinterpreter and every module "
+            "imports bcrypt (mgr_util); Debian 13's bcrypt 4.2 is a PyO3 module, which loads "
+            "in one interpreter only, so all modules but the first failed "
+            "(MGR_MODULE_DEPENDENCY, `ceph fs status` gone). Debian 12's bcrypt 3.2.2 "
+            "(cffi) loads in every subinterpreter."),),
     ),
     20: Release(
         20, "tentacle",

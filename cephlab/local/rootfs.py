@@ -89,8 +89,11 @@ def wanted(source: Source) -> dict:
     packages = set(PACKAGES) | {pkg for pkg, _ in release.root_packages}
     shim = (hashlib.sha256(SHIM_SOURCE.read_bytes()).hexdigest()[:16]
             if release.preload else None)
-    return {"suite": source.suite, "ceph_pin": source.pin, "packages": sorted(packages),
+    want = {"suite": source.suite, "ceph_pin": source.pin, "packages": sorted(packages),
             "preload": shim, "builder": BUILDER_REVISION}
+    if release.pinned_debs:
+        want["pinned_debs"] = [f"{path} {sha}" for path, sha, _ in release.pinned_debs]
+    return want
 
 
 def digest(want: dict) -> str:
@@ -107,7 +110,7 @@ def cache_decision(manifest: Optional[dict], want: dict) -> tuple[bool, str]:
         return False, "no cached root"
     if not manifest.get("complete"):
         return False, "the cached root was never finished"
-    for key in ("suite", "ceph_pin", "packages", "preload", "builder"):
+    for key in ("suite", "ceph_pin", "packages", "preload", "pinned_debs", "builder"):
         if manifest.get(key) != want.get(key):
             return False, f"{key} changed: cached {manifest.get(key)!r}, wanted {want.get(key)!r}"
     installed = manifest.get("installed", {})
@@ -243,6 +246,13 @@ def _build(source: Source, path: Path, want: dict, say: Say, log: Path) -> None:
                     [*inside, "apt-get", "install", "-y", "-q", "--no-install-recommends",
                      *want["packages"]], say, timeout=1800,
                     env={"DEBIAN_FRONTEND": "noninteractive"})
+        for pool_path, sha, _ in RELEASES[source.major].pinned_debs:
+            deb = tmp / "tmp" / Path(pool_path).name
+            _fetch(f"{mirror}/{pool_path}", deb, sha)
+            name = deb.name.split("_")[0]
+            runner.step(f"installing {deb.name} over {source.suite}'s {name} (held)",
+                        [*inside, "sh", "-c", f"dpkg -i /tmp/{deb.name} && apt-mark hold {name}"
+                         f" && rm /tmp/{deb.name}"], say)
         if want["preload"]:
             src = tmp / "usr/local/src/cephlab" / SHIM_SOURCE.name
             src.parent.mkdir(parents=True, exist_ok=True)
@@ -309,6 +319,17 @@ class _Logged:
             raise LabError(f"{what} failed (exit {rc}); full log {self.log}, last lines:\n"
                            f"{log_tail(self.log, 30)}")
         say(f"  {what}: {time.monotonic() - start:.0f}s")
+
+
+def _fetch(url: str, dest: Path, sha256: str) -> None:
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=120) as resp:
+        data = resp.read()
+    got = hashlib.sha256(data).hexdigest()
+    if got != sha256:
+        raise LabError(f"{url} has sha256 {got}, expected {sha256}")
+    dest.write_bytes(data)
 
 
 def _candidate(inside: list[str], package: str) -> str:
