@@ -91,11 +91,26 @@ _MCLOCK_RECOVERY = (
      "mClock: skip the start-up IOPS benchmark (meaningless on shared sparse files)"),
 )
 
+_SHIM_BUILD = (
+    ("gcc", "builds keepdefaults.so for rbd-fuse (see preload) inside the root"),
+    ("libc6-dev", "the C library headers keepdefaults.so is built with"),
+)
+_RBD_FUSE_PRELOAD = {
+    "rbd-fuse": "rbd-fuse 18.2.7 and 20.2.4 (Debian 18.2.7+ds-1+deb13u1, 20.2.4+ds-2) crash "
+                "at start whenever -c, -p or -r is given: their defaults are string literals, "
+                "which libfuse's option parser frees before storing the new value (seen here: "
+                "SIGSEGV in free() under fuse_opt_parse; Debian 12's 16.2.15 does not). The "
+                "preload keeps free() off the program's own literals; the mysql stage needs "
+                "-c, -p and -r.",
+}
+
 RELEASES = {
     16: Release(16, "pacific"),  # the reference: the lab's settings were written on it
     18: Release(
         18, "reef",
         conf=_MCLOCK_RECOVERY,
+        root_packages=_SHIM_BUILD,
+        preload=_RBD_FUSE_PRELOAD,
         pinned_debs=((
             "pool/main/p/python-bcrypt/python3-bcrypt_3.2.2-1_amd64.deb",
             "c626ebdb20ecbb7e427dd6a6c66d343fc2246b5b069d5e197af54cc1640b3190",
@@ -108,17 +123,8 @@ RELEASES = {
     20: Release(
         20, "tentacle",
         conf=_MCLOCK_RECOVERY,
-        root_packages=(
-            ("gcc", "builds keepdefaults.so for rbd-fuse (see preload) inside the root"),
-            ("libc6-dev", "the C library headers keepdefaults.so is built with"),
-        ),
-        preload={
-            "rbd-fuse": "rbd-fuse 20.2.4 (Debian 20.2.4+ds-2) crashes at start whenever -c, -p "
-                        "or -r is given: its defaults are string literals, which libfuse's "
-                        "option parser frees before storing the new value (seen here: "
-                        "SIGSEGV in free() under fuse_opt_parse). The preload keeps free() "
-                        "off the program's own literals; the mysql stage needs -p and -r.",
-        },
+        root_packages=_SHIM_BUILD,
+        preload=_RBD_FUSE_PRELOAD,
     ),
 }
 SUPPORTED = tuple(sorted(RELEASES))
