@@ -78,17 +78,18 @@ class Release:
 
 
 _MCLOCK_RECOVERY = (
-    # From Quincy on the OSDs schedule with mClock, which ignores osd_max_backfills and
-    # osd_recovery_max_active unless told otherwise, and whose default profile
-    # (balanced) favours client I/O: a killed OSD's data then takes minutes to recover on
-    # a 2-core machine. The lab measures recovery, so recovery gets the larger share.
+    # From Quincy on the OSDs schedule with mClock (here: osd_op_queue mclock_scheduler,
+    # profile balanced by default on 18 and 20; Pacific on Debian 12 uses wpq). mClock
+    # ignores osd_max_backfills / osd_recovery_max_active unless overridden and shares the
+    # OSD between client I/O and recovery by profile. The lab measures how fast a killed
+    # OSD's or node's data is clean again, so recovery gets the larger share.
     ("osd mclock profile = high_recovery_ops",
-     "mClock (Quincy on): recovery before client I/O, so the fault stages recover in seconds"),
-    # mClock measures each OSD's IOPS at start with a benchmark; on sparse files shared by
-    # six OSDs and everything else on this machine the figure is noise (and triggers
-    # OSD_MCLOCK_*_CAPACITY warnings). A fixed figure for rotational devices is used instead.
+     "mClock (Quincy on): recovery before client I/O, as the fault stages measure recovery"),
+    # mClock measures each OSD's IOPS with a benchmark at start; here every OSD is a sparse
+    # file on one shared disk, so the figure says nothing about the OSD and costs start-up
+    # time: the default for the device class is used instead.
     ("osd mclock skip benchmark = true",
-     "mClock: skip the start-up IOPS benchmark (meaningless on shared sparse files)"),
+     "mClock: no start-up IOPS benchmark (meaningless on sparse files sharing one disk)"),
 )
 
 _SHIM_BUILD = (
