@@ -76,8 +76,10 @@ def test_every_difference_carries_its_reason():
     for rel in releases.RELEASES.values():
         for line, why in rel.conf:
             assert " = " in line and len(why) > 20
-        for code, why in rel.accepted_health.items():
-            assert code.isupper() and len(why) > 20
+        for prog, why in rel.preload.items():
+            assert prog == "rbd-fuse" and len(why) > 20
+        for path, sha, why in rel.pinned_debs:
+            assert path.startswith("pool/main/") and len(sha) == 64 and len(why) > 20
         for pkg, why in rel.root_packages:
             assert pkg and len(why) > 20
     # mClock scheduler from Quincy on: the lab's recovery settings differ from Pacific's

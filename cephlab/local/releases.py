@@ -10,7 +10,9 @@
 Whatever the source, the release actually running is read from ``ceph --version`` and must be
 one of :data:`SUPPORTED`; anything else is refused before any work starts. The assertion
 code (:mod:`cephlab.checks`) stays one code path: what differs between releases is the
-configuration the lab writes and the packages it installs, each with its reason below.
+configuration the lab writes and what its root holds, each with its reason below. No
+release needed a health code or JSON field of its own: checks.ACCEPTED_WARNINGS and the
+checks hold on 16, 18 and 20 as they are.
 """
 
 from __future__ import annotations
@@ -58,8 +60,6 @@ class Release:
     name: str
     #: ceph.conf lines added to the [global] section: (line, reason).
     conf: tuple[tuple[str, str], ...] = ()
-    #: Health checks accepted on top of checks.ACCEPTED_WARNINGS: code -> reason.
-    accepted_health: dict = field(default_factory=dict)
     #: Packages installed into a root next to the Ceph daemons: (package, reason).
     root_packages: tuple[tuple[str, str], ...] = ()
     #: Programs run with the root's keepdefaults.so preloaded (built from
@@ -170,14 +170,6 @@ def upstream_version(debian_version: str) -> str:
     """``2:20.2.4+ds-2`` -> ``20.2.4``: the upstream part of a Debian package version."""
     version = debian_version.split(":", 1)[-1]
     return re.split(r"[-+~]", version, 1)[0]
-
-
-def accepted_health(running: Optional[Running]) -> dict:
-    """checks.ACCEPTED_WARNINGS plus what this release adds (empty for an unknown one)."""
-    from ..checks import ACCEPTED_WARNINGS
-
-    extra = running.release.accepted_health if running else {}
-    return {**ACCEPTED_WARNINGS, **extra}
 
 
 def choose(value: Optional[str], probe) -> tuple[str, str]:
