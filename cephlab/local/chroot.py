@@ -21,7 +21,6 @@ harness records is the daemon's own.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
