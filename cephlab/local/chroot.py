@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 from typing import Optional
 
@@ -31,6 +32,7 @@ from . import mounts, rootfs
 from .releases import PRELOAD_LIB, RELEASES, Running, parse_version
 
 CHROOT_DIR = "chroot"
+_MOUNTING = threading.Lock()
 
 
 class HostCeph:
@@ -113,6 +115,12 @@ class RootCeph:
 
     def ensure_mounted(self) -> None:
         """Mount what is missing, in order (idempotent; cheap when all is there)."""
+        if all(m in mounts.mount_table() for m in self.expected_mounts()):
+            return
+        with _MOUNTING:  # Ceph tools may be started from several threads at once
+            self._mount_missing()
+
+    def _mount_missing(self) -> None:
         table = mounts.mount_table()
         if all(m in table for m in self.expected_mounts()):
             return
