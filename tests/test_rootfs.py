@@ -150,3 +150,10 @@ def test_superseded_roots_are_removed_unless_a_lab_has_them_mounted(tmp_path):
     info = (f"42 27 254:0 {tmp_path}/forky-000000000002 /tmp/lab/chroot ro,relatime - ext4 "
             f"/dev/vda rw\n")
     assert rootfs.stale_roots(FORKY, current, info) == [tmp_path / "forky-000000000001"]
+
+
+def test_a_root_release_without_root_is_refused_with_what_to_use(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "geteuid", lambda: 1000)
+    with pytest.raises(chroot.ConfigError, match="needs root; without root use --lab-ceph=host"):
+        chroot.RootCeph("20", tmp_path / "lab").prepare(say=lambda text: None)
+    assert not (tmp_path / "lab").exists()

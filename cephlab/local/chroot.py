@@ -21,6 +21,7 @@ harness records is the daemon's own.
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import threading
@@ -92,6 +93,10 @@ class RootCeph:
 
     def prepare(self, say=print) -> str:
         """Build (or reuse) the cached root; the lab's view of it is mounted on first use."""
+        if os.geteuid() != 0:
+            raise ConfigError(f"--lab-ceph={self.key} runs Ceph with chroot in a root of its "
+                              f"own (mounts, chroot), which needs root; without root use "
+                              f"--lab-ceph=host")
         try:
             self.root = rootfs.ensure(self.source, say=say)
         except LabError as exc:
