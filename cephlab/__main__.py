@@ -17,6 +17,7 @@ from pathlib import Path
 from . import procs
 from .config import LabConfig, check_lab_dir
 from .errors import LabError
+from .local import ghost_install
 from .local.cluster import BINARIES, install_hint, missing_binaries
 
 #: Everything the local target runs, for `setup` (the Ceph daemons and tools, the FUSE
@@ -30,6 +31,7 @@ TEST_PACKAGES = ["ruby"]
 
 
 def setup(args) -> int:
+    ghost_install.setup()  # Node + Ghost from npm into the cache; says why if it cannot
     missing = missing_binaries()
     wanted = SETUP_PACKAGES + (TEST_PACKAGES if args.tests else [])
     if not missing and not args.all and not args.tests:
