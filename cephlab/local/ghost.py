@@ -12,6 +12,7 @@ environment, never on a command line.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Callable, Optional
@@ -67,8 +68,7 @@ class GhostBlog:
         """Database, user, content directory, then the first boot (Ghost's migrations).
         Returns the seconds the first boot took."""
         self._database()
-        content = self.content_dir()
-        content.mkdir(exist_ok=True)
+        self._seed_content()
         start = time.monotonic()
         self.start(first=True)
         seconds = time.monotonic() - start
@@ -85,6 +85,20 @@ class GhostBlog:
             cur.execute("CREATE USER IF NOT EXISTS %s@'%%' IDENTIFIED BY %s", (DB_USER, pw))
             cur.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (DB_USER, pw))
             cur.execute(f"GRANT ALL PRIVILEGES ON {DATABASE}.* TO %s@'%%'", (DB_USER,))
+
+    def _seed_content(self) -> None:
+        """The content directory starts as a copy of the one Ghost ships (its themes among
+        it), as Ghost's CLI and its image do; what is there already is kept."""
+        content = self.content_dir()
+        content.mkdir(exist_ok=True)
+        shipped = ghost_install.ghost_dir() / "content"
+        for item in shipped.iterdir():
+            target = content / item.name
+            if item.is_dir():
+                shutil.copytree(item, target, dirs_exist_ok=True,
+                                copy_function=_copy_if_missing)
+            elif not target.exists():
+                shutil.copy2(item, target)
 
     def _env(self) -> dict[str, str]:
         node_bin = ghost_install.node_bin()
@@ -178,3 +192,9 @@ class GhostBlog:
         self.stop()
         self.start()
         return [NAME]
+
+
+def _copy_if_missing(src: str, dst: str) -> str:
+    if not os.path.exists(dst):
+        shutil.copy2(src, dst)
+    return dst
