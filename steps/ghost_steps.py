@@ -69,7 +69,8 @@ class Published:
     title: str
     marker: str
     image_url: str
-    image: bytes
+    image: bytes  #: as uploaded
+    served: bytes = b""  #: as Ghost served it before the restarts (it may re-encode)
 
 
 # ------------------------------------------------------------------ the blog answers
@@ -184,16 +185,18 @@ def _assert_post_served(lab, published: Published) -> None:
     assert urlparse(published.image_url).path in res.text, f"{url} does not show the image"
 
 
+def _image_served(published: Published) -> bytes:
+    res = _get(published.image_url)
+    assert res.status_code == 200, f"{published.image_url} answered HTTP {res.status_code}"
+    assert res.content[:8] == b"\x89PNG\r\n\x1a\n", f"{published.image_url} is not a PNG"
+    return res.content
+
+
 @then("the post is on the blog's public page")
 def post_public(lab, expect, published):
     expect(f"post {published.slug} on the public page",
            lambda: _assert_post_served(lab, published), timeout=30, interval=2)
-
-
-def _assert_image_served(lab, published: Published) -> None:
-    res = _get(published.image_url)
-    assert res.status_code == 200, f"{published.image_url} answered HTTP {res.status_code}"
-    assert res.content[:8] == b"\x89PNG\r\n\x1a\n", f"{published.image_url} is not a PNG"
+    published.served = _image_served(published)
 
 
 @when("Ghost and MySQL are restarted")
@@ -206,14 +209,15 @@ def restart_ghost_and_mysql(lab):
 def still_served(lab, expect, timeouts, published):
     def probe():
         _assert_post_served(lab, published)
-        _assert_image_served(lab, published)
+        assert _image_served(published) == published.served, (
+            f"{published.image_url} serves other bytes than before the restarts")
     expect(f"post {published.slug} and its image served after the restarts", probe,
            timeout=timeouts.daemon_start * 3, interval=3)
 
 
 @then("the image is a file under /ghost/images on the shared filesystem, byte-identical "
       "through a second mount")
-def image_on_cephfs(lab, published):
+def image_on_cephfs(lab, published, record_property):
     root, why = lab.target.cephfs_root("ghost-reader")  # its own ceph-fuse client
     if root is None:
         pytest.skip(f"the image's file on CephFS is not checked here: {why}")
@@ -229,6 +233,6 @@ def image_on_cephfs(lab, published):
     assert hashlib.sha256(got).digest() == hashlib.sha256(published.image).digest(), (
         f"/{kept.relative_to(root)} holds {len(got)} bytes that differ from the "
         f"{len(published.image)} uploaded")
-    served = _get(published.image_url).content
-    assert served == found.read_bytes(), (
+    assert _image_served(published) == found.read_bytes(), (
         f"{published.image_url} serves other bytes than /{rel} on CephFS")
+    record_property("ghost_image_on_cephfs", f"/{kept.relative_to(root)}")

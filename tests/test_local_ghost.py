@@ -154,3 +154,15 @@ def test_destroy_leaves_no_process_and_no_mount(lab_dir):
     assert not [r.name for r in records if procs.is_alive(r)]
     assert not mounts.mounts_under(lab_dir)
     assert not lab_dir.exists()
+
+
+def test_the_cli_acts_on_a_kept_lab_at_its_own_addresses(tmp_path):
+    """`python -m cephlab repair` restarts MariaDB and Ghost where the lab's clients reach
+    them: on the addresses the lab was built on, not the default prefix."""
+    from cephlab.__main__ import lab_ip_prefix
+
+    assert lab_ip_prefix(tmp_path) == "127.0.1"
+    (tmp_path / "ceph.conf").write_text(
+        "[global]\nmon host = [v2:127.15.9.2:3300,v1:127.15.9.2:6789],"
+        "[v2:127.15.9.3:3300,v1:127.15.9.3:6789]\n")
+    assert lab_ip_prefix(tmp_path) == "127.15.9"
