@@ -1,6 +1,7 @@
 """Ghost on the local target: its installer's refusals (offline), and the ghost scenarios
 going red for the right reason on a real lab: Ghost killed before the Then steps, MariaDB
-stopped; ``repair`` brings each back; destroy leaves no process and no mount.
+stopped, Ghost exiting while it boots; ``repair`` brings each back; destroy leaves no
+process and no mount.
 
 The real lab (own loopback addresses 127.NET.9, temporary dir) is built once with
 ``-k ghost``; it needs Ceph, MariaDB, ceph-fuse, root, and Ghost in the set-up cache.
@@ -146,6 +147,34 @@ def _repair(lab_dir: Path) -> str:
 
 
 @lab_only
+def test_a_ghost_that_exits_during_boot_fails_the_wait_at_once_with_its_log(lab_dir):
+    """Ghost given a wrong database password exits while booting: the boot wait ends at
+    once (not at its 10-minute bound) with Ghost's own log lines, and no password."""
+    import json
+    import time
+
+    from cephlab.errors import DaemonExited
+
+    lab = _lab(lab_dir)
+    lab.target.ghost.stop()
+    secrets = lab_dir / "secrets.json"
+    saved = secrets.read_text()
+    wrong = "w" * 24
+    secrets.write_text(json.dumps({**json.loads(saved), "ghost-db": wrong}))
+    start = time.monotonic()
+    try:
+        with pytest.raises(DaemonExited) as err:
+            lab.target.ghost.start(first=True)
+    finally:
+        secrets.write_text(saved)
+    assert time.monotonic() - start < 120
+    text = str(err.value)
+    assert text.startswith(f"daemon {ghost.NAME} (pid") and "Access denied" in text, text
+    assert wrong not in text
+    assert lab.target.repair() == [ghost.NAME]
+
+
+@lab_only
 def test_destroy_leaves_no_process_and_no_mount(lab_dir):
     lab = _lab(lab_dir)
     records = lab.target.cluster.records()
@@ -166,3 +195,19 @@ def test_the_cli_acts_on_a_kept_lab_at_its_own_addresses(tmp_path):
         "[global]\nmon host = [v2:127.15.9.2:3300,v1:127.15.9.2:6789],"
         "[v2:127.15.9.3:3300,v1:127.15.9.3:6789]\n")
     assert lab_ip_prefix(tmp_path) == "127.15.9"
+
+
+def test_kubernetes_targets_serve_ghost_under_the_same_names(tmp_path):
+    """The ghost steps go through endpoint/credentials on every target: on Kubernetes the
+    NodePort on the first storage node, and an owner password generated once per lab."""
+    from cephlab.model import GHOST_OWNER_EMAIL, PORTS
+    from tests.test_cluster_target import FakeKube, make_target
+
+    target = make_target(tmp_path, kube=FakeKube())
+    (tmp_path / "lab").mkdir()  # a run's lab dir exists once its state is saved
+    host, port = target.endpoint("ghost")
+    assert port == PORTS["ghost"] == 30030 and host == target.node_address("k8s-1")
+    creds = target.credentials("ghost")
+    assert creds["email"] == GHOST_OWNER_EMAIL and len(creds["password"]) >= 20
+    assert target.credentials("ghost") == creds, "the owner's password changed between calls"
+    assert (tmp_path / "lab" / "secrets.json").stat().st_mode & 0o077 == 0
