@@ -22,7 +22,6 @@ import requests
 
 from .. import procs
 from ..errors import LabError
-from ..k8s.versions import GHOST
 from ..model import FS_NAME, GHOST_OWNER_EMAIL, PORTS
 from ..secrets import SecretStore, password
 from ..waits import wait_for
@@ -37,8 +36,6 @@ DATABASE = "ghost"
 DB_USER = "ghost"
 CONTENT = "ghost"  #: the directory on CephFS, as the lab's helper pod makes it
 MOUNT = "ghost"    #: the lab's ceph-fuse mount Ghost's content lives under
-#: The version Ghost reports (admin API, migrations table): major.minor.
-VERSION = ".".join(GHOST.split(".")[:2])
 
 
 def unavailable() -> Optional[str]:
@@ -129,8 +126,8 @@ class GhostBlog:
             "paths__contentPath": str(self.content_dir()),
             # the log goes to the lab dir's log file (stdout), not only under content/logs
             "logging__transports": '["stdout"]',
-            # no calls out of the machine (update check, gravatar), and no e-mailed codes
-            # for a new device's login (there is no mail here)
+            # fewer calls out of the machine (update check, gravatar), and no e-mailed
+            # codes for a new device's login (there is no mail here)
             "privacy__useTinfoil": "true",
             "security__staffDeviceVerification": "false",
         })
