@@ -46,11 +46,12 @@ def empty_cache(tmp_path, monkeypatch):
 
 
 def test_without_npm_setup_says_so_and_the_stage_skips_saying_it(empty_cache, monkeypatch):
-    monkeypatch.setattr(ghost_install.shutil, "which", lambda name: None)
     said = []
-    assert ghost_install.setup(said.append) is False
+    with monkeypatch.context() as patch:  # no npm, and no apt-get to install it with
+        patch.setattr(ghost_install.shutil, "which", lambda name: None)
+        assert ghost_install.setup(said.append) is False
     assert said == ["setup: Ghost stage will skip: npm is not installed (apt-get install npm)"]
-    reason = ghost.unavailable()
+    reason = ghost.unavailable()  # recorded by set-up: npm being back does not hide it
     assert reason == (f"Ghost {ghost_install.GHOST} could not be installed: npm is not installed "
                       f"(apt-get install npm)")
     if not (blockdb.unavailable() or fuse_unavailable()):
