@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -35,8 +36,17 @@ def _lab(args):
     path = check_lab_dir(Path(args.lab_dir))
     if not (path / "state.json").exists():
         raise NoLab(f"no lab in {args.lab_dir}")
-    return Lab(LabConfig(target=args.target, target_reason="command line", lab_dir=path),
-               announce=print)
+    return Lab(LabConfig(target=args.target, target_reason="command line", lab_dir=path,
+                         ip_prefix=lab_ip_prefix(path)), announce=print)
+
+
+def lab_ip_prefix(lab_dir: Path) -> str:
+    """The addresses the kept lab was built on (its mons' in ceph.conf): a service that
+    `repair` starts again must listen where the lab's clients reach it."""
+    conf = lab_dir / "ceph.conf"
+    found = re.search(r"^mon host = \[v2:(127\.\d+\.\d+)\.\d+:", conf.read_text(), re.M) \
+        if conf.exists() else None
+    return found.group(1) if found else LabConfig.ip_prefix
 
 
 def status(args) -> int:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 from .errors import CommandError, LabError
+from .k8s.objects import ROOK_NS, TOOLBOX
 
 #: The Ceph tools a runner may be asked to run (``tool=``). Each takes ``-c CONF`` after its name.
 CEPH_TOOLS = ("ceph", "rados", "rbd", "radosgw-admin")
@@ -98,9 +99,12 @@ class ToolboxCeph(CephRunner):
     """Ceph's CLI inside the Rook toolbox deployment, through ``kubectl exec``."""
 
     def __init__(self, kubeconfig: str | None = None, context: str | None = None,
-                 namespace: str = "rook-ceph", deployment: str = "rook-ceph-tools"):
+                 namespace: str = ROOK_NS, deployment: str = TOOLBOX, connect_timeout: int = 15):
         self.kubeconfig, self.context = kubeconfig, context
         self.namespace, self.deployment = namespace, deployment
+        # ceph gives up on unreachable mons itself: a command kubectl stops waiting for must
+        # not keep running in the pod
+        self.connect_timeout = connect_timeout
 
     def command(self, argv: Sequence[str]) -> list[str]:
         kubectl = ["kubectl"]
@@ -108,8 +112,10 @@ class ToolboxCeph(CephRunner):
             kubectl += ["--kubeconfig", self.kubeconfig]
         if self.context:
             kubectl += ["--context", self.context]
+        tool, rest = argv[0], list(argv[1:])
+        extra = ["--connect-timeout", str(self.connect_timeout)] if tool == "ceph" else []
         return [*kubectl, "-n", self.namespace, "exec", "-i", f"deploy/{self.deployment}",
-                "--", *argv]
+                "--", tool, *extra, *rest]
 
 
 def _text(data: bytes | str | None) -> str:

@@ -12,6 +12,7 @@ kept in a named log under ``.lab/setup/`` and shown (its tail) only when the ste
              environment already holds this pyproject.toml's requirements).
 3. apt       the distro packages the chosen Ceph release needs from this machine.
 4. ceph root for the releases built from Debian's archive, the cached root.
+5. ghost     Node and Ghost for the local ghost stage (cephlab/local/ghost_install.py).
 """
 
 from __future__ import annotations
@@ -189,6 +190,9 @@ def main(release: str, tests: bool, venv: Optional[Path], root: bool = True) -> 
             steps.say(f"apt: the {len(wanted)} distro packages needed are installed")
         if root:
             ensure_root(steps, key)
+        from .local import ghost_install
+
+        ghost_install.setup(say=print)  # never fails: the ghost stage skips saying why
     except (StepFailed, LabError) as exc:
         print(f"setup: {exc}", file=sys.stderr)
         return 1

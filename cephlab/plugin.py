@@ -192,8 +192,15 @@ def _write_plan(cfg: LabConfig, out_dir: Path) -> None:
                     f"target is {cfg.target}: {cfg.target_reason})",
                     returncode=pytest.ExitCode.USAGE_ERROR)
     try:
-        written = write_plan(out_dir, target=cfg.target)
-    except (ValueError, FileExistsError) as exc:
+        # the cluster target's plan is for the configured nodes and devices, when given
+        conf = None
+        if cfg.target == "cluster" and cfg.cluster_config:
+            from .k8s import cluster_config
+
+            conf = cluster_config.load(cfg.cluster_config)
+        # write_plan runs the plan checker first: a plan that fails it is refused, unwritten
+        written = write_plan(out_dir, target=cfg.target, cluster_config=conf)
+    except (ValueError, FileExistsError, ConfigError) as exc:
         pytest.exit(f"cephlab: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
     pytest.exit(f"cephlab: plan for the {cfg.target} target written to {out_dir} "
                 f"({len(written)} files; index: {out_dir / 'plan.md'}); nothing was run",

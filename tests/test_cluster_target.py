@@ -5,9 +5,9 @@ that removes only what the harness created."""
 from __future__ import annotations
 
 import copy
+import os
 import socket
-import sys
-import textwrap
+import tempfile
 import time
 from pathlib import Path
 
@@ -21,6 +21,9 @@ from cephlab.k8s import checks
 from cephlab.k8s.cluster_target import ClusterTarget
 from cephlab.state import LabState
 from tests.conftest import ROOT, run_harness
+from tests.standins import tools
+from tests.standins.cluster import FakeCluster
+from tests.standins.cluster import FakeKube as StandinKube
 
 EXAMPLE = ROOT / "examples" / "cluster-kind.yaml"
 WORKERS = ["cephlab-worker", "cephlab-worker2", "cephlab-worker3"]
@@ -54,73 +57,12 @@ def make_target(tmp_path, config=CONFIG, kube=None, **cfg_kw) -> ClusterTarget:
     return target
 
 
-class FakeKube:
-    """The Kube interface over a dict; CRs report Ready and workloads ready once applied."""
-
-    def __init__(self, nodes=None, pods=()):
-        self.kubeconfig, self.context = "/fake/kubeconfig", "lab-ctx"
-        self.store: dict[tuple, dict] = {}
-        self.nodes = nodes if nodes is not None else [
-            {"kind": "Node", "metadata": {"name": n},
-             "status": {"conditions": [{"type": "Ready", "status": "True"}],
-                        "addresses": [{"type": "InternalIP", "address": f"172.18.0.{3 + i}"}]}}
-            for i, n in enumerate(WORKERS)]
-        self.pods = list(pods)
-        self.calls: list[tuple] = []
-
-    def where(self):
-        return "context 'lab-ctx' in kubeconfig /fake/kubeconfig"
-
-    def probe_api(self, timeout=5.0):
-        return "v1.34.9"
-
-    def _key(self, o):
-        return (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])
-
-    def exists(self, o):
-        return self._key(o) in self.store
-
-    def apply(self, o):
-        created = not self.exists(o)
-        self.store[self._key(o)] = copy.deepcopy(o)
-        self.calls.append(("apply", *self._key(o)))
-        return created
-
-    def create_if_absent(self, o):
-        if self.exists(o):
-            return False
-        self.calls.append(("create", *self._key(o)))
-        self.store[self._key(o)] = copy.deepcopy(o)
-        return True
-
-    def delete(self, ref):
-        self.calls.append(("delete", ref["kind"], ref.get("namespace"), ref["name"]))
-        return self.store.pop((ref["kind"], ref.get("namespace"), ref["name"]), None) is not None
-
-    def merge_patch(self, ref, patch):
-        self.calls.append(("patch", ref["kind"], ref["name"], patch))
-
-    def pod_log(self, name, namespace, container=None, **kw):
-        return f"last lines of {name}/{container}"
-
-    def get_json(self, kind, name=None, namespace=None, *, label_selector=None, api_version=None):
-        if kind == "Node":
-            return self.nodes if name is None else next((n for n in self.nodes if n["metadata"]["name"] == name), None)
-        if name is None:
-            items = [p for p in self.pods if p["metadata"].get("namespace") == namespace] if kind == "Pod" else []
-            if label_selector:
-                k, _, v = label_selector.partition("=")
-                items = [i for i in items if i["metadata"].get("labels", {}).get(k) == v]
-            return items
-        obj = self.store.get((kind, namespace, name))
-        if obj is None and kind in ("Deployment", "CustomResourceDefinition"):
-            obj = {"kind": kind, "metadata": {"name": name, "namespace": namespace}, "spec": {}}  # applied by URL
-        if obj is None:
-            return None
-        obj = copy.deepcopy(obj)
-        obj["status"] = {"phase": "Ready", "readyReplicas": 1, "updatedReplicas": 1, "availableReplicas": 1,
-                         "conditions": [{"type": t, "status": "True"} for t in ("Ready", "Established", "Complete")]}
-        return obj
+def FakeKube(pods=()) -> StandinKube:
+    """The stateful stand-in API (tests/standins) with the three worker nodes registered."""
+    kube = StandinKube(FakeCluster(Path(tempfile.mkdtemp(prefix="cephlab-api-")) / "cluster.json",
+                                   tuple(WORKERS)))
+    kube.pods = list(pods)
+    return kube
 
 
 # ---------------------------------------------------------------------------- bad input
@@ -178,7 +120,8 @@ def test_bad_cluster_config_is_refused_before_any_work(tmp_path, monkeypatch, te
 def test_nodes_must_fit_the_cluster(tmp_path, monkeypatch):
     monkeypatch.setattr("cephlab.k8s.cluster_target.shutil.which", lambda name: f"/usr/bin/{name}")
     kube = FakeKube()
-    kube.nodes[1]["spec"] = {"taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]}
+    kube.cluster.patch("Node", WORKERS[1], None, {"spec": {"taints": [
+        {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]}})
     conf = copy.deepcopy(CONFIG)
     conf["nodes"][0]["address"] = "172.18.0.99"
     conf["nodes"][2]["name"] = "cephlab-worker7"
@@ -223,33 +166,37 @@ def test_destructive_stage_is_refused_without_the_allowance(tmp_path):
     assert allowed.refusal(stage) is None and allowed.applicable(stage)
 
 
+class Standins:
+    def __init__(self, kube, log: Path):
+        self.kube, self.log = kube, log
+
+    def calls(self) -> str:
+        return self.log.read_text()
+
+
 @pytest.fixture
-def fake_tools(tmp_path, monkeypatch):
-    """kubectl, helm and curl that log their argv and succeed."""
-    bin_dir, log = tmp_path / "fakebin", tmp_path / "tools.log"
-    bin_dir.mkdir()
-    for tool in ("kubectl", "helm", "curl"):
-        script = bin_dir / tool
-        script.write_text(f"#!/bin/sh\necho \"{tool} $*\" >> {log}\n"
-                          # six OSD deployments when counted (extend_storage), else OSD ids 0 and 3
-                          'case "$*" in *--no-headers*) seq 6;; *) echo 0 3;; esac\n')
-        script.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}:/usr/bin:/bin")
-    return log
-
-
-def test_apply_records_objects_in_stage_order(tmp_path, fake_tools):
+def standins(tmp_path, monkeypatch) -> Standins:
+    """The stateful stand-ins: a fake API behind ``kube`` and ``kubectl``/``helm``/``curl`` on
+    PATH over the same cluster state (tests/standins)."""
     kube = FakeKube()
+    log = tmp_path / "tools.log"
+    log.touch()
+    bin_dir = tools.install(tmp_path / "fakebin", kube.cluster.path, log)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    return Standins(kube, log)
+
+
+def test_apply_records_objects_in_stage_order(tmp_path, standins):
+    kube = standins.kube
     target = make_target(tmp_path, kube=kube)
     for slug in ("rook_operator", "ceph_cluster", "block_pool", "shared_filesystem", "toolbox",
                  "minio", "extend_storage"):
         target.apply(stages.get(slug))
     refs = target.state.get("k8s_applied")
     assert [(r["stage"], r["kind"], r["name"]) for r in refs] == [
-        ("ceph_cluster", "CephCluster", "rook-ceph"),
+        ("ceph_cluster", "CephCluster", "rook-ceph"), ("ceph_cluster", "Deployment", "rook-ceph-tools"),
         ("block_pool", "CephBlockPool", "replicapool"), ("block_pool", "StorageClass", "rook-ceph-block"),
         ("shared_filesystem", "CephFilesystem", "k8s-fs"),
-        ("toolbox", "Deployment", "rook-ceph-tools"),
         ("minio", "PersistentVolume", "cephfs-root"), ("minio", "PersistentVolumeClaim", "cephfs-root"),
         ("minio", "Pod", "cephfs-helper"), ("minio", "Secret", "minio-credentials"),
         ("minio", "PersistentVolume", "minio-data"), ("minio", "PersistentVolumeClaim", "minio-data"),
@@ -257,38 +204,106 @@ def test_apply_records_objects_in_stage_order(tmp_path, fake_tools):
     ]
     assert all(r["created"] for r in refs)
     assert ("create", "Secret", "default", "minio-credentials") in kube.calls  # never applied over
-    cluster = kube.store[("CephCluster", "rook-ceph", "rook-ceph")]  # extend_storage re-applied it
+    cluster = kube.get_json("CephCluster", "rook-ceph", "rook-ceph")  # extend_storage re-applied it
     assert cluster["spec"]["storage"]["nodes"] == [
         {"name": n, "devices": [{"name": f"loop{10 + 2 * i}"}, {"name": f"loop{11 + 2 * i}"}]}
         for i, n in enumerate(WORKERS)]
-    log = fake_tools.read_text()
+    assert len(kube.get_json("Deployment", namespace="rook-ceph", label_selector="app=rook-ceph-osd")) == 6
+    log = standins.calls()
     assert "kubectl --context lab-ctx apply --server-side -f https://raw.githubusercontent.com/rook/rook/" in log
-    assert "ROOK_CEPH_ALLOW_LOOP_DEVICES" in log
-    assert "curl -sf http://172.18.0.3:30010/minio/health/ready" in log   # the lab's 10.254.1.2 replaced
-    assert "10.254.1.2" not in log and "wait" not in log and "rollout status" not in log  # waits in Python
+    # loop devices allowed in what is applied (operator.yaml edited), never by a later patch
+    config = kube.get_json("ConfigMap", "rook-ceph-operator-config", "rook-ceph")
+    assert config["data"]["ROOK_CEPH_ALLOW_LOOP_DEVICES"] == "true" and " patch " not in log
+    assert "http://172.18.0.3:30010/minio/health/ready" in log   # the node's address, passed in
+    assert "10.254.1.2" not in log and " wait " not in log and "rollout status" not in log  # waits in Python
 
 
-def test_remove_node_wipes_only_the_first_configured_nodes_devices(tmp_path, fake_tools):
-    target = make_target(tmp_path, kube=FakeKube(), allow_destructive=True)
+def test_rook_objects_appear_only_after_the_cr_and_its_crd(tmp_path, standins):
+    from tests.standins.cluster import ApiError
+    kube = standins.kube
+    target = make_target(tmp_path, kube=kube)
+    with pytest.raises(RuntimeError, match='no matches for kind "CephCluster"'):
+        target.apply(stages.get("ceph_cluster"))               # no CRD yet: refused
+    target.apply(stages.get("rook_operator"))
+    assert kube.get_json("Secret", "rook-csi-rbd-node", "rook-ceph") is None
+    target.apply(stages.get("ceph_cluster"))
+    assert kube.get_json("Secret", "rook-csi-rbd-node", "rook-ceph") is not None
+    assert kube.get_json("Service", "rook-ceph-mgr-dashboard", "rook-ceph") is not None
+    with pytest.raises(ApiError, match='namespaces "nowhere" not found'):
+        kube.cluster.apply({"apiVersion": "v1", "kind": "ConfigMap",
+                            "metadata": {"name": "x", "namespace": "nowhere"}})
+
+
+def test_the_old_loop_device_patch_conflicts_on_a_second_run(tmp_path, standins):
+    """Review item 10: a `kubectl patch` of the operator config takes the field; the next run's
+    server-side apply of operator.yaml stops on the conflict. The plan's edited apply does not."""
+    import subprocess
+    from cephlab.k8s import versions
+    kubectl = ["kubectl", "-n", "rook-ceph"]
+    run = lambda *a: subprocess.run([*kubectl, *a], capture_output=True, text=True)  # noqa: E731
+    target = make_target(tmp_path, kube=standins.kube)
+    target.apply(stages.get("rook_operator"))                   # the plan: edited operator.yaml
+    again = run("apply", "--server-side", "-f", versions.ROOK_MANIFESTS[3])
+    assert again.returncode == 0, again.stderr                  # the same manager: no conflict
+    standins.kube.cluster = FakeCluster(standins.kube.cluster.path)
+    standins.kube.cluster.patch("ConfigMap", "rook-ceph-operator-config", "rook-ceph",
+                                {"data": {"ROOK_CEPH_ALLOW_LOOP_DEVICES": "true"}})   # the old way
+    second = run("apply", "--server-side", "-f", versions.ROOK_MANIFESTS[3])
+    assert second.returncode != 0 and "conflict" in second.stderr
+
+
+def test_remove_node_wipes_only_the_first_configured_nodes_devices(tmp_path, standins):
+    target = make_target(tmp_path, kube=standins.kube, allow_destructive=True)
+    for slug in ("rook_operator", "ceph_cluster", "extend_storage"):
+        target.apply(stages.get(slug))
     target.apply(stages.get("remove_node"))
     script = (tmp_path / "lab" / "work" / "14_remove_node" / "wipe-disks.sh").read_text()
     assert "for dev in /dev/loop10 /dev/loop11; do" in script
-    log = fake_tools.read_text()
+    log = standins.calls()
     assert "debug node/cephlab-worker --profile=sysadmin" in log
     assert "osd purge 0 --yes-i-really-mean-it" in log and "osd purge 3 --yes-i-really-mean-it" in log
+    assert "osd crush rm cephlab-worker" in log
+    osds = standins.kube.cluster.state["osds"]
+    assert sorted(o["host"] for o in FakeCluster(standins.kube.cluster.path).state["osds"].values()) == \
+        ["cephlab-worker2"] * 2 + ["cephlab-worker3"] * 2, osds
 
 
-def test_a_wait_fails_fast_on_an_image_pull_backoff(tmp_path, fake_tools):
+def test_purge_before_the_osd_pods_are_gone_is_refused(tmp_path, standins):
+    """Review item 6, on the stand-in: an OSD whose daemon still runs marks itself up, and
+    purge fails with EBUSY; the plan waits for the pods to go first."""
+    import subprocess
+    target = make_target(tmp_path, kube=standins.kube, allow_destructive=True)
+    for slug in ("rook_operator", "ceph_cluster"):
+        target.apply(stages.get(slug))
+    tb = ["kubectl", "-n", "rook-ceph", "exec", "deploy/rook-ceph-tools", "--", "ceph"]
+    for args in (("osd", "out", "osd.0"), ("osd", "down", "osd.0")):
+        subprocess.run([*tb, *args], check=True, capture_output=True)
+    purge = subprocess.run([*tb, "osd", "purge", "0", "--yes-i-really-mean-it"], capture_output=True, text=True)
+    assert purge.returncode == 16 and "EBUSY" in purge.stderr
+
+
+def test_exec_into_a_missing_toolbox_is_refused(tmp_path, standins):
+    import subprocess
+    res = subprocess.run(["kubectl", "-n", "rook-ceph", "exec", "deploy/rook-ceph-tools", "--", "ceph",
+                          "status"], capture_output=True, text=True)
+    assert res.returncode == 1 and 'deployments.apps "rook-ceph-tools" not found' in res.stderr
+
+
+def test_a_wait_fails_fast_on_an_image_pull_backoff(tmp_path, standins):
     stuck = {"kind": "Pod", "metadata": {"name": "rook-ceph-mon-a-1", "namespace": "rook-ceph", "labels": {}},
              "status": {"phase": "Pending", "containerStatuses": [{
                  "name": "mon", "image": "quay.io/ceph/ceph:v20.2.4", "ready": False, "restartCount": 0,
                  "state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}}}]}}
-    kube = FakeKube(pods=[stuck])
+    kube = standins.kube
+    target = make_target(tmp_path, kube=kube)
+    target.apply(stages.get("rook_operator"))
+    kube.pods = [stuck]
+    kube.cluster.scale("rook-ceph-operator", "rook-ceph", 0)      # nothing reconciles: never Ready
     kube.get_json = _never_ready(kube.get_json)
     start = time.monotonic()
     with pytest.raises(checks.PodFailed, match="(?s)rook-ceph-mon-a-1 container mon: ImagePullBackOff.*"
                                                "--- log tail ---\nlast lines of rook-ceph-mon-a-1/mon"):
-        make_target(tmp_path, kube=kube).apply(stages.get("ceph_cluster"))
+        target.apply(stages.get("ceph_cluster"))
     assert time.monotonic() - start < 5
 
 
@@ -302,10 +317,10 @@ def _never_ready(get_json):
 
 
 # ---------------------------------------------------------------------------- teardown
-def test_destroy_deletes_only_what_the_harness_created_never_nodes(tmp_path, fake_tools):
-    kube = FakeKube()
+def test_destroy_deletes_only_what_the_harness_created_never_nodes(tmp_path, standins):
+    kube = standins.kube
     target = make_target(tmp_path, kube=kube, allow_destructive=True)
-    for slug in ("ceph_cluster", "block_pool"):
+    for slug in ("rook_operator", "ceph_cluster", "block_pool"):
         target.apply(stages.get(slug))
     refs = target.state.get("k8s_applied")
     refs.append({"apiVersion": "v1", "kind": "Node", "name": "cephlab-worker", "namespace": None,
@@ -313,24 +328,27 @@ def test_destroy_deletes_only_what_the_harness_created_never_nodes(tmp_path, fak
     refs.append({"apiVersion": "v1", "kind": "ConfigMap", "name": "users-own", "namespace": "default",
                  "stage": "block_pool", "created": False})      # existed before the harness
     target.state.put("k8s_applied", refs)
-    kube.store[("ConfigMap", "default", "users-own")] = {"kind": "ConfigMap", "metadata": {"name": "users-own"}}
+    kube.cluster.apply({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "users-own",
+                                                                            "namespace": "default"}})
     deleted = target.destroy()
     assert deleted == ["StorageClass rook-ceph-block", "CephBlockPool rook-ceph/replicapool",
-                       "CephCluster rook-ceph/rook-ceph"]
+                       "Deployment rook-ceph/rook-ceph-tools", "CephCluster rook-ceph/rook-ceph"]
     kinds = [c[1] for c in kube.calls if c[0] == "delete"]
     assert "Node" not in kinds and "ConfigMap" not in kinds
-    assert ("ConfigMap", "default", "users-own") in kube.store
+    assert kube.get_json("ConfigMap", "users-own", "default") is not None
+    assert kube.get_json("Node", "cephlab-worker") is not None
     patch = next(c for c in kube.calls if c[0] == "patch")
     assert patch[3]["spec"]["cleanupPolicy"]["confirmation"] == "yes-really-destroy-data"
     assert kube.calls.index(patch) < kube.calls.index(("delete", "CephCluster", "rook-ceph", "rook-ceph"))
     assert not target.state.path.exists()
 
 
-def test_destroy_without_allowance_keeps_the_disks(tmp_path, fake_tools):
-    kube = FakeKube()
+def test_destroy_without_allowance_keeps_the_disks(tmp_path, standins):
+    kube = standins.kube
     target = make_target(tmp_path, kube=kube)
+    target.apply(stages.get("rook_operator"))
     target.apply(stages.get("ceph_cluster"))
-    assert target.destroy() == ["CephCluster rook-ceph/rook-ceph"]
+    assert target.destroy() == ["Deployment rook-ceph/rook-ceph-tools", "CephCluster rook-ceph/rook-ceph"]
     assert not [c for c in kube.calls if c[0] == "patch"]
 
 
@@ -379,3 +397,15 @@ def test_kube_wrapper_calls_the_dynamic_client_as_intended():
     assert kube.delete({"apiVersion": "v1", "kind": "Pod", "name": "gone", "namespace": "default"}) is False
     with pytest.raises(LabError, match="Secrets are not read whole"):
         kube.get_json("Secret", "mysql-credentials", "default")
+
+
+def test_crush_host_follows_rooks_naming_from_the_hostname_label(tmp_path):
+    kube = FakeKube()
+    kube.cluster.patch("Node", WORKERS[0], None,
+                       {"metadata": {"labels": {"kubernetes.io/hostname": "worker.a.example"}}})
+    target = make_target(tmp_path, kube=kube)
+    assert target.crush_host("k8s-1") == "worker-a-example"
+    assert target.crush_host("k8s-2") == "cephlab-worker2"
+    from cephlab.k8s.plan_ops import RemoveOsds
+    (remove,) = [op for op in target.plans()[stages.get("remove_node")].ops if isinstance(op, RemoveOsds)]
+    assert remove.crush_host == "worker-a-example"

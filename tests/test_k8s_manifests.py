@@ -217,7 +217,9 @@ def test_ceph_dashboard_service_ports():
 
 def test_block_pool_and_storage_class():
     pool = m.block_pool()
-    assert pool["metadata"] == {"name": "replicapool", "namespace": "rook-ceph"}
+    # deletable on teardown although an image may remain (Rook's force-deletion cleanup)
+    assert pool["metadata"] == {"name": "replicapool", "namespace": "rook-ceph",
+                                "annotations": {"rook.io/force-deletion": "true"}}
     assert pool["spec"] == {"failureDomain": "host", "replicated": {"size": 2}}
     sc = m.rbd_storage_class()
     assert sc["metadata"]["name"] == "rook-ceph-block"

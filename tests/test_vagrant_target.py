@@ -21,6 +21,7 @@ from cephlab.errors import CommandError, ConfigError, LabError
 from cephlab.lab import Lab
 from cephlab.targets import target_class
 from tests.conftest import ROOT, run_harness
+from tests.standins.cluster import FakeCluster, KubeFactory
 
 pytest.importorskip("vagrant", reason="pip install python-vagrant")
 
@@ -29,8 +30,11 @@ from cephlab.k8s.vagrant_target import VagrantTarget  # noqa: E402
 FAKE_VAGRANT = ROOT / "tests" / "fake_vagrant" / "vagrant"
 NODES = ("k8s-1", "k8s-2", "k8s-3")
 ADMIN_CONTEXT = "kubernetes-admin@kubernetes"
+# records its call in the shared log, then acts as the stateful stand-in kubectl
+# (tests/standins) on the cluster state in FAKE_CLUSTER_STATE
 FAKE_KUBECTL = f"""#!{sys.executable}
 import json, os, sys
+sys.path.insert(0, {str(ROOT)!r})
 argv = sys.argv[1:]
 with open(os.environ["FAKE_VAGRANT_LOG"], "a") as fh:
     fh.write(json.dumps({{"tool": "kubectl", "argv": argv,
@@ -39,7 +43,13 @@ fail = os.environ.get("FAKE_KUBECTL_FAIL")
 if fail and fail in argv:
     sys.stderr.write("fake kubectl: " + fail + " failed as requested\\n")
     sys.exit(1)
+from tests.standins.tools import main
+sys.exit(main("kubectl", argv, os.environ["FAKE_CLUSTER_STATE"], os.devnull))
 """
+
+
+#: stand-ins that answer the pre-flight's version questions as the real programs do
+STAND_IN = {"VBoxManage": "#!/bin/sh\necho 7.1.4r165100\n"}
 
 
 def tool_bin(tmp_path: Path, *tools: str) -> Path:
@@ -51,7 +61,7 @@ def tool_bin(tmp_path: Path, *tools: str) -> Path:
         if tool == "vagrant":
             path.symlink_to(FAKE_VAGRANT)
             continue
-        path.write_text(FAKE_KUBECTL if tool == "kubectl" else "#!/bin/sh\nexit 0\n")
+        path.write_text(FAKE_KUBECTL if tool == "kubectl" else STAND_IN.get(tool, "#!/bin/sh\nexit 0\n"))
         path.chmod(0o755)
     return bin_dir
 
@@ -69,9 +79,18 @@ def tools(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}"
                                f"{os.pathsep}/usr/bin{os.pathsep}/bin")
     monkeypatch.setenv("FAKE_VAGRANT_LOG", str(log))
-    for var in ("FAKE_VAGRANT_FAIL", "FAKE_VAGRANT_NODES", "FAKE_VAGRANT_DIRTY", "FAKE_KUBECTL_FAIL",
+    for var in ("FAKE_VAGRANT_FAIL", "FAKE_VAGRANT_NODES", "FAKE_VAGRANT_DIRTY", "FAKE_KUBECTL_FAIL", "FAKE_VAGRANT_SSH_FAIL",
                 "VAGRANT_CWD", "VAGRANT_DOTFILE_PATH", "LAB_PROVIDER", "KUBECONFIG"):
         monkeypatch.delenv(var, raising=False)
+
+    # the API the VMs' kubeadm would bring up: a stateful stand-in, reached by the target's
+    # Kubernetes client (Kube, replaced here) and by the stand-in kubectl
+    state = tmp_path / "cluster.json"
+    cluster = FakeCluster(state, NODES)
+    cluster.patch("Node", "k8s-1", None, {"spec": {"taints": [     # as kubeadm init leaves it
+        {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]}})
+    monkeypatch.setenv("FAKE_CLUSTER_STATE", str(state))
+    monkeypatch.setattr("cephlab.k8s.vagrant_target.Kube", KubeFactory(state))
 
     def calls() -> list[tuple[str, list[str], dict]]:
         if not log.exists():
@@ -144,7 +163,11 @@ def test_missing_kubectl_is_named(tmp_path, monkeypatch):
 
 
 def test_everything_present_passes_and_creates_nothing(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", str(tool_bin(tmp_path, "vagrant", "kubectl", "VBoxManage")))
+    bin_dir = tool_bin(tmp_path, "vagrant", "kubectl", "VBoxManage", "helm", "curl")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}")
+    networks = tmp_path / "networks.conf"        # VirtualBox >= 6.1.28 allows the lab's network
+    networks.write_text("* 10.254.1.0/24 192.168.56.0/21\n")
+    monkeypatch.setattr("cephlab.k8s.preflight.VBOX_NETWORKS_CONF", str(networks))
     monkeypatch.delenv("LAB_PROVIDER", raising=False)
     target = VagrantTarget(make_cfg(tmp_path / "lab"), _state(tmp_path / "lab"))
     target.sanity_checks()
@@ -197,22 +220,25 @@ def test_stages_vms_to_master_isolation_run_in_order(tmp_path, tools):
         f"{ssh} k8s-3 --command lsblk -J -o NAME,TYPE,FSTYPE,PTTYPE /dev/sdd",
         # stage kubernetes
         f"{ssh} k8s-1 -c sudo swapoff -a",
-        f"{ssh} k8s-1 -c sudo kubeadm init --kubernetes-version=v",
+        f"{ssh} k8s-1 -c sudo test -e /etc/kubernetes/admin.conf || sudo kubeadm init --kubernetes-version=v",
         f"{ssh} k8s-1 -c sudo kubeadm token create --print-join-command",
-        f"{ssh} k8s-2 -c sudo kubeadm join 10.254.1.2:6443 --token",
-        f"{ssh} k8s-3 -c sudo kubeadm join 10.254.1.2:6443 --token",
+        f"{ssh} k8s-2 -c sudo test -e /etc/kubernetes/kubelet.conf || sudo kubeadm join 10.254.1.2:6443 --token",
+        f"{ssh} k8s-3 -c sudo test -e /etc/kubernetes/kubelet.conf || sudo kubeadm join 10.254.1.2:6443 --token",
         f"{ssh} k8s-1 -c sudo cat /etc/kubernetes/admin.conf",
         "kubectl version",
         # stage cni
         "kubectl --context kubernetes-admin@kubernetes apply --server-side -f https://",
-        "IP_AUTODETECTION_METHOD=cidr=10.254.1.0/24 CALICO_IPV4POOL_CIDR=192.168.0.0/16",
-        "rollout status daemonset/calico-node",
-        "wait node --all --for=condition=Ready",
-        # stage master_isolation
+        "get nodes -o wide",
+        # stage master_isolation: the taint is read through the API and removed
         "taint nodes k8s-1 node-role.kubernetes.io/control-plane:NoSchedule-",
     ])
     init = next(line for line in lines if "kubeadm init" in line)
     assert "--pod-network-cidr=192.168.0.0/16 --apiserver-advertise-address=10.254.1.2" in init
+    assert "test -e /etc/kubernetes/admin.conf ||" in init
+    # Calico's settings exist before its manifest is applied (review item 21)
+    kube = lab.target.kube
+    assert kube.get_json("ConfigMap", "kubernetes-services-endpoint", "kube-system")["data"][
+        "IP_AUTODETECTION_METHOD"] == "kubernetes-internal-ip"
     assert [line.split()[2] for line in lines if "kubeadm join" in line] == ["k8s-2", "k8s-3"]
     assert "calico" in next(line for line in lines if "apply --server-side" in line).lower()
     for node in NODES:   # every node checked: address and both data disks
@@ -253,11 +279,11 @@ def test_stages_vms_to_master_isolation_run_in_order(tmp_path, tools):
 def test_kubernetes_stage_failure_never_shows_the_join_token(tmp_path, tools, monkeypatch):
     lab = new_lab(tmp_path / "lab")
     lab.reach("vms")
-    monkeypatch.setenv("FAKE_KUBECTL_FAIL", "version")
+    monkeypatch.setenv("FAKE_VAGRANT_SSH_FAIL", "kubeadm join")
     with pytest.raises(CommandError) as err:
         lab.reach("kubernetes")
     text = str(err.value)
-    assert "fake kubectl: version failed" in text
+    assert "remote command failed" in text and "kubeadm join 10.254.1.2:6443" in text
     assert "--token ***" in text and "placeholder.notarealtoken0" not in text
     assert not lab.state.applied("kubernetes")
 

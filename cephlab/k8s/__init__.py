@@ -1,8 +1,35 @@
-"""The Kubernetes side of the lab: pinned versions, rendered manifests, the offline plan
-and a thin Vagrant layer.
+"""The Kubernetes side of the lab, in layers (each imports only from the layers above it).
+
+Rendering — the lab's objects as plain dicts, nothing runs:
 
 - :mod:`cephlab.k8s.versions` — every pinned version
-- :mod:`cephlab.k8s.manifests` — the lab's objects as dicts (source of truth)
-- :func:`cephlab.k8s.plan.write_plan` — the whole lab as files, run nothing
-- :class:`cephlab.k8s.vagrant.VagrantLab` — ``vagrant up/status/ssh/destroy``
+- :mod:`cephlab.k8s.objects` — shared names and small object builders (Calico settings, CSI PVs)
+- :mod:`cephlab.k8s.rook` — Rook custom resources, the toolbox
+- :mod:`cephlab.k8s.apps` — dashboard access, CephFS helper, MinIO, MySQL, Ghost
+- :mod:`cephlab.k8s.manifests` — the one place to import the renderers from
+- :mod:`cephlab.k8s.export` — writes manifests/ (``python -m cephlab.k8s.export``)
+
+Plan — what each stage does, as typed operations:
+
+- :mod:`cephlab.k8s.plan_ops` — the operation types, each with ``render()`` for commands.sh
+- :mod:`cephlab.k8s.plan_build` — the lab's plan per stage of :data:`cephlab.stages.STAGES`
+- :mod:`cephlab.k8s.provided` — what upstream manifests, Helm, kubeadm and Rook create
+- :mod:`cephlab.k8s.plan_check` — the plan checker (a model of what exists, step by step)
+- :mod:`cephlab.k8s.plan` — writes the plan as files (``python -m cephlab.k8s.plan``)
+
+Engine — running a plan on a live cluster:
+
+- :mod:`cephlab.k8s.kube` — the Kubernetes API client (plain-dict objects)
+- :mod:`cephlab.k8s.checks` — pure checks over Kubernetes objects
+- :mod:`cephlab.k8s.engine` — runs typed operations (one method per type)
+- :mod:`cephlab.k8s.diagnostics` — the "lab diagnostics" of a failed scenario
+
+Targets — where the lab runs:
+
+- :mod:`cephlab.k8s.cluster_config` — the cluster target's node/device file
+- :mod:`cephlab.k8s.cluster_target` — an existing cluster through a kubeconfig
+- :mod:`cephlab.k8s.cluster_services` — the lab's services on a Kubernetes target
+- :mod:`cephlab.k8s.vagrant` — ``vagrant up/status/ssh/destroy`` (python-vagrant)
+- :mod:`cephlab.k8s.vm_checks` — pure checks of what the VMs report
+- :mod:`cephlab.k8s.vagrant_target` — the lab itself on three VMs
 """

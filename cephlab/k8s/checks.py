@@ -235,6 +235,24 @@ def assert_deployment_available(deploy: Obj) -> int:
     return int(status.get("readyReplicas", 0))
 
 
+def assert_daemonset_ready(ds: Obj) -> int:
+    """Rolled out: the newest spec seen, a pod scheduled on every node it wants, all updated
+    and ready. Returns the ready count."""
+    status = ds.get("status") or {}
+    generation = (ds.get("metadata") or {}).get("generation", 0)
+    want = status.get("desiredNumberScheduled", 0)
+    problems = []
+    if status.get("observedGeneration", 0) < generation:
+        problems.append("the controller has not seen the newest spec yet")
+    if not want:
+        problems.append("no node wants a pod yet")
+    for key in ("updatedNumberScheduled", "numberReady"):
+        if status.get(key, 0) < want:
+            problems.append(f"{key} {status.get(key, 0)}/{want}")
+    assert not problems, f"daemonset {_ns_name(ds)} not rolled out: " + "; ".join(problems)
+    return int(status.get("numberReady", 0))
+
+
 def assert_pvc_bound(pvc: Obj) -> str:
     """The claim is Bound. Returns the volume name."""
     status = pvc.get("status") or {}

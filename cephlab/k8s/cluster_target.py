@@ -8,21 +8,23 @@ all that ``destroy`` removes.
 
 from __future__ import annotations
 
-import copy
 import logging
 import shutil
-from typing import Any, Optional
+from typing import Optional
 
 from ..ceph import CephRunner, ToolboxCeph
 from ..errors import ConfigError, LabError
+from ..model import NODES
 from ..stages import Stage
 from ..targets import Target
 from ..waits import wait_for
-from . import checks, cluster_config
+from . import checks, cluster_config, preflight
 from . import manifests as m
 from .cluster_services import KubeServices
 from .kube import Kube, kubeconfig_paths
-from .stage_plans import WIPE_SCRIPT, StagePlan, _wipe_script, build
+from .objects import crush_host_name
+from .plan_build import build, by_stage
+from .plan_ops import StagePlan
 
 log = logging.getLogger("cephlab")
 
@@ -39,8 +41,6 @@ PROVIDED = {
 NEVER_DELETE = frozenset({"Node", "Namespace", "CustomResourceDefinition"})
 APP_LABELS = ("minio", "mysql", "ghost", "cephfs-helper")
 RECORD_KEY = "k8s_applied"
-LOOP_DEVICES_ON = ('kubectl -n rook-ceph patch configmap rook-ceph-operator-config --type merge '
-                   '-p \'{"data":{"ROOK_CEPH_ALLOW_LOOP_DEVICES":"true"}}\'')
 
 
 class ClusterTarget(KubeServices, Target):
@@ -53,7 +53,7 @@ class ClusterTarget(KubeServices, Target):
         super().__init__(cfg, state)
         self._kube: Optional[Kube] = None
         self._config: Optional[cluster_config.ClusterConfig] = None
-        self._plans: Optional[dict[str, StagePlan]] = None
+        self._plans: Optional[dict[Stage, StagePlan]] = None
 
     @classmethod
     def skip_reason(cls, stage: Stage) -> Optional[str]:
@@ -101,8 +101,14 @@ class ClusterTarget(KubeServices, Target):
             raise LabError(f"node {name} reports no InternalIP")
         return ip
 
+    def hostname_label(self, name: str) -> str:
+        """The node's kubernetes.io/hostname label (Rook's CRUSH host comes from it)."""
+        node = self.kube.get_json("Node", name) or {}
+        return ((node.get("metadata") or {}).get("labels") or {}).get("kubernetes.io/hostname", name)
+
     def crush_host(self, lab_node: str) -> str:
-        return self.node_map[lab_node]  # Rook names CRUSH hosts after the Kubernetes nodes
+        # Rook names CRUSH hosts after the node's hostname label, "." replaced by "-"
+        return crush_host_name(self.hostname_label(self.node_map[lab_node]))
 
     def expected_address(self, lab_node: str) -> Optional[str]:
         name = self.node_map[lab_node]
@@ -110,7 +116,8 @@ class ClusterTarget(KubeServices, Target):
 
     @property
     def ceph(self) -> CephRunner:
-        return ToolboxCeph(self.kube.kubeconfig, self.kube.context)
+        return ToolboxCeph(self.kube.kubeconfig, self.kube.context, namespace=m.ROOK_NS,
+                           deployment=m.TOOLBOX)
 
     # ------------------------------------------------------------------ checks first
     def sanity_checks(self) -> None:
@@ -122,6 +129,7 @@ class ClusterTarget(KubeServices, Target):
         if not shutil.which("kubectl"):
             raise ConfigError("the cluster target runs the Rook toolbox and host commands through "
                               "`kubectl`, which is not on PATH; install kubectl")
+        preflight.check_cluster_host()        # helm and curl too
         conf = self.config                    # the file is valid
         try:
             nodes = kube.get_json("Node")
@@ -147,24 +155,15 @@ class ClusterTarget(KubeServices, Target):
                               f"(Kubernetes {version}): " + "; ".join(problems))
 
     # ------------------------------------------------------------------ the plan, adapted
-    def plans(self) -> dict[str, StagePlan]:
-        """The cluster plan for this cluster's nodes, devices and first-node address."""
+    def plans(self) -> dict[Stage, StagePlan]:
+        """The cluster plan for this cluster's nodes, devices and first-node address (all
+        passed in when the plan is built)."""
         if self._plans is None:
             conf = self.config
-            plans = {p.slug: p for p in build("cluster", conf.names, m.generate_secrets())}
-            address = self.node_address("k8s-1")
-            for plan in plans.values():
-                plan.objects = [_localize(o, conf, m.node_ip(0), address) for o in plan.objects]
-                plan.commands = [c.replace(f"{m.node_ip(0)}:", f"{address}:") for c in plan.commands]
-            first = conf.nodes[0]
-            plans["remove_node"].scripts[WIPE_SCRIPT] = _wipe_script(first.devices)
-            if conf.uses_loop_devices():
-                plans["rook_operator"].run(
-                    "# the configured OSD devices are loop devices, which Rook skips by default",
-                    LOOP_DEVICES_ON,
-                    "kubectl -n rook-ceph rollout restart deploy/rook-ceph-operator",
-                    "kubectl -n rook-ceph rollout status deploy/rook-ceph-operator --timeout=600s")
-            self._plans = plans
+            params = conf.plan_parameters()
+            params["address"] = self.node_address(NODES[0])   # clients reach the lab at k8s-1
+            params["hostnames"] = {n: self.hostname_label(n) for n in conf.names}
+            self._plans = by_stage(build("cluster", conf.names, m.generate_secrets(), **params))
         return self._plans
 
     def apply(self, stage: Stage) -> None:
@@ -174,15 +173,15 @@ class ClusterTarget(KubeServices, Target):
         self.run_plan(stage)
 
     def run_plan(self, stage: Stage) -> None:
-        """Run this target's plan of ``stage`` line by line (:mod:`.stage_runner`)."""
-        from .stage_runner import StageRunner
+        """Run this target's plan of ``stage``, op by op (:mod:`.engine`)."""
+        from .engine import Engine
 
-        runner = StageRunner(self.runner_kube(), self.cfg.lab_dir / "work", fail_fast=self.fail_fast,
-                             record=lambda obj, created: self._record(stage, obj, created),
-                             say=lambda text: log.info("[%s] %s", stage.slug, text),
-                             timeout_scale=self.cfg.timeouts.command / 60.0,
-                             env=self.runner_env())
-        runner.run(self.plans()[stage.slug])
+        engine = Engine(self.runner_kube(), self.cfg.lab_dir / "work", fail_fast=self.fail_fast,
+                        record=lambda obj, created: self._record(stage, obj, created),
+                        say=lambda text: log.info("[%s] %s", stage.slug, text),
+                        timeout_scale=self.cfg.timeouts.command / 60.0,
+                        env=self.runner_env())
+        engine.run(self.plans()[stage])
 
     # hooks for targets that share this engine (the vagrant target)
     def runner_kube(self) -> Kube:
@@ -276,24 +275,3 @@ def _same(a: dict, b: dict) -> bool:
 
 def _label(ref: dict) -> str:
     return f"{ref['kind']} {ref['namespace'] + '/' if ref.get('namespace') else ''}{ref['name']}"
-
-
-def _localize(obj: dict, conf: cluster_config.ClusterConfig, lab_ip: str, address: str) -> dict:
-    """The lab's object for this cluster: configured devices per node, the first node's
-    address in place of the lab's 10.254.1.2."""
-    obj = _replace(copy.deepcopy(obj), f"{lab_ip}:", f"{address}:")
-    if obj["kind"] == "CephCluster":
-        for node in obj["spec"]["storage"]["nodes"]:
-            devices = conf.device_map(node["name"])
-            node["devices"] = [{"name": devices[d["name"]]} for d in node["devices"]]
-    return obj
-
-
-def _replace(value: Any, old: str, new: str) -> Any:
-    if isinstance(value, str):
-        return value.replace(old, new)
-    if isinstance(value, dict):
-        return {k: _replace(v, old, new) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_replace(v, old, new) for v in value]
-    return value

@@ -60,7 +60,7 @@ def collect(target) -> str:
         name = pod["metadata"]["name"]
         parts.append(_section(f"provision log of {name}",
                               kube.pod_log(name, m.ROOK_NS, "provision", tail=15)))
-    if kube.get_json("Deployment", "rook-ceph-tools", m.ROOK_NS):
+    if kube.get_json("Deployment", m.TOOLBOX, m.ROOK_NS):
         res = target.ceph.run("status", check=False, timeout=20)
         parts.append(_section(f"ceph status (exit {res.rc})", res.stdout or res.stderr))
     return "\n\n".join(parts)

@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from . import manifests as m
-from .stage_plans import build
+from .plan_build import build
 
 README = """# The lab's Kubernetes manifests
 
@@ -36,10 +36,11 @@ def export(out_dir: Path) -> list[Path]:
     written = [out_dir / "README.md"]
     written[0].write_text(README)
     for plan in build("vagrant", m.NODES, m.generate_secrets()):
-        for i, obj in enumerate(plan.objects):
+        for op in plan.applies():
+            obj = op.obj
             if obj["kind"] == "Secret":
                 continue
-            path = out_dir / plan.dirname / plan.manifest_name(i)
+            path = out_dir / plan.dirname / op.file
             path.parent.mkdir(exist_ok=True)
             path.write_text(yaml.safe_dump(obj, sort_keys=False, default_flow_style=False))
             written.append(path)

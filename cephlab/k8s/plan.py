@@ -20,7 +20,9 @@ import yaml
 
 from . import manifests as m
 from . import versions
-from .stage_plans import STAGES, TARGETS, StagePlan, build
+from .plan_build import TARGETS, build, planned_stages
+from .plan_check import check_plan
+from .plan_ops import StagePlan
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -28,7 +30,7 @@ REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 def _header(plan: StagePlan, target: str, vagrant_cwd: pathlib.Path) -> str:
     lines = [
         "#!/usr/bin/env bash",
-        f"# Stage {plan.key} {plan.slug}: {plan.title}.",
+        f"# Stage {plan.stage.key} {plan.slug}: {plan.stage.title}.",
         f"# Written by cephlab.k8s.plan for target {target!r}; run the stages in order.",
         "set -euo pipefail",
         'STAGE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"',
@@ -37,7 +39,6 @@ def _header(plan: StagePlan, target: str, vagrant_cwd: pathlib.Path) -> str:
     if target == "vagrant":
         lines += [f'export VAGRANT_CWD="${{VAGRANT_CWD:-{vagrant_cwd}}}"',
                   'export KUBECONFIG="${KUBECONFIG:-$PLAN/kubeconfig}"']
-    lines.append(f'TOOLS="kubectl -n {m.ROOK_NS} exec deploy/rook-ceph-tools --"')
     return "\n".join(lines) + "\n"
 
 
@@ -60,7 +61,7 @@ def _prepare(out_dir: pathlib.Path) -> None:
     entries = list(out_dir.iterdir())
     if entries and not (out_dir / "plan.md").exists():
         raise FileExistsError(f"{out_dir} is not empty and holds no plan.md; refusing to write into it")
-    stage_dirs = {f"{key}_{slug}" for key, slug, _ in STAGES}
+    stage_dirs = {f"{s.key}_{s.slug}" for s in planned_stages()}
     for entry in entries:          # a previous plan: replace its stage directories
         if entry.is_dir() and entry.name in stage_dirs:
             shutil.rmtree(entry)
@@ -68,7 +69,7 @@ def _prepare(out_dir: pathlib.Path) -> None:
 
 def _index(plans: list[StagePlan], target: str, nodes: tuple[str, ...]) -> str:
     rows = "\n".join(
-        f"| {p.key} | [{p.slug}]({p.dirname}/commands.sh) | {p.title} | {len(p.objects)} | {len(p.commands)} |"
+        f"| {p.stage.key} | [{p.slug}]({p.dirname}/commands.sh) | {p.stage.title} | {len(p.objects)} | {len(p.ops)} |"
         for p in plans)
     pinned = "\n".join(f"| {k} | `{v}` |" for k, v in versions.ALL.items())
     addresses = ", ".join(f"{n} {m.node_ip(i)}" for i, n in enumerate(nodes))
@@ -76,8 +77,10 @@ def _index(plans: list[StagePlan], target: str, nodes: tuple[str, ...]) -> str:
 
 Nodes: {addresses}. Pod network {m.POD_CIDR}. Nothing here has been run.
 Run each stage's `commands.sh` in the order below; each applies the manifests beside it.
+The plan passed the plan checker (`cephlab.k8s.plan_check`): every object a step uses is
+created by an earlier step, and every stage is safe to run twice.
 
-| key | stage | outcome | manifests | commands |
+| key | stage | outcome | manifests | operations |
 |-----|-------|---------|-----------|----------|
 {rows}
 
@@ -97,25 +100,37 @@ join token and the dashboard token are created at run time and never written her
 
 def write_plan(out_dir: pathlib.Path, *, target: str = "vagrant",
                nodes: Iterable[str] = m.NODES, secrets: Mapping[str, str] | None = None,
-               vagrant_cwd: pathlib.Path = REPO_ROOT) -> list[pathlib.Path]:
-    """Write the plan; return every file written, in stage and apply order, plan.md last."""
+               vagrant_cwd: pathlib.Path = REPO_ROOT, cluster_config=None) -> list[pathlib.Path]:
+    """Write the plan; return every file written, in stage and apply order, plan.md last.
+
+    ``cluster_config`` (a :class:`cephlab.k8s.cluster_config.ClusterConfig`, cluster target
+    only) supplies node names, devices and the first node's address. The plan is checked
+    (:func:`cephlab.k8s.plan_check.check_plan`) before anything is written; a plan that fails
+    raises :class:`cephlab.k8s.plan_check.PlanCheckError` and writes nothing."""
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; targets are: {', '.join(TARGETS)}")
-    nodes = m.check_nodes(nodes)
     secrets = m.check_secrets(secrets) if secrets is not None else m.generate_secrets()
-    plans = build(target, nodes, secrets)
+    if cluster_config is not None:
+        if target != "cluster":
+            raise ValueError("a cluster config is for the cluster target only")
+        nodes = cluster_config.names
+        plans = build(target, nodes, secrets, **cluster_config.plan_parameters())
+    else:
+        nodes = m.check_nodes(nodes)
+        plans = build(target, nodes, secrets)
+    check_plan(plans, target)
     out_dir = pathlib.Path(out_dir)
     _prepare(out_dir)
     written: list[pathlib.Path] = []
     for plan in plans:
         stage_dir = out_dir / plan.dirname
         stage_dir.mkdir()
-        for i, obj in enumerate(plan.objects):
-            mode = 0o600 if obj["kind"] == "Secret" else 0o644
-            written.append(_write(stage_dir / plan.manifest_name(i), _dump(obj), mode))
+        for op in plan.applies():
+            mode = 0o600 if op.obj["kind"] == "Secret" else 0o644
+            written.append(_write(stage_dir / op.file, _dump(op.obj), mode))
         for name, text in plan.scripts.items():
             written.append(_write(stage_dir / name, text, 0o755))
-        body = _header(plan, target, pathlib.Path(vagrant_cwd)) + "\n".join(plan.commands) + "\n"
+        body = _header(plan, target, pathlib.Path(vagrant_cwd)) + plan.render() + "\n"
         written.append(_write(stage_dir / "commands.sh", body, 0o755))
     written.append(_write(out_dir / "plan.md", _index(plans, target, nodes)))
     return written

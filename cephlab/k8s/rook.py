@@ -2,31 +2,33 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Mapping, Sequence, Union
 
 from . import versions
-from ._objects import (BLOCK_POOL, BLOCK_SC, BUCKET_SC, CLUSTER_ID, FS_NAME, OBJECT_STORE, PORTS,
-                       RBD_DRIVER, ROOK_NS, Obj, check_nodes, node_port_service, obj, resources)
+from .objects import (BLOCK_POOL, BLOCK_SC, BUCKET_SC, CLUSTER_ID, FS_NAME, OBJECT_STORE, PORTS,
+                       RBD_DRIVER, ROOK_NS, TOOLBOX, Obj, check_nodes, node_port_service, obj, resources)
 
 CEPH_API = "ceph.rook.io/v1"
 # 896 MiB: Ceph's 4 GiB default cannot fit two OSDs, a mon and apps in a 4 GB VM.
 OSD_MEMORY_TARGET = str(896 * 1024 * 1024)
 
 
-def ceph_cluster(nodes: Iterable[str], devices: Iterable[str] = ("sdc",), *,
+def ceph_cluster(nodes: Iterable[str],
+                 devices: Union[Sequence[str], Mapping[str, Sequence[str]]] = ("sdc",), *,
                  dashboard_ssl: bool = False, image: str = versions.CEPH_IMAGE,
                  cephx_key_type: str | None = "aes") -> Obj:
     """The CephCluster: only the named nodes and devices, 3 mons on distinct nodes.
 
     ``devices`` is ``("sdc",)`` for stage ceph_cluster and ``("sdc", "sdd")`` for
-    extend_storage; remove_node passes the node list without the removed node.
+    extend_storage (or a mapping node -> its devices, where they differ per node);
+    remove_node passes the node list without the removed node.
     ``cephx_key_type`` "aes" keeps CSI keys usable by kernels older than 7.0 (Ceph v20).
     """
     nodes = tuple(nodes)
     if len(nodes) < 2:
         raise ValueError("size-2 pools with failure domain host need at least 2 storage nodes")
-    devices = tuple(devices)
-    if not devices:
+    per_node = {n: tuple(devices[n] if isinstance(devices, Mapping) else devices) for n in nodes}
+    if not all(per_node.values()):
         raise ValueError("at least one device per node")
     spec: Obj = {
         "cephVersion": {"image": image, "allowUnsupported": False},
@@ -49,7 +51,7 @@ def ceph_cluster(nodes: Iterable[str], devices: Iterable[str] = ("sdc",), *,
         "storage": {
             "useAllNodes": False,
             "useAllDevices": False,
-            "nodes": [{"name": n, "devices": [{"name": d} for d in devices]} for n in nodes],
+            "nodes": [{"name": n, "devices": [{"name": d} for d in per_node[n]]} for n in nodes],
         },
         # removing a node's OSDs is an explicit, checked procedure (stage remove_node)
         "removeOSDsIfOutAndSafeToRemove": False,
@@ -75,11 +77,20 @@ def _pg_parameters(pg_num: int | None) -> Obj:
     return {} if pg_num is None else {"pg_autoscale_mode": "off", "pg_num": str(pg_num)}
 
 
+#: Rook refuses to delete a CephBlockPool that still holds images unless it carries this
+#: annotation, then runs a cleanup job that removes them (v1.20.6
+#: pkg/operator/ceph/pool/controller.go handleDeletionBlocked; ceph-teardown.md "Force Delete
+#: Resources"). The lab's pool is the harness's own: teardown must not hang on it.
+FORCE_DELETION = {"rook.io/force-deletion": "true"}
+
+
 def block_pool(pg_num: int | None = None) -> Obj:
     spec: Obj = {"failureDomain": "host", "replicated": {"size": 2}}
     if pg_num is not None:
         spec["parameters"] = _pg_parameters(pg_num)
-    return obj(CEPH_API, "CephBlockPool", BLOCK_POOL, ROOK_NS, spec=spec)
+    pool = obj(CEPH_API, "CephBlockPool", BLOCK_POOL, ROOK_NS, spec=spec)
+    pool["metadata"]["annotations"] = dict(FORCE_DELETION)
+    return pool
 
 
 def rbd_storage_class(fstype: str = "xfs") -> Obj:
@@ -136,12 +147,19 @@ def object_store() -> list[Obj]:
 # The toolbox builds ceph.conf and a keyring from what the operator publishes: the mon
 # endpoints ConfigMap ("a=IP:port,b=...") and the admin secret; it refreshes them because
 # mons can move.
-_TOOLBOX_SCRIPT = r"""set -eu
+TOOLBOX_SCRIPT = r"""set -eu
+# Each file is replaced (write, then rename) only when its content changed, so a rados/rbd
+# call never reads a half-written keyring.
+replace_if_changed() {
+  if [ "$2" != "$(cat "$1" 2>/dev/null)" ]; then
+    printf '%s\n' "$2" > "$1.new"
+    mv "$1.new" "$1"
+  fi
+}
 write_config() {
   hosts=$(sed -e 's/[^,=]*=//g' /etc/rook/mon-endpoints)
-  printf '[global]\nmon_host = %s\n\n[client.admin]\nkeyring = /etc/ceph/keyring\n' "$hosts" > /etc/ceph/ceph.conf.new
-  mv /etc/ceph/ceph.conf.new /etc/ceph/ceph.conf
-  printf '[%s]\nkey = %s\n' "$ROOK_CEPH_USERNAME" "$(cat /etc/rook-secret/keyring)" > /etc/ceph/keyring
+  replace_if_changed /etc/ceph/ceph.conf "$(printf '[global]\nmon_host = %s\n\n[client.admin]\nkeyring = /etc/ceph/keyring' "$hosts")"
+  replace_if_changed /etc/ceph/keyring "$(printf '[%s]\nkey = %s' "$ROOK_CEPH_USERNAME" "$(cat /etc/rook-secret/keyring)")"
 }
 write_config
 while true; do sleep 30; write_config; done
@@ -149,11 +167,11 @@ while true; do sleep 30; write_config; done
 
 
 def toolbox(image: str = versions.CEPH_IMAGE) -> Obj:
-    labels = {"app": "rook-ceph-tools"}
+    labels = {"app": TOOLBOX}
     container = {
-        "name": "rook-ceph-tools",
+        "name": TOOLBOX,
         "image": image,
-        "command": ["/bin/bash", "-c", _TOOLBOX_SCRIPT],
+        "command": ["/bin/bash", "-c", TOOLBOX_SCRIPT],
         "env": [{"name": "ROOK_CEPH_USERNAME", "valueFrom": {
             "secretKeyRef": {"name": "rook-ceph-mon", "key": "ceph-username"}}}],
         "resources": resources("50m", "64Mi"),
@@ -179,7 +197,7 @@ def toolbox(image: str = versions.CEPH_IMAGE) -> Obj:
                 "items": [{"key": "ceph-secret", "path": "keyring"}]}},
         ],
     }
-    return obj("apps/v1", "Deployment", "rook-ceph-tools", ROOK_NS, labels, spec={
+    return obj("apps/v1", "Deployment", TOOLBOX, ROOK_NS, labels, spec={
         "replicas": 1,
         "selector": {"matchLabels": labels},
         "template": {"metadata": {"labels": labels}, "spec": pod_spec},

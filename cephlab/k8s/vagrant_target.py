@@ -1,7 +1,7 @@
 """The vagrant target: the lab itself, on three VMs the harness creates from the Vagrantfile.
 
-It shares the cluster target's engine (the stage plans run line by line through
-:mod:`cephlab.k8s.stage_runner`, waits, fail-fast, diagnostics, services). What differs:
+It shares the cluster target's engine (the typed stage plans run op by op through
+:mod:`cephlab.k8s.engine`, waits, fail-fast, diagnostics, services). What differs:
 
 - stage ``vms`` brings the machines up with :class:`cephlab.k8s.vagrant.VagrantLab` and
   checks what they report (running, hostnames, private addresses, empty ``sdc``/``sdd``);
@@ -28,10 +28,11 @@ from typing import Optional
 from ..errors import CommandError, ConfigError, LabError
 from ..stages import STAGES, Stage
 from . import manifests as m
-from . import vm_checks
+from . import preflight, vm_checks
 from .cluster_target import ClusterTarget
 from .kube import Kube
-from .stage_plans import StagePlan, build
+from .plan_build import build, by_stage
+from .plan_ops import StagePlan
 
 log = logging.getLogger("cephlab")
 
@@ -162,13 +163,13 @@ class VagrantTarget(ClusterTarget):
                               "not installed: pip install python-vagrant") from None
         if not (self.root / "Vagrantfile").is_file():
             raise ConfigError(f"no Vagrantfile in {self.root}")
+        preflight.check_vagrant_host(self.provider)   # versions, networks.conf, helm, curl
 
     # ------------------------------------------------------------------ the plan
-    def plans(self) -> dict[str, StagePlan]:
+    def plans(self) -> dict[Stage, StagePlan]:
         if self._plans is None:
-            self._plans = {p.slug: p for p in build("vagrant", tuple(self.cfg.nodes),
-                                                    m.generate_secrets(),
-                                                    vagrant_provider=self.provider)}
+            self._plans = by_stage(build("vagrant", tuple(self.cfg.nodes), m.generate_secrets(),
+                                         vagrant_provider=self.provider))
         return self._plans
 
     def apply(self, stage: Stage) -> None:

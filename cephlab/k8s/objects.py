@@ -17,12 +17,20 @@ DASHBOARD_NS = "kubernetes-dashboard"
 BLOCK_SC = "rook-ceph-block"
 BUCKET_SC = "rook-ceph-bucket"
 OBJECT_STORE = "lab-store"
+TOOLBOX = "rook-ceph-tools"    # the Rook toolbox Deployment (the Ceph CLI on Kubernetes)
 RBD_DRIVER = "rook-ceph.rbd.csi.ceph.com"
 CEPHFS_DRIVER = "rook-ceph.cephfs.csi.ceph.com"
 
 def node_ip(index: int) -> str:
     """Private address of the index-th node (k8s-1 is 10.254.1.2)."""
     return f"{SUBNET}.{index + 2}"
+
+
+def crush_host_name(hostname_label: str) -> str:
+    """The CRUSH host Rook gives a node's OSDs: its ``kubernetes.io/hostname`` label with every
+    "." replaced by "-" (Rook v1.20.6 pkg/daemon/ceph/client/crush.go NormalizeCrushName,
+    used by pkg/operator/ceph/cluster/osd/osd.go GetLocationWithNode)."""
+    return hostname_label.replace(".", "-")
 
 
 def check_nodes(nodes: Iterable[str]) -> tuple[str, ...]:
@@ -69,6 +77,20 @@ def env_secret(name: str, secret: str, key: str) -> Obj:
 
 def env_value(name: str, value: str) -> Obj:
     return {"name": name, "value": value}
+
+
+# ---- Calico ------------------------------------------------------------------------------
+
+def calico_settings() -> Obj:
+    """Settings calico-node takes from ConfigMap kube-system/kubernetes-services-endpoint (an
+    optional ``envFrom`` of the calico-node container in Calico v3.31.5's
+    manifests/calico.yaml, which sets neither variable itself), applied before the manifest so the
+    first start already uses them: node addresses from the Node's InternalIP (the kubelets run
+    with --node-ip on the private network; first-found would pick the NAT 10.0.2.15), and the
+    lab's pod CIDR."""
+    return obj("v1", "ConfigMap", "kubernetes-services-endpoint", "kube-system",
+               data={"IP_AUTODETECTION_METHOD": "kubernetes-internal-ip",
+                     "CALICO_IPV4POOL_CIDR": POD_CIDR})
 
 
 # ---- secrets -----------------------------------------------------------------------------
