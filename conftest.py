@@ -10,4 +10,6 @@ pytest_plugins = [
     "steps.k8s_steps",
     "steps.service_steps",
     "steps.fault_steps",
+    "fixtures.browser",
+    "steps.browser_steps",
 ]

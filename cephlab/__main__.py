@@ -24,6 +24,7 @@ from .local.cluster import BINARIES, install_hint, missing_binaries
 SETUP_PACKAGES = sorted(set(BINARIES.values()) | {
     "ceph-fuse", "rbd-fuse", "radosgw", "ceph-mgr-dashboard", "mariadb-server", "xfsprogs",
     "fuse3",
+    "chromium", "chromium-driver",  # the browser checks of the lab's web pages
 })
 #: Only the harness's own tests need these (the Vagrantfile is evaluated with ruby).
 TEST_PACKAGES = ["ruby"]
