@@ -10,7 +10,7 @@ setup:
 
 # The main job: build and verify the lab on the default target (auto: local without Vagrant).
 lab: setup
-	$(PYTHON) -m pytest features/ $(PYTEST_ARGS)
+	$(PYTHON) -m pytest features/ --lab-report=reports/lab-$$(date -u +%Y%m%d-%H%M%S).html $(PYTEST_ARGS)
 
 # The harness's own tests (a real local Ceph cluster included).
 test: setup
