@@ -93,7 +93,18 @@ class Browser:
 
     # ------------------------------------------------------------------ acting
     def open(self, url: str) -> None:
-        self.driver.get(url)
+        """Load ``url``; a page that does not load is an AssertionError naming the browser's
+        own error (net::ERR_CONNECTION_REFUSED, …), so a named wait can retry it."""
+        from selenium.common.exceptions import WebDriverException
+
+        try:
+            self.driver.get(url)
+        except WebDriverException as exc:
+            first = (exc.msg or type(exc).__name__).splitlines()[0]
+            raise AssertionError(f"{url} does not load in the browser: {first}") from None
+
+    def reload(self) -> None:
+        self.driver.refresh()
 
     def fill(self, css: str, text: str) -> None:
         from selenium.webdriver.common.by import By

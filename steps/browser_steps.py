@@ -35,8 +35,9 @@ CEPH_USER, CEPH_PASSWORD, CEPH_SUBMIT = "input#username", "input#password", "[ty
 
 
 @when("the browser opens the Ceph dashboard")
-def ceph_open(browser, lab):
-    browser.open(_base(lab, "ceph_dashboard") + "/")
+def ceph_open(browser, lab, expect, timeouts):
+    url = _base(lab, "ceph_dashboard") + "/"
+    expect(f"the browser to load {url}", lambda: browser.open(url), timeout=timeouts.daemon_start)
 
 
 @then("the browser shows the Ceph dashboard's login form")
@@ -63,7 +64,12 @@ def ceph_wrong_login(browser, lab):
 
 
 @when("the admin logs in through the form with the generated password")
-def ceph_login(browser, lab):
+def ceph_login(browser, lab, expect):
+    browser.reload()  # a fresh form, as a person retrying would have (no earlier error toast)
+
+    def form():
+        assert browser.has(CEPH_PASSWORD), f"no login form at {browser.url} after a reload"
+    expect("the Ceph dashboard's login form after a reload", form, timeout=30)
     _ceph_login(browser, lab, lab.target.credentials("ceph_dashboard")["password"])
 
 
@@ -97,8 +103,10 @@ K8S_TOKEN, K8S_SUBMIT = "input#token", "button[type=submit]"
 
 
 @when(parsers.parse("the browser opens the Kubernetes Dashboard on node port {port:d} of {node}"))
-def k8s_open(browser, node_address, port, node):
-    browser.open(f"https://{node_address(node)}:{port}/")  # self-signed: accepted by the browser
+def k8s_open(browser, node_address, expect, timeouts, port, node):
+    url = f"https://{node_address(node)}:{port}/"  # self-signed: the browser accepts it
+    expect(f"the browser to load {url}", lambda: browser.open(url), timeout=timeouts.daemon_start * 3,
+           interval=3)
 
 
 @then("the browser shows the Dashboard's token login")

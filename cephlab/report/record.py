@@ -89,7 +89,7 @@ def short_message(text: str, limit: int = 300) -> str:
     lines = [ln for ln in (text or "").splitlines() if ln.strip()]
     e_lines = [ln[1:].strip() for ln in lines if ln.startswith("E ")]
     picked = e_lines[0] if e_lines else (lines[-1].strip() if lines else "")
-    picked = re.sub(r"^(AssertionError|Failed):\s*", "", picked)
+    picked = re.sub(r"^(?:[a-z_]+\.)*[A-Z][A-Za-z]*:\s*", "", picked)  # the exception's class
     return picked[:limit]
 
 
@@ -205,7 +205,7 @@ def scenario_label(row: Row) -> str:
     return row.scenario[len(prefix):] if row.scenario.startswith(prefix) else row.scenario
 
 
-def table_lines(record: RunRecord, redact=lambda s: s, width: int = 100) -> list[str]:
+def table_lines(record: RunRecord, redact=lambda s: s, width: int = 160) -> list[str]:
     """The stage table for the terminal: one line per scenario, the reason for anything not
     passed on the line under it."""
     lines = [f"{'stage':<20}{'scenario':<46}{'result':<12}{'seconds':>8}"]
