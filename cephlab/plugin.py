@@ -134,7 +134,7 @@ def _start_report(config: pytest.Config, sess: LabSession) -> None:
     report_path = Path(path) if path else None
     if report_path is not None and not report_path.is_absolute():
         report_path = Path(config.invocation_params.dir) / report_path
-    header = {"target": cfg_target(sess.cfg), "lab dir": str(sess.cfg.lab_dir),
+    header = {"target": f"{sess.cfg.target} ({sess.cfg.target_reason})", "lab dir": str(sess.cfg.lab_dir),
               "python": platform.python_version()}
     for dist in ("pytest", "pytest-bdd", "selenium"):
         try:
@@ -145,10 +145,6 @@ def _start_report(config: pytest.Config, sess: LabSession) -> None:
                             lab=lambda: sess.lab, header=header)
     config.pluginmanager.register(sess.report, "cephlab-report")
     sess.report.install_sigterm()
-
-
-def cfg_target(cfg: LabConfig) -> str:
-    return f"{cfg.target} ({cfg.target_reason})"
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -304,6 +300,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         return
     tr = terminalreporter
     record = sess.report.record
+    if not record.interrupted and not any(r.started for r in record.rows.values()):
+        return  # nothing ran (--collect-only, --generate-missing): no table to show
     tr.section("lab stages")
     for line in table_lines(record, redact=sess.report.redact):
         tr.write_line(line)
