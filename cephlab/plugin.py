@@ -280,12 +280,13 @@ def pytest_runtest_makereport(item: pytest.Item, call):
     sess = lab_session(item.config)
     if report.skipped and isinstance(report.longrepr, tuple):
         # pytest places a skip at the scenario function, inside pytest-bdd's package: name
-        # the feature file and the scenario's line instead
+        # the feature file, the scenario's line and the scenario instead
         from .report.scenario import scenario_of
 
         ref = scenario_of(item, Path(item.config.rootpath))
         if ref is not None:
-            report.longrepr = (ref.path, ref.line, report.longrepr[2])
+            reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+            report.longrepr = (ref.path, ref.line, f"{ref.skip_prefix}{reason}")
     elif report.failed and sess.lab is not None:
         text = sess.lab.diagnostics()
         report.sections.append(("lab diagnostics", text))

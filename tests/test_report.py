@@ -194,7 +194,8 @@ def test_a_failing_run_says_failed_skipped_and_not_run_with_reasons(tmp_path):
     assert "the stand-in check saw ***" in "\n".join(table)
     # the skip line points at the feature file and the scenario's line, not into pytest-bdd
     line = next(ln for ln in out.splitlines() if ln.startswith("SKIPPED"))
-    assert re.search(r"SKIPPED \[1\] stand_in\.feature:\d+: stage ghost needs Kubernetes", line), line
+    assert re.search(r"SKIPPED \[1\] stand_in\.feature:\d+: scenario 'ghost — a stand-in on a stage "
+                     r"the local target skips': stage ghost needs Kubernetes", line), line
     assert "pytest_bdd" not in line
 
     html = (tmp_path / "report.html").read_text()

@@ -95,7 +95,8 @@ class Collector:
         self._learn_secrets()
         if report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
-            message = reason.removeprefix("Skipped: ")
+            row = self.record.rows[report.nodeid]
+            message = reason.removeprefix("Skipped: ").removeprefix(f"scenario '{row.scenario}': ")
             details = ""
         elif report.failed:
             message = short_message(report.longreprtext)

@@ -25,6 +25,11 @@ class ScenarioRef:
     def location(self) -> str:
         return f"{self.path}:{self.line}"
 
+    @property
+    def skip_prefix(self) -> str:
+        """Put before a skip reason on pytest's skip line (the table has its own column)."""
+        return f"scenario '{self.name}': "
+
 
 def scenario_of(item: pytest.Item, root: Path) -> Optional[ScenarioRef]:
     from pytest_bdd.scenario import scenario_wrapper_template_registry
