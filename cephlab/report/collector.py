@@ -144,6 +144,8 @@ class Collector:
         from .html import write_report
 
         lab = self.lab()
+        if lab is not None and "ceph" not in self.header and lab.state.exists:
+            self._ceph_versions()  # nothing passed: ask the kept lab
         faults = list(lab.fault_reports) if lab is not None else []
         try:
             self.written = write_report(self.report_path, self.record, header=self.header,
