@@ -133,6 +133,13 @@ class Browser:
 
         return self.driver.find_element(By.TAG_NAME, "body").text
 
+    def titles(self) -> list[str]:
+        """The ``title`` of every visible element: what an icon says when pointed at (the
+        Ceph 20 dashboard shows the cluster's health as an icon titled HEALTH_OK)."""
+        return self.driver.execute_script(
+            "return Array.from(document.querySelectorAll('[title]'))"
+            ".filter(e => e.getClientRects().length > 0).map(e => e.getAttribute('title'))")
+
     def has(self, css: str) -> bool:
         from selenium.webdriver.common.by import By
 

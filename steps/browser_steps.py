@@ -88,7 +88,8 @@ def login_refused(browser, expect):
 def ceph_landing_health(browser, ceph, expect):
     def health():
         assert "/login" not in browser.url, f"still on the login page: {browser.url}"
-        shown = set(HEALTH.findall(browser.text()))
+        # as text (Ceph 16: "Cluster Status HEALTH_OK") or as an icon's title (Ceph 20)
+        shown = set(HEALTH.findall(browser.text() + "\n" + "\n".join(browser.titles())))
         truth = ceph.json("status")["health"]["status"]
         assert shown == {truth}, (f"the landing page ({browser.url}) shows "
                                   f"{sorted(shown) or 'no health'}, ceph status says {truth}")
