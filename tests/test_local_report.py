@@ -23,7 +23,7 @@ from cephlab import browser as chromium
 from cephlab.config import LabConfig
 from cephlab.lab import Lab
 from cephlab.local.cluster import missing_binaries
-from tests.conftest import ROOT, loopback_prefix
+from tests.conftest import ROOT, loopback_prefix, run_harness
 
 pytestmark = pytest.mark.skipif(bool(missing_binaries()),
                                 reason=f"Ceph is not installed (missing {missing_binaries()}); "
@@ -32,14 +32,24 @@ PREFIX = loopback_prefix(13)
 FOUND = chromium.find()
 
 
+def _args(path, report, *extra):
+    return ("--lab-target=local", f"--lab-dir={path}", f"--lab-ip-prefix={PREFIX}",
+            "--lab-destroy=never", f"--lab-report={report}", *extra)
+
+
 def _argv(path, report, *extra):
     return [sys.executable, "-m", "pytest", "features/", "-p", "no:cacheprovider",
-            "--lab-target=local", f"--lab-dir={path}", f"--lab-ip-prefix={PREFIX}",
-            "--lab-destroy=never", f"--lab-report={report}", *extra]
+            *_args(path, report, *extra)]
 
 
 def _env():
-    return {k: v for k, v in os.environ.items() if not k.startswith("LAB_")}
+    """As tests.conftest.run_harness gives it: no LAB_TARGET or LAB_DIR of the caller's."""
+    return {k: v for k, v in os.environ.items() if k not in ("LAB_TARGET", "LAB_DIR")}
+
+
+def _lab(path):
+    return Lab(LabConfig(target="local", target_reason="test", lab_dir=path, ip_prefix=PREFIX),
+               announce=lambda text: None)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +57,7 @@ def lab_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("report-lab") / "lab"
     yield path
     if (path / "state.json").exists():
-        Lab(LabConfig(target="local", target_reason="test", lab_dir=path, ip_prefix=PREFIX),
-            announce=lambda text: None).destroy()
+        _lab(path).destroy()
 
 
 @pytest.mark.skipif(not FOUND.usable, reason=FOUND.missing or "browser present")
@@ -56,8 +65,7 @@ def test_dashboard_screenshots_are_real_pages_in_a_report_without_secrets(lab_di
     from PIL import Image, ImageStat
 
     report = tmp_path / "run.html"
-    res = subprocess.run(_argv(lab_dir, report, "-k", "ceph_dashboard"), cwd=ROOT, env=_env(),
-                         capture_output=True, text=True, timeout=900)
+    res = run_harness(*_args(lab_dir, report, "-k", "ceph_dashboard"), timeout=900)
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
     shots = {p.name: p for p in (tmp_path / "run-screenshots").glob("*.png")}
     assert set(shots) == {"ceph-dashboard-login.png", "login-refused.png",
@@ -115,17 +123,14 @@ def test_ctrl_c_while_the_lab_applies_a_stage_says_interrupted_for_it(lab_dir, t
 @pytest.mark.skipif(not FOUND.usable, reason=FOUND.missing or "browser present")
 def test_the_browser_check_goes_red_with_the_dashboard_off_and_the_report_shows_why(lab_dir, tmp_path):
     """Runs after the screenshot test (same kept lab, dashboard applied)."""
-    conf = str(lab_dir / "ceph.conf")
-    subprocess.run(["ceph", "-c", conf, "mgr", "module", "disable", "dashboard"], check=True,
-                   timeout=60, capture_output=True)
+    ceph = _lab(lab_dir).ceph  # the lab's own runner, whatever Ceph the lab runs
+    ceph.run("mgr", "module", "disable", "dashboard")
     try:
         report = tmp_path / "red.html"
-        res = subprocess.run(_argv(lab_dir, report, "-k", "ceph_dashboard and browser",
-                                   "--lab-timeout-scale=0.5"),
-                             cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=900)
+        res = run_harness(*_args(lab_dir, report, "-k", "ceph_dashboard and browser",
+                                 "--lab-timeout-scale=0.5"), timeout=900)
     finally:
-        subprocess.run(["ceph", "-c", conf, "mgr", "module", "enable", "dashboard"], check=True,
-                       timeout=60, capture_output=True)
+        ceph.run("mgr", "module", "enable", "dashboard")
     assert res.returncode == 1, res.stdout[-4000:]
     table = res.stdout[res.stdout.index("lab stages"):]
     row = next(ln for ln in table.splitlines() if "a person logs in through" in ln)

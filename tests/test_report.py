@@ -234,7 +234,7 @@ def test_an_interrupted_run_says_interrupted_for_the_stage_in_progress(tmp_path,
     assert float(row.split()[-1]) >= 1.0  # its time runs until the interrupt
     assert f"interrupted by {named} during call" in "\n".join(table)
     assert "not run" in _row_line(table, "14 remove_node", "after the slow one")
-    assert f"INTERRUPTED: stage 11 extend_storage, scenario 'extend_storage — a slow stand-in stage'" in out
+    assert "INTERRUPTED: stage 11 extend_storage, scenario 'extend_storage — a slow stand-in stage'" in out
 
     html = (tmp_path / "report.html").read_text()
     assert f"Interrupted by {named}" in html
