@@ -23,7 +23,7 @@ setup:
 # The main job: build and verify the lab on the default target (auto: local without
 # Vagrant) and, locally, the default Ceph release (auto: 20 where its root can be built).
 lab: setup
-	$(PY) -m pytest features/ $(PYTEST_ARGS)
+	$(PY) -m pytest features/ --lab-report=reports/lab-$$(date -u +%Y%m%d-%H%M%S).html $(PYTEST_ARGS)
 
 # The harness's own tests (a real local Ceph cluster included, on this machine's Ceph).
 test: SETUP_ARGS += --tests
