@@ -31,6 +31,7 @@ class Timeouts:
     mds: float = 90.0            #: MDS ranks active and standby-replay present
     safe_to_destroy: float = 300.0  #: data moved off OSDs being removed
     command: float = 60.0        #: one Ceph CLI call
+    ghost_boot: float = 600.0    #: Ghost's first boot: every migration on MariaDB
 
     def scaled(self, factor: float) -> "Timeouts":
         return Timeouts(**{k: v * factor for k, v in self.__dict__.items()})
@@ -52,8 +53,9 @@ class LabConfig:
     kube_context: Optional[str] = None
     cluster_config: Optional[Path] = None  #: YAML naming the nodes and devices to use
     allow_destructive: bool = False
-    #: which Ceph the local target runs: "host" (the distro's packages on this machine)
+    #: local target: where Ceph comes from ("host", "20", "18"; see cephlab/local/releases.py)
     ceph_release: str = "host"
+    ceph_reason: str = ""
 
     def options(self) -> LabOptions:
         """What is saved with the lab at creation (every later command uses it)."""

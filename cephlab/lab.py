@@ -34,6 +34,11 @@ class Lab:
     def __init__(self, cfg: LabConfig, announce: Optional[Announce] = None, *,
                  any_schema: bool = False):
         cfg.lab_dir = check_lab_dir(cfg.lab_dir)
+        kept = None if any_schema else read_options(cfg.lab_dir)
+        if kept and cfg.ceph_reason.startswith("auto") and kept.ceph_release != cfg.ceph_release:
+            # an automatic choice yields to the release a kept lab was built with
+            cfg.ceph_release = kept.ceph_release
+            cfg.ceph_reason = f"the kept lab's release (auto would have chosen another)"
         self.cfg = cfg
         self.announce: Announce = announce or log.info
         self.state = LabState(cfg.lab_dir, cfg.options(), any_schema=any_schema)

@@ -68,6 +68,7 @@ FACTS: dict[str, Fact] = {f.key: f for f in (
     Fact("osds", dict, "osd.N -> node, device, uuid of the local OSDs (local)"),
     Fact("mysql_loop", (str, type(None)), "the loop device under MariaDB's XFS (local)"),
     Fact("mysql_lazy_unmount", bool, "MariaDB's XFS was detached lazily (local)"),
+    Fact("ghost_first_boot_seconds", (int, float), "how long Ghost's first start took (local)"),
 )}
 
 FactKey = Union[str, Fact]

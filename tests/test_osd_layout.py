@@ -18,9 +18,8 @@ from tests.conftest import ROOT
 
 EXAMPLE = ROOT / "examples" / "cluster-kind.yaml"
 LAB_NODES = ("k8s-1", "k8s-2", "k8s-3")
-STAGE_CLUSTERS = {"ceph_cluster": "07_ceph_cluster/01-cephcluster-rook-ceph.yaml",
-                  "extend_storage": "11_extend_storage/01-cephcluster-rook-ceph.yaml",
-                  "remove_node": "14_remove_node/02-cephcluster-rook-ceph.yaml"}
+STAGE_DIRS = {"ceph_cluster": "07_ceph_cluster", "extend_storage": "11_extend_storage",
+              "remove_node": "14_remove_node"}
 CRD_FILE = "rook-v1.20.6-crds.yaml"
 
 
@@ -33,7 +32,8 @@ def write(tmp_path: Path, text: str) -> Path:
 def lab_cluster(stage: str, conf: cluster_config.ClusterConfig) -> dict:
     """The lab's CephCluster of ``stage`` with this cluster's node names (as the cluster
     target renders it before adapting the devices)."""
-    obj = yaml.safe_load((ROOT / "manifests" / STAGE_CLUSTERS[stage]).read_text())
+    [path] = (ROOT / "manifests" / STAGE_DIRS[stage]).glob("*-cephcluster-rook-ceph.yaml")
+    obj = yaml.safe_load(path.read_text())
     names = dict(zip(LAB_NODES, conf.names))
     for node in obj["spec"]["storage"]["nodes"]:
         node["name"] = names[node["name"]]

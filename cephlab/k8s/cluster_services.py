@@ -3,14 +3,16 @@ node's address + the lab's NodePort), their generated credentials (read from the
 the harness or Rook created, never printed), restarts and volumes.
 
 Composed into each Kubernetes target, which hands it how to reach the API, where the lab's
-first node is, and its own name (for messages).
+first node is, its own name (for messages) and the lab directory (the harness's secrets).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Callable
 
-from ..model import SERVICE_NODE
+from ..model import GHOST_OWNER_EMAIL, SERVICE_NODE
+from ..secrets import SecretStore, password
 from ..targets import NotOffered
 from . import apps
 from . import manifests as m
@@ -25,8 +27,9 @@ DEPLOYMENTS = {"mysql": "mysql", "minio": "minio", "ghost": "ghost"}
 
 
 class KubeServices:
-    def __init__(self, target_name: str, kube: Callable[[], "Kube"], node_address: Callable[[str], str]):
-        self.name = target_name
+    def __init__(self, target_name: str, kube: Callable[[], "Kube"],
+                 node_address: Callable[[str], str], lab_dir: Path):
+        self.name, self.lab_dir = target_name, lab_dir
         self._kube, self._node_address = kube, node_address
 
     @property
@@ -56,6 +59,11 @@ class KubeServices:
             # the ObjectBucketClaim's Secret: a user scoped to the claimed bucket
             return {key: kube.secret_value("lab-bucket", "default", name) for key, name in
                     (("access_key", "AWS_ACCESS_KEY_ID"), ("secret_key", "AWS_SECRET_ACCESS_KEY"))}
+        if service == "ghost":
+            # The blog's owner is set up by the harness through Ghost's Admin API, not by a
+            # manifest: its generated password lives with the lab's state, as on local.
+            return {"email": GHOST_OWNER_EMAIL,
+                    "password": SecretStore(self.lab_dir).get("ghost-owner", password)}
         raise NotOffered(f"the {self.name} target has no credentials for {service}")
 
     def restart(self, service: str) -> None:

@@ -57,7 +57,7 @@ class ClusterTarget(Target):
         self._config: Optional[cluster_config.ClusterConfig] = None
         self._plans: Optional[dict[Stage, StagePlan]] = None
         self.engine = KubeEngine(cfg, state, kube=lambda: self.kube, plans=self.plans)
-        self.services = KubeServices(self.name, lambda: self.kube, self.node_address)
+        self.services = KubeServices(self.name, lambda: self.kube, self.node_address, cfg.lab_dir)
 
     @classmethod
     def refusal(cls, stage: Stage, cfg: LabConfig) -> Optional[str]:

@@ -75,7 +75,7 @@ class VagrantTarget(Target):
         self.engine = KubeEngine(cfg, state, kube=lambda: self.kube, plans=self.plans,
                                  runner_kube=self.runner_kube,
                                  env=lambda: dict(self.vagrant.env_overrides))
-        self.services = KubeServices(self.name, lambda: self.kube, self.node_address)
+        self.services = KubeServices(self.name, lambda: self.kube, self.node_address, cfg.lab_dir)
 
     # ------------------------------------------------------------------ pieces
     @property
