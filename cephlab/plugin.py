@@ -194,7 +194,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
     cfg = lab_session(config).cfg
     for item in items:
         stage = item_stage(item)
-        reason = why_not(cfg.target, stage, cfg) if stage is not None else None
+        reason = why_not(cfg.target, stage, cfg, needs_kubernetes=item.get_closest_marker("k8s") is not None
+                         ) if stage is not None else None
         if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
 

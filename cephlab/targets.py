@@ -196,11 +196,16 @@ def make_target(cfg: LabConfig, state: LabState) -> Target:
 
 
 def why_not(target: str | type[Target], stage: Stage | str,
-            cfg: Optional[LabConfig] = None) -> Optional[str]:
+            cfg: Optional[LabConfig] = None, *, needs_kubernetes: bool = False) -> Optional[str]:
     """Why ``stage`` does not run on ``target`` (None: it runs). With ``cfg``, this run's
-    options are asked too (a destructive stage on an existing cluster needs an allowance)."""
+    options are asked too (a destructive stage on an existing cluster needs an allowance).
+    ``needs_kubernetes``: one scenario of a stage that runs here asks the Kubernetes API
+    (tagged ``@k8s``)."""
     cls = target_class(target) if isinstance(target, str) else target
     stage = S.get(stage) if isinstance(stage, str) else stage
+    if needs_kubernetes and not cls.has_kubernetes:
+        return (f"this scenario of stage {stage.slug} asks the Kubernetes API; the {cls.name} "
+                f"target has none")
     if stage.slug in cls.provided:
         return f"stage {stage.slug} is not run: {cls.provided[stage.slug]}"
     if stage.slug not in cls.supported:

@@ -22,6 +22,7 @@ Feature: 17 ghost — Ghost on CephFS and MySQL
     Then the post and the image are still served
     And the image is a file under /ghost/images on the shared filesystem, byte-identical through a second mount
 
+  @k8s
   Scenario: ghost — the Kubernetes objects behind the blog
     Given the lab has what stage ghost needs
     When stage ghost is applied
