@@ -32,9 +32,9 @@ def _kube(target: str, kubeconfig: str, context: str, nodes=None):
 
 
 def _lab_nodes():
-    from tests.test_cluster_target import FakeKube
+    from tests.contract_world import DictKube
 
-    nodes = FakeKube().nodes
+    nodes = DictKube().nodes
     for i, node in enumerate(nodes):
         node["metadata"]["name"] = f"k8s-{i + 1}"
         node["status"]["addresses"] = [{"type": "InternalIP", "address": f"10.254.1.{i + 2}"}]

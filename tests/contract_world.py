@@ -20,6 +20,7 @@ images) in ``ceph.json`` beside ``kube.json``.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import re
@@ -53,10 +54,82 @@ def _save(name: str, doc) -> None:
 
 
 # ---------------------------------------------------------------------------- the API
-def make_world_kube(kubeconfig: str, context: str):
-    from tests.test_cluster_target import FakeKube
+WORKERS = ["cephlab-worker", "cephlab-worker2", "cephlab-worker3"]
 
-    class WorldKube(FakeKube):
+
+class DictKube:
+    """The Kube interface over a dict; CRs report Ready and workloads ready once applied
+    (the in-memory API the cluster-target tests used before the stricter stand-ins of
+    tests/standins/ replaced it; kept here for the contract run)."""
+
+    def __init__(self, nodes=None, pods=()):
+        self.kubeconfig, self.context = "/fake/kubeconfig", "lab-ctx"
+        self.store: dict[tuple, dict] = {}
+        self.nodes = nodes if nodes is not None else [
+            {"kind": "Node", "metadata": {"name": n},
+             "status": {"conditions": [{"type": "Ready", "status": "True"}],
+                        "addresses": [{"type": "InternalIP", "address": f"172.18.0.{3 + i}"}]}}
+            for i, n in enumerate(WORKERS)]
+        self.pods = list(pods)
+        self.calls: list[tuple] = []
+
+    def where(self):
+        return "context 'lab-ctx' in kubeconfig /fake/kubeconfig"
+
+    def probe_api(self, timeout=5.0):
+        return "v1.34.9"
+
+    def _key(self, o):
+        return (o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])
+
+    def exists(self, o):
+        return self._key(o) in self.store
+
+    def apply(self, o):
+        created = not self.exists(o)
+        self.store[self._key(o)] = copy.deepcopy(o)
+        self.calls.append(("apply", *self._key(o)))
+        return created
+
+    def create_if_absent(self, o):
+        if self.exists(o):
+            return False
+        self.calls.append(("create", *self._key(o)))
+        self.store[self._key(o)] = copy.deepcopy(o)
+        return True
+
+    def delete(self, ref):
+        self.calls.append(("delete", ref["kind"], ref.get("namespace"), ref["name"]))
+        return self.store.pop((ref["kind"], ref.get("namespace"), ref["name"]), None) is not None
+
+    def merge_patch(self, ref, patch):
+        self.calls.append(("patch", ref["kind"], ref["name"], patch))
+
+    def pod_log(self, name, namespace, container=None, **kw):
+        return f"last lines of {name}/{container}"
+
+    def get_json(self, kind, name=None, namespace=None, *, label_selector=None, api_version=None):
+        if kind == "Node":
+            return self.nodes if name is None else next((n for n in self.nodes if n["metadata"]["name"] == name), None)
+        if name is None:
+            items = [p for p in self.pods if p["metadata"].get("namespace") == namespace] if kind == "Pod" else []
+            if label_selector:
+                k, _, v = label_selector.partition("=")
+                items = [i for i in items if i["metadata"].get("labels", {}).get(k) == v]
+            return items
+        obj = self.store.get((kind, namespace, name))
+        if obj is None and kind in ("Deployment", "CustomResourceDefinition"):
+            obj = {"kind": kind, "metadata": {"name": name, "namespace": namespace}, "spec": {}}  # applied by URL
+        if obj is None:
+            return None
+        obj = copy.deepcopy(obj)
+        obj["status"] = {"phase": "Ready", "readyReplicas": 1, "updatedReplicas": 1, "availableReplicas": 1,
+                         "conditions": [{"type": t, "status": "True"} for t in ("Ready", "Established", "Complete")]}
+        return obj
+
+
+def make_world_kube(kubeconfig: str, context: str):
+    class WorldKube(DictKube):
         """FakeKube whose objects the toolbox model can read (kube.json)."""
 
         def __init__(self, nodes=None):
@@ -309,6 +382,8 @@ def ceph_command(argv: list[str], ceph: dict, stdin: bytes = b"") -> Any:
 def ceph_main(argv: list[str]) -> int:
     """``kubectl exec … -- TOOL ARGS`` into the toolbox."""
     want_json = False
+    if argv[:2] == ["ceph", "--connect-timeout"]:   # how long the client waits for the mons
+        argv = argv[:1] + argv[3:]
     if "--format" in argv:
         i = argv.index("--format")
         want_json = argv[i + 1] == "json"
@@ -364,9 +439,10 @@ def install_tools(bin_dir: Path, root: Path) -> None:
     kubectl = bin_dir / "kubectl"
     kubectl.write_text(KUBECTL_SCRIPT.format(python=sys.executable, root=str(root)))
     kubectl.chmod(0o755)
-    for tool in ("helm", "curl", "VBoxManage"):
+    for tool, text in (("helm", "exit 0"), ("curl", "exit 0"),
+                       ("VBoxManage", "echo 7.1.4r165100")):   # a release the lab's Vagrant drives
         path = bin_dir / tool
-        path.write_text("#!/bin/sh\nexit 0\n")
+        path.write_text(f"#!/bin/sh\n{text}\n")
         path.chmod(0o755)
     vagrant = bin_dir / "vagrant"
     if not vagrant.exists():
