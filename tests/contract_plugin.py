@@ -63,9 +63,16 @@ def standin_classes():
 
 def install() -> None:
     """The target table's vagrant and cluster entries become the stand-in-wired classes."""
+    from cephlab.k8s import preflight
     from cephlab.targets import OVERRIDES
 
     OVERRIDES.update(standin_classes())
+    world = os.environ.get("CONTRACT_WORLD")
+    if world:  # the VirtualBox host's network ranges, as a host prepared for the lab has them
+        conf = os.path.join(world, "vbox-networks.conf")
+        with open(conf, "w") as fh:
+            fh.write("* 10.254.1.0/24\n")
+        preflight.VBOX_NETWORKS_CONF = conf
 
 
 install()

@@ -161,6 +161,18 @@ def make_world_kube(kubeconfig: str, context: str):
             # FakeKube answers for Deployments applied by URL; one deleted is gone
             if name is not None and (kind, namespace, name) in self.deleted:
                 return None
+            if kind == "Deployment" and name is None and kw.get("label_selector") == "app=rook-ceph-osd":
+                # Rook's operator makes one OSD Deployment per OSD of the model
+                ceph = _load("ceph.json", {})
+                osds = _osds(ceph) if _objects("CephCluster") else []
+                _save("ceph.json", ceph)
+                return [{"kind": "Deployment", "metadata": {"name": f"rook-ceph-osd-{i}", "namespace": NS,
+                                                            "labels": {"app": "rook-ceph-osd"}},
+                         "spec": {"replicas": 1},
+                         "status": {"replicas": 1, "readyReplicas": 1, "updatedReplicas": 1,
+                                    "availableReplicas": 1,
+                                    "conditions": [{"type": "Available", "status": "True"}]}}
+                        for i, _ in osds]
             return super().get_json(kind, name, namespace, **kw)
 
     return WorldKube
