@@ -9,5 +9,8 @@ pytest_plugins = [
     "fixtures.kube",
     "steps.k8s_steps",
     "steps.service_steps",
+    "steps.ghost_steps",
     "steps.fault_steps",
+    "fixtures.browser",
+    "steps.browser_steps",
 ]

@@ -7,7 +7,8 @@
 2. full run: `pytest features/ --lab-target=local` on a fresh lab dir, destroyed after
 3. reuse run: a second `pytest features/ -k toolbox` on a kept lab
 4. data: S3 put/get of 100 x 1 MiB objects through RGW, and MySQL (MariaDB on an RBD image)
-   inserting 10,000 rows in batches, with the Ceph layout they ran on
+   inserting 10,000 rows in batches, with the Ceph layout they ran on; then Ghost on that
+   lab: its first boot (the migrations) and a warm restart
 
 Every lab here lives in a temporary directory on its own loopback addresses and is
 destroyed before the script ends.
@@ -157,9 +158,27 @@ def data_bench(path: Path, prefix: str) -> list[str]:
                          f"{10_000 / secs:.0f} rows/s (MariaDB, XFS on loop on rbd-fuse, replicapool size 2)")
         else:
             lines.append(f"MySQL: not measured ({unavailable()})")
+        lines.append(ghost_bench(lab))
     finally:
         lab.destroy()
     return lines
+
+
+def ghost_bench(lab) -> str:
+    """Ghost on the same lab: its first boot (every migration on MariaDB) and a warm restart."""
+    from cephlab.k8s.versions import GHOST
+    from cephlab.stages import get
+
+    why = lab.target.skip_reason(get("ghost"))
+    if why:
+        return f"Ghost: not measured ({why})"
+    lab.reach("ghost")
+    first = lab.state.get("ghost_first_boot_seconds")
+    start = time.monotonic()
+    lab.target.restart("ghost")
+    warm = time.monotonic() - start
+    return (f"Ghost {GHOST}: first boot (migrations on MariaDB on RBD, content on CephFS) "
+            f"{first:.1f}s; warm restart {warm:.1f}s")
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ class Timeouts:
     mds: float = 90.0            #: MDS ranks active and standby-replay present
     safe_to_destroy: float = 300.0  #: data moved off OSDs being removed
     command: float = 60.0        #: one Ceph CLI call
+    ghost_boot: float = 600.0    #: Ghost's first boot: every migration on MariaDB
 
     def scaled(self, factor: float) -> "Timeouts":
         return Timeouts(**{k: v * factor for k, v in self.__dict__.items()})
@@ -50,6 +51,9 @@ class LabConfig:
     kube_context: Optional[str] = None
     cluster_config: Optional[Path] = None  #: YAML naming the nodes and devices to use
     allow_destructive: bool = False
+    #: local target: where Ceph comes from ("host", "20", "18"; see cephlab/local/releases.py)
+    ceph_release: str = "host"
+    ceph_reason: str = ""
 
     def node_ip(self, node: str) -> str:
         return f"{self.ip_prefix}.{self.nodes.index(node) + 2}"

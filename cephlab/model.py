@@ -26,6 +26,8 @@ PORTS = {
     "ghost": 30030,
     "rgw": 30040,
 }
+#: The blog owner the harness sets up through Ghost's Admin API (its password is generated).
+GHOST_OWNER_EMAIL = "owner@cephlab.example"
 
 
 def osd_layout(applied: Iterable[str], nodes: Iterable[str] = NODES) -> dict[str, int]:

@@ -57,7 +57,8 @@ def is_alive(rec: DaemonRecord) -> bool:
     return proc_starttime(rec.pid) == rec.starttime
 
 
-def spawn(name: str, argv: list[str], log: Path, env: Optional[dict] = None) -> DaemonRecord:
+def spawn(name: str, argv: list[str], log: Path, env: Optional[dict] = None,
+          cwd: Optional[Path] = None) -> DaemonRecord:
     """Start ``argv`` in the foreground of its own session, output appended to ``log``."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
@@ -71,6 +72,7 @@ def spawn(name: str, argv: list[str], log: Path, env: Optional[dict] = None) -> 
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # survives the pytest run when the lab is kept
                 env=env,
+                cwd=cwd,
             )
         except FileNotFoundError as exc:
             raise LabError(f"cannot start {name}: {exc}") from exc

@@ -70,7 +70,8 @@ STAGES: tuple[Stage, ...] = (
           ("extend_storage", "block_pool", "shared_filesystem"), destructive=True),
     Stage("15", "minio", "MinIO on CephFS", ("shared_filesystem",), kubernetes=True),
     Stage("16", "mysql", "MySQL on Ceph block storage", ("block_pool",)),
-    Stage("17", "ghost", "Ghost on CephFS and MySQL", ("mysql", "minio"), kubernetes=True),
+    # On Kubernetes MinIO's stage makes /ghost on CephFS; locally Ghost's own stage does.
+    Stage("17", "ghost", "Ghost on CephFS and MySQL", ("mysql", "shared_filesystem", "minio")),
 )
 
 ORDER: dict[str, int] = {s.slug: i for i, s in enumerate(STAGES)}

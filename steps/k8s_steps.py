@@ -1,5 +1,5 @@
-"""Kubernetes outcomes (features 01-06, 15, 17), asserted on API objects through the
-``kube`` fixture and the pure checks of :mod:`cephlab.k8s.checks` and
+"""Kubernetes outcomes (features 01-06, 15, and 17's Kubernetes objects), asserted on API
+objects through the ``kube`` fixture and the pure checks of :mod:`cephlab.k8s.checks` and
 :mod:`cephlab.k8s.vm_checks`. Credentials are read from Secrets and never printed."""
 
 from __future__ import annotations
@@ -10,7 +10,6 @@ import os
 import subprocess
 import uuid
 
-import pymysql
 import pytest
 import requests
 from minio import Minio
@@ -202,30 +201,3 @@ def minio_on_cephfs(kube, minio_bucket, minio_object):
                           "ls", "-R", path], capture_output=True, text=True, timeout=60)
     assert res.returncode == 0 and res.stdout.strip(), (
         f"{path} is not on the shared filesystem (seen from pod cephfs-helper): {res.stderr.strip()}")
-
-
-# ------------------------------------------------------------------ 17 ghost
-@then("the blog's home page answers over HTTP")
-def ghost_home(lab, expect, timeouts):
-    host, port = lab.target.endpoint("ghost")
-
-    def probe():
-        try:
-            res = requests.get(f"http://{host}:{port}/", timeout=10)
-        except requests.RequestException as exc:
-            raise AssertionError(f"Ghost at {host}:{port} does not answer: {exc}") from None
-        assert res.status_code == 200, f"Ghost answered HTTP {res.status_code}"
-        assert 'content="Ghost' in res.text, "the page is not served by Ghost (no generator tag)"
-    expect("Ghost's home page", probe, timeout=timeouts.daemon_start * 5, interval=5)
-
-
-@then(parsers.parse("database ghost holds the tables {tables}"))
-def ghost_tables(lab, tables):
-    host, port = lab.target.endpoint("mysql")
-    creds = lab.target.credentials("mysql")
-    with pymysql.connect(host=host, port=port, user=creds["user"], password=creds["password"],
-                         database="ghost", connect_timeout=10) as conn, conn.cursor() as cur:
-        cur.execute("SHOW TABLES")
-        have = {row[0] for row in cur.fetchall()}
-    missing = [t for t in _names(tables) if t not in have]
-    assert not missing, f"database ghost lacks tables {missing} ({len(have)} tables present)"

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import shutil
+import subprocess
 import sys
 
 import pytest
@@ -125,3 +127,81 @@ def test_missing_executable(fake, lab_root, monkeypatch, tmp_path):
 def test_missing_vagrantfile(tmp_path):
     with pytest.raises(VagrantError, match="no Vagrantfile"):
         VagrantLab(tmp_path)
+
+
+# ---------------------------------------------------------------------------- what vagrant refuses
+def test_up_refuses_a_vagrantfile_that_aborts(fake, lab_root):
+    """A bad setting stops `vagrant up` before any machine exists (the stand-in evaluates the
+    Vagrantfile with ruby, as Vagrant loads it)."""
+    if not shutil.which("ruby"):
+        pytest.skip("ruby not installed")
+    lab = VagrantLab(lab_root, settings={"LAB_FIRMWARE": "uefi"})
+    with pytest.raises(VagrantError, match=r"error loading a Vagrantfile[\s\S]*LAB_FIRMWARE must be bios or efi"):
+        lab.up()
+    assert lab.status()["k8s-1"] == "not_created"
+
+
+def test_up_on_virtualbox_refuses_the_lab_network_outside_networks_conf(fake, lab_root, monkeypatch, tmp_path):
+    """VirtualBox >= 6.1.28 on Linux: Vagrant refuses host-only addresses outside
+    /etc/vbox/networks.conf (192.168.56.0/21 without the file) before creating a VM."""
+    if not shutil.which("ruby"):
+        pytest.skip("ruby not installed")
+    conf = tmp_path / "networks.conf"
+    monkeypatch.setenv("FAKE_VBOX_VERSION", "7.1.4r165100")
+    monkeypatch.setenv("FAKE_VBOX_NETWORKS_CONF", str(conf))
+    lab = VagrantLab(lab_root)
+    with pytest.raises(VagrantError, match=r"not within the\s+allowed ranges[\s\S]*Address: 10\.254\.1\.2"
+                                           r"[\s\S]*Ranges: 192\.168\.56\.0/21"):
+        lab.up(provider="virtualbox")
+    VagrantLab(lab_root).up(provider="libvirt")        # libvirt has no such rule
+    VagrantLab(lab_root).destroy()
+    conf.write_text("* 10.254.1.0/24 192.168.56.0/21\n")
+    lab = VagrantLab(lab_root)
+    lab.up(provider="virtualbox")
+    assert lab.running()
+    monkeypatch.setenv("FAKE_VBOX_VERSION", "6.1.26r145957")       # before the restriction
+    conf.unlink()
+    VagrantLab(lab_root).up(provider="virtualbox")
+
+
+def test_plugin_list(fake, lab_root):
+    out = subprocess.run(["vagrant", "plugin", "list"], capture_output=True, text=True, check=True).stdout
+    assert out.split()[0] == "vagrant-libvirt"
+
+
+@pytest.mark.parametrize("vagrant,vbox", [
+    ("2.4.1", "7.1.4r1"), ("2.4.2", "7.1.4r1"), ("2.4.8", "7.2.2r1"), ("2.4.9", "7.2.2r1"),
+    ("2.3.1", "7.0.20r1"), ("2.3.4", "7.0.20r1"), ("2.4.9", "7.3.0r1"), ("2.4.9", "6.1.50r1")])
+def test_preflight_and_vagrant_agree_on_virtualbox_versions(fake, lab_root, monkeypatch, tmp_path, vagrant, vbox):
+    """The pre-flight refuses exactly the Vagrant x VirtualBox pairs that `vagrant up` refuses."""
+    from cephlab.k8s import preflight
+    if not shutil.which("ruby"):
+        pytest.skip("ruby not installed")
+    conf = tmp_path / "networks.conf"
+    conf.write_text("* 10.254.1.0/24\n")
+    monkeypatch.setenv("FAKE_VAGRANT_VERSION", vagrant)
+    monkeypatch.setenv("FAKE_VBOX_VERSION", vbox)
+    monkeypatch.setenv("FAKE_VBOX_NETWORKS_CONF", str(conf))
+    refused = bool(preflight.virtualbox_problems(f"Vagrant {vagrant}", vbox))
+    try:
+        VagrantLab(lab_root).up(provider="virtualbox")
+        up_refused = False
+    except VagrantError as err:
+        assert "not supported by this version of Vagrant" in err.stderr
+        up_refused = True
+    assert refused == up_refused
+
+
+@pytest.mark.parametrize("plugins", ["vagrant-libvirt (0.11.2, system)", "No plugins installed."])
+def test_preflight_and_vagrant_agree_on_the_libvirt_plugin(fake, lab_root, monkeypatch, plugins):
+    from cephlab.k8s import preflight
+    monkeypatch.setenv("FAKE_VAGRANT_PLUGINS", plugins)
+    listed = subprocess.run(["vagrant", "plugin", "list"], capture_output=True, text=True).stdout
+    refused = bool(preflight.libvirt_plugin_problems(listed))
+    try:
+        VagrantLab(lab_root).up(provider="libvirt")
+        up_refused = False
+    except VagrantError as err:
+        assert "The provider 'libvirt' could not be found" in err.stderr
+        up_refused = True
+    assert refused == up_refused

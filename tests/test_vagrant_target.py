@@ -48,6 +48,10 @@ sys.exit(main("kubectl", argv, os.environ["FAKE_CLUSTER_STATE"], os.devnull))
 """
 
 
+#: stand-ins that answer the pre-flight's version questions as the real programs do
+STAND_IN = {"VBoxManage": "#!/bin/sh\necho 7.1.4r165100\n"}
+
+
 def tool_bin(tmp_path: Path, *tools: str) -> Path:
     """A directory holding the named stand-ins (vagrant and kubectl record; others are inert)."""
     bin_dir = tmp_path / f"bin-{'-'.join(tools) or 'empty'}"
@@ -57,7 +61,7 @@ def tool_bin(tmp_path: Path, *tools: str) -> Path:
         if tool == "vagrant":
             path.symlink_to(FAKE_VAGRANT)
             continue
-        path.write_text(FAKE_KUBECTL if tool == "kubectl" else "#!/bin/sh\nexit 0\n")
+        path.write_text(FAKE_KUBECTL if tool == "kubectl" else STAND_IN.get(tool, "#!/bin/sh\nexit 0\n"))
         path.chmod(0o755)
     return bin_dir
 
@@ -159,7 +163,11 @@ def test_missing_kubectl_is_named(tmp_path, monkeypatch):
 
 
 def test_everything_present_passes_and_creates_nothing(tmp_path, monkeypatch):
-    monkeypatch.setenv("PATH", str(tool_bin(tmp_path, "vagrant", "kubectl", "VBoxManage")))
+    bin_dir = tool_bin(tmp_path, "vagrant", "kubectl", "VBoxManage", "helm", "curl")
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}")
+    networks = tmp_path / "networks.conf"        # VirtualBox >= 6.1.28 allows the lab's network
+    networks.write_text("* 10.254.1.0/24 192.168.56.0/21\n")
+    monkeypatch.setattr("cephlab.k8s.preflight.VBOX_NETWORKS_CONF", str(networks))
     monkeypatch.delenv("LAB_PROVIDER", raising=False)
     target = VagrantTarget(make_cfg(tmp_path / "lab"), _state(tmp_path / "lab"))
     target.sanity_checks()

@@ -1,10 +1,13 @@
 """The nightly workflow (GitHub Actions syntax), read as YAML: when it runs, what each job
-runs, and that the kind job's loop devices, kind nodes and cluster config agree."""
+runs, that the kind job's loop devices, kind nodes and cluster config agree, and that it does
+what Rook on kind needs (host mounts, disk space, kernel modules, /sys read-write, OSDs pinned
+to their node): removing any of these turns a test here red."""
 
 from __future__ import annotations
 
 import re
 import shlex
+import subprocess
 
 import pytest
 import yaml
@@ -100,3 +103,143 @@ def test_kind_job_cleans_up(flow):
     last = flow["jobs"]["kind"]["steps"][-1]
     assert last["if"] == "always()"
     assert "kind delete cluster --name cephlab" in last["run"] and "losetup -d" in last["run"]
+
+
+# ---------------------------------------------------------------------------- Rook on kind
+# What Rook's own CI does to run Rook on kind (rook/rook v1.20.6: tests/config/kind-config.yaml,
+# .github/workflows/integration-test-setup-cluster-resources/action.yaml,
+# tests/scripts/github-action-helper.sh prepare_kind_node), and what three nodes add.
+
+def _index(job, pattern) -> int:
+    return job["steps"].index(_step(job, pattern))
+
+
+def _workers(kind: dict) -> list[dict]:
+    return [n for n in kind["nodes"] if n["role"] == "worker"]
+
+
+@pytest.fixture(scope="module")
+def kind_config():
+    return yaml.safe_load(KIND_CONFIG.read_text())
+
+
+@pytest.mark.parametrize("path", ["/dev", "/run/udev"])
+def test_every_worker_mounts_the_hosts(kind_config, path):
+    """/dev: the loop devices; /run/udev: ceph-volume's udev data (kind runs no udevd)."""
+    for node in _workers(kind_config):
+        mounts = {m["containerPath"]: m for m in node.get("extraMounts", [])}
+        assert path in mounts, f"a worker does not mount {path}"
+        assert mounts[path]["hostPath"] == path and mounts[path].get("propagation") == "HostToContainer"
+
+
+#: kind v0.30.0's v1alpha4 fields (pkg/apis/config/v1alpha4/types.go), which kind decodes
+#: strictly (pkg/internal/apis/config/encoding/load.go): an unknown key fails `kind create`
+KIND_NODE_KEYS = {"role", "image", "labels", "extraMounts", "extraPortMappings",
+                  "kubeadmConfigPatches", "kubeadmConfigPatchesJSON6902"}
+KIND_MOUNT_KEYS = {"containerPath", "hostPath", "readOnly", "selinuxRelabel", "propagation"}
+KIND_PROPAGATION = {"None", "HostToContainer", "Bidirectional"}
+
+
+def test_kind_config_uses_only_kinds_own_fields(flow, kind_config):
+    assert kind_config["apiVersion"] == "kind.x-k8s.io/v1alpha4" and kind_config["kind"] == "Cluster"
+    assert flow["jobs"]["kind"]["env"]["KIND_VERSION"] == "v0.30.0", "fields read at this version"
+    for node in kind_config["nodes"]:
+        assert set(node) <= KIND_NODE_KEYS, set(node) - KIND_NODE_KEYS
+        assert node["role"] in ("control-plane", "worker")
+        for mount in node.get("extraMounts", []):
+            assert set(mount) <= KIND_MOUNT_KEYS, set(mount) - KIND_MOUNT_KEYS
+            assert mount.get("propagation", "None") in KIND_PROPAGATION
+            assert mount["hostPath"].startswith("/") and mount["containerPath"].startswith("/")
+
+
+def test_every_worker_has_its_own_rook_data_dir(flow, kind_config):
+    host_dirs = []
+    for node in _workers(kind_config):
+        (mount,) = [m for m in node.get("extraMounts", []) if m["containerPath"] == "/var/lib/rook"]
+        host_dirs.append(mount["hostPath"])
+    assert len(set(host_dirs)) == 3, "workers sharing one /var/lib/rook share mon stores"
+    job = flow["jobs"]["kind"]
+    made = _step(job, r"mkdir -p \"\$NODE_DIRS/worker")
+    assert job["steps"].index(made) < _index(job, "kind create cluster")
+    root = job["env"]["NODE_DIRS"]
+    assert host_dirs == [f"{root}/worker{w}/rook" for w in (1, 2, 3)]
+
+
+def test_disk_space_is_freed_and_checked_before_anything_is_written(flow):
+    job = flow["jobs"]["kind"]
+    step = _step(job, r"rm -rf /usr/local/lib/android")
+    assert "/opt/hostedtoolcache" in step["run"] and "/usr/share/dotnet" in step["run"]
+    assert job["steps"].index(step) < _index(job, r"losetup /dev/loop") < _index(job, "kind create cluster")
+    assert "docker image prune" in step["run"]
+    assert re.search(r"-lt 40 \]", step["run"]) and "exit 1" in step["run"], "free space is required, not hoped for"
+
+
+def test_rbd_and_ceph_modules_are_loaded_on_the_runner(flow):
+    job = flow["jobs"]["kind"]
+    step = _step(job, r"modprobe rbd")
+    run = step["run"]
+    assert "modprobe ceph" in run and 'linux-modules-extra-$(uname -r)' in run
+    assert "test -d /sys/module/rbd && test -d /sys/module/ceph" in run
+    assert job["steps"].index(step) < _index(job, r"pytest features/")
+
+
+def test_sys_is_remounted_read_write_on_every_node_and_checked(flow):
+    job = flow["jobs"]["kind"]
+    step = _step(job, r"remount,rw /sys")
+    assert _index(job, "kind create cluster") < job["steps"].index(step) < _index(job, r"pytest features/")
+    assert "for node in $(kind get nodes --name cephlab)" in step["run"]
+    assert 'docker exec "$node" mount -o remount,rw /sys' in step["run"]
+    assert "|| " not in step["run"], "a node whose /sys stays read-only must stop the job"
+
+
+def _sys_check(flow) -> str:
+    run = _step(flow["jobs"]["kind"], r"remount,rw /sys")["run"]
+    return re.search(r"awk '([^']+)' /proc/mounts", run).group(1)
+
+
+@pytest.mark.parametrize("mounts,ok", [
+    ("sysfs /sys sysfs rw,nosuid,nodev,noexec,relatime 0 0\n", True),
+    ("sysfs /sys sysfs ro,nosuid,nodev,noexec,relatime 0 0\n", False),
+    ("proc /proc proc rw 0 0\n", False),
+])
+def test_the_sys_check_tells_rw_from_ro(flow, tmp_path, mounts, ok):
+    sample = tmp_path / "mounts"
+    sample.write_text(mounts)
+    res = subprocess.run(["awk", _sys_check(flow), str(sample)])
+    assert (res.returncode == 0) == ok
+
+
+def test_osds_stay_on_their_node(flow):
+    """Loop devices are the host's, seen by every node: each node gets its own pair, and the
+    example config pins each device to its node through a local volume (osd_layout local-pvs)."""
+    conf = cluster_config.load(EXAMPLE)
+    assert conf.osd_layout == "local-pvs"
+    vols = conf.osd_volumes()
+    assert len({v.path for v in vols}) == 6
+    for vol, pv in zip(vols, conf.local_osd_objects()[1:]):
+        terms = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
+        assert terms == [{"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In",
+                                                "values": [vol.node]}]}]
+        assert pv["spec"]["local"]["path"] == vol.path
+    loops = _step(flow["jobs"]["kind"], r"losetup /dev/loop")["run"]
+    size = re.search(r"truncate -s (\d+)G ", loops).group(1)
+    assert f"{size}Gi" == conf.osd_volume_size, "each loop image is as large as its volume says"
+
+
+def test_every_run_step_passes_shellcheck(flow):
+    """GitHub runs `run:` with bash -e -o pipefail; shellcheck reads each step as that script
+    (expressions ${{ … }} replaced by a word)."""
+    import shutil
+    if not shutil.which("shellcheck"):
+        pytest.skip("shellcheck not installed (apt-get install shellcheck)")
+    found = []
+    for name, job in flow["jobs"].items():
+        for step in job["steps"]:
+            if "run" not in step:
+                continue
+            script = "set -eo pipefail\n" + re.sub(r"\$\{\{[^}]*\}\}", "X", step["run"])
+            res = subprocess.run(["shellcheck", "-s", "bash", "-"], input=script,
+                                 capture_output=True, text=True)
+            if res.returncode:
+                found.append(f"{name} / {step.get('name', step['run'][:40])}:\n{res.stdout}")
+    assert not found, "\n".join(found)

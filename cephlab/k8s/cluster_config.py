@@ -5,9 +5,29 @@
         devices: [loop10, loop11]  # play the lab's sdc and sdd, in that order
         address: 172.18.0.3        # optional: the InternalIP the node must have
 
+    osd_layout: local-pvs          # optional: devices (default) or local-pvs
+    osd_volume_size: 10Gi          # local-pvs: the size of each device (default 10Gi)
+
 Exactly three nodes, in order: the first plays k8s-1 (the node stage remove_node takes out
 of the storage cluster), the second k8s-2, the third k8s-3. Unknown keys, empty lists,
 duplicate nodes or devices are refused before any work starts.
+
+How OSDs find their node (``osd_layout``):
+
+- ``devices`` (the lab's layout, and the vagrant target's): the CephCluster lists each
+  node's devices under ``spec.storage.nodes``. Rook's prepare job of a node then reports
+  every OSD that ``ceph-volume raw list`` finds on that node's /dev, with no device filter
+  (Rook v1.20.6 pkg/daemon/ceph/osd/volume.go, "List ALL OSDs when not running on PVC"),
+  and the first report processed places the OSD (pkg/operator/ceph/cluster/osd/create.go).
+  Right when every node has its own disks.
+- ``local-pvs``: for nodes that share one kernel's devices (kind: every node sees every loop
+  device of the host). Each (node, device) becomes a local block PersistentVolume with node
+  affinity to its node, and a storageClassDeviceSet of one OSD whose claim names that volume
+  (``volumeName``), not portable. The prepare job of a claim lists only its own device
+  (/mnt/<claim>), the volume's node affinity puts the prepare and OSD pods on the node, and
+  a non-portable OSD takes that node as its CRUSH host (pkg/operator/ceph/cluster/osd/
+  envs.go, osd.go). Loop devices still need ROOK_CEPH_ALLOW_LOOP_DEVICES (the prepare pod
+  gets CEPH_VOLUME_ALLOW_LOOP_DEVICES from it, provision_spec.go).
 """
 
 from __future__ import annotations
@@ -24,6 +44,11 @@ from ..errors import ConfigError
 from ..model import NODES
 
 LAB_DEVICES = ("sdc", "sdd")
+OSD_LAYOUTS = ("devices", "local-pvs")
+#: the StorageClass the local OSD volumes and their claims name (no provisioner)
+LOCAL_OSD_CLASS = "cephlab-osd-local"
+ROOK_NAMESPACE = "rook-ceph"
+_QUANTITY = re.compile(r"^[1-9][0-9]*(Ki|Mi|Gi|Ti)$")
 _NODE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$")  # RFC 1123 subdomain
 _DEVICE = re.compile(r"^(/dev/)?[A-Za-z0-9][A-Za-z0-9._:/+-]{0,200}$")
 
@@ -36,9 +61,35 @@ class StorageNode:
 
 
 @dataclass(frozen=True)
+class OsdVolume:
+    """One OSD device of the local-pvs layout: a lab device on a lab node, on this cluster."""
+
+    lab_node: str    # k8s-1
+    lab_device: str  # sdc
+    node: str        # the Node's name
+    device: str      # as configured: loop10, /dev/disk/by-id/...
+    size: str        # a Kubernetes quantity, 10Gi
+
+    @property
+    def path(self) -> str:
+        return self.device if self.device.startswith("/") else f"/dev/{self.device}"
+
+    @property
+    def pv_name(self) -> str:
+        return f"cephlab-osd-{self.lab_node}-{self.lab_device}"
+
+    @property
+    def device_set(self) -> str:
+        """The storageClassDeviceSet's name; Rook labels its claim ceph.rook.io/DeviceSet=this."""
+        return f"{self.lab_node}-{self.lab_device}"
+
+
+@dataclass(frozen=True)
 class ClusterConfig:
     path: Path
     nodes: tuple[StorageNode, ...]
+    osd_layout: str = "devices"
+    osd_volume_size: str = "10Gi"
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -66,6 +117,72 @@ class ClusterConfig:
 
     def uses_loop_devices(self) -> bool:
         return any(d.rsplit("/", 1)[-1].startswith("loop") for n in self.nodes for d in n.devices)
+
+    # -- the OSD layout ------------------------------------------------------------------------
+    def osd_volumes(self) -> tuple[OsdVolume, ...]:
+        """Every (node, device) as an OSD volume, k8s-1's sdc first."""
+        return tuple(OsdVolume(lab, lab_dev, n.name, dev, self.osd_volume_size)
+                     for lab, n in zip(NODES, self.nodes)
+                     for lab_dev, dev in zip(LAB_DEVICES, n.devices))
+
+    def osd_volume(self, node: str, lab_device: str) -> OsdVolume:
+        for vol in self.osd_volumes():
+            if vol.node == node and vol.lab_device == lab_device:
+                return vol
+        raise KeyError(f"no device {lab_device} of node {node!r} in {self.path}")
+
+    def osd_storage(self, storage: dict) -> dict:
+        """The lab's CephCluster ``spec.storage`` (``nodes`` named after this cluster's nodes,
+        devices named sdc/sdd) for this cluster: the configured devices per node, or, with
+        local-pvs, one storageClassDeviceSet per (node, device)."""
+        out = {k: v for k, v in storage.items() if k != "nodes"}
+        wanted = [(node["name"], dev["name"]) for node in storage.get("nodes", [])
+                  for dev in node.get("devices", [])]
+        if self.osd_layout == "devices":
+            out["nodes"] = [{**node, "devices": [{**d, "name": self.device_map(node["name"])[d["name"]]}
+                                                 for d in node.get("devices", [])]}
+                            for node in storage.get("nodes", [])]
+            return out
+        out["storageClassDeviceSets"] = [_device_set(self.osd_volume(node, dev)) for node, dev in wanted]
+        return out
+
+    def local_osd_objects(self) -> list[dict]:
+        """With local-pvs: the StorageClass and one local block PersistentVolume per OSD
+        device, to exist before the CephCluster names them; nothing with devices."""
+        if self.osd_layout != "local-pvs":
+            return []
+        return [local_osd_class()] + [local_osd_pv(v) for v in self.osd_volumes()]
+
+
+def local_osd_class() -> dict:
+    return {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+            "metadata": {"name": LOCAL_OSD_CLASS},
+            "provisioner": "kubernetes.io/no-provisioner",
+            "volumeBindingMode": "WaitForFirstConsumer", "reclaimPolicy": "Retain"}
+
+
+def local_osd_pv(vol: OsdVolume) -> dict:
+    """A local block volume on ``vol.node`` (Retain: the device outlives its claim)."""
+    return {"apiVersion": "v1", "kind": "PersistentVolume",
+            "metadata": {"name": vol.pv_name,
+                         "labels": {"app.kubernetes.io/part-of": "cephlab",
+                                    "cephlab.io/lab-node": vol.lab_node,
+                                    "cephlab.io/lab-device": vol.lab_device}},
+            "spec": {"capacity": {"storage": vol.size}, "volumeMode": "Block",
+                     "accessModes": ["ReadWriteOnce"], "persistentVolumeReclaimPolicy": "Retain",
+                     "storageClassName": LOCAL_OSD_CLASS, "local": {"path": vol.path},
+                     "nodeAffinity": {"required": {"nodeSelectorTerms": [{"matchExpressions": [
+                         {"key": "kubernetes.io/hostname", "operator": "In", "values": [vol.node]}]}]}}}}
+
+
+def _device_set(vol: OsdVolume) -> dict:
+    """One OSD on the claim of ``vol``'s volume; not portable, so its CRUSH host is the node."""
+    return {"name": vol.device_set, "count": 1, "portable": False, "encrypted": False,
+            "volumeClaimTemplates": [{
+                "metadata": {"name": "data"},
+                "spec": {"storageClassName": LOCAL_OSD_CLASS, "volumeName": vol.pv_name,
+                         "volumeMode": "Block", "accessModes": ["ReadWriteOnce"],
+                         "resources": {"requests": {"storage": vol.size}}}}]}
 
 
 def _fail(path: Path, what: str) -> ConfigError:
@@ -118,9 +235,18 @@ def load(path: Optional[Path]) -> ClusterConfig:
         raise _fail(path, f"is not valid YAML: {exc}") from None
     if not isinstance(doc, dict):
         raise _fail(path, "must be a mapping with the key nodes")
-    unknown = sorted(set(doc) - {"nodes"})
+    unknown = sorted(set(doc) - {"nodes", "osd_layout", "osd_volume_size"})
     if unknown:
-        raise _fail(path, f"unknown key(s) {', '.join(map(str, unknown))} (allowed: nodes)")
+        raise _fail(path, f"unknown key(s) {', '.join(map(str, unknown))} (allowed: nodes) "
+                          f"nor optional (osd_layout, osd_volume_size)")
+    layout = doc.get("osd_layout", "devices")
+    if layout not in OSD_LAYOUTS:
+        raise _fail(path, f"osd_layout must be one of {', '.join(OSD_LAYOUTS)}, got {layout!r}")
+    size = str(doc.get("osd_volume_size", "10Gi"))
+    if not _QUANTITY.match(size):
+        raise _fail(path, f"osd_volume_size must be a size like 10Gi, got {size!r}")
+    if "osd_volume_size" in doc and layout != "local-pvs":
+        raise _fail(path, "osd_volume_size applies to osd_layout: local-pvs only")
     raw_nodes = doc.get("nodes")
     if not isinstance(raw_nodes, list) or not raw_nodes:
         raise _fail(path, "nodes must be a non-empty list")
@@ -138,4 +264,4 @@ def load(path: Optional[Path]) -> ClusterConfig:
     if len(nodes) != len(NODES):
         raise _fail(path, f"list exactly {len(NODES)} nodes (they play {', '.join(NODES)}), "
                           f"got {len(nodes)}")
-    return ClusterConfig(path, nodes)
+    return ClusterConfig(path, nodes, layout, size)

@@ -8,6 +8,8 @@ A mixin for :class:`cephlab.k8s.cluster_target.ClusterTarget`, which provides ``
 
 from __future__ import annotations
 
+from ..model import GHOST_OWNER_EMAIL
+from ..secrets import SecretStore, password
 from . import apps
 from . import manifests as m
 
@@ -40,6 +42,11 @@ class KubeServices:
             # the ObjectBucketClaim's Secret: a user scoped to the claimed bucket
             return {key: kube.secret_value("lab-bucket", "default", name) for key, name in
                     (("access_key", "AWS_ACCESS_KEY_ID"), ("secret_key", "AWS_SECRET_ACCESS_KEY"))}
+        if service == "ghost":
+            # The blog's owner is set up by the harness through Ghost's Admin API, not by a
+            # manifest: its generated password lives with the lab's state, as on local.
+            return {"email": GHOST_OWNER_EMAIL,
+                    "password": SecretStore(self.cfg.lab_dir).get("ghost-owner", password)}
         raise LookupError(f"the {self.name} target has no credentials for {service}")
 
     def restart(self, service: str) -> None:

@@ -18,7 +18,7 @@ from ..model import NODES
 from ..stages import Stage
 from ..targets import Target
 from ..waits import wait_for
-from . import checks, cluster_config
+from . import checks, cluster_config, preflight
 from . import manifests as m
 from .cluster_services import KubeServices
 from .kube import Kube, kubeconfig_paths
@@ -129,6 +129,7 @@ class ClusterTarget(KubeServices, Target):
         if not shutil.which("kubectl"):
             raise ConfigError("the cluster target runs the Rook toolbox and host commands through "
                               "`kubectl`, which is not on PATH; install kubectl")
+        preflight.check_cluster_host()        # helm and curl too
         conf = self.config                    # the file is valid
         try:
             nodes = kube.get_json("Node")

@@ -24,7 +24,7 @@ import vagrant as _pyvagrant  # noqa: E402  (python-vagrant)
 from .manifests import NODES  # noqa: E402
 
 SETTINGS = ("LAB_NODES", "LAB_CPUS", "LAB_MEMORY", "LAB_BOX", "LAB_BOX_VERSION",
-            "LAB_DISK_GB", "LAB_VB_SATA")
+            "LAB_DISK_GB", "LAB_VB_CONTROLLER", "LAB_FIRMWARE", "LAB_OVMF_CODE")
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 

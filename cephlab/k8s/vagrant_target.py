@@ -28,7 +28,7 @@ from typing import Optional
 from ..errors import CommandError, ConfigError, LabError
 from ..stages import STAGES, Stage
 from . import manifests as m
-from . import vm_checks
+from . import preflight, vm_checks
 from .cluster_target import ClusterTarget
 from .kube import Kube
 from .plan_build import build, by_stage
@@ -163,6 +163,7 @@ class VagrantTarget(ClusterTarget):
                               "not installed: pip install python-vagrant") from None
         if not (self.root / "Vagrantfile").is_file():
             raise ConfigError(f"no Vagrantfile in {self.root}")
+        preflight.check_vagrant_host(self.provider)   # versions, networks.conf, helm, curl
 
     # ------------------------------------------------------------------ the plan
     def plans(self) -> dict[Stage, StagePlan]:

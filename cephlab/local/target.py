@@ -15,12 +15,12 @@ from ..secrets import SecretStore
 from ..stages import Stage
 from ..targets import Target
 from ..waits import wait_for
-from . import blockdb, mounts
+from . import blockdb, ghost, mounts
 from .blockdb import BlockDatabase
+from .ghost import GhostBlog
 from .cluster import LocalCluster, port_problem
 from .services import DASHBOARD_PORT, RGW, RGW_PORT, SERVICE_NODE, Dashboard
 
-DASHBOARD_MODULE = Path("/usr/share/ceph/mgr/dashboard")
 SERVICE_PORTS = ((DASHBOARD_PORT, "Ceph dashboard"), (blockdb.MYSQL_PORT, "MySQL"),
                  (RGW_PORT, "RGW S3"))
 
@@ -34,7 +34,7 @@ class LocalTarget(Target):
     #: Each has a method ``_<slug>`` below that does the stage's work.
     supported = frozenset({"ceph_cluster", "ceph_dashboard", "block_pool", "shared_filesystem",
                            "object_store", "faults", "extend_storage", "toolbox", "pg_num",
-                           "remove_node", "mysql"})
+                           "remove_node", "mysql", "ghost"})
 
     def __init__(self, cfg, state):
         super().__init__(cfg, state)
@@ -43,10 +43,11 @@ class LocalTarget(Target):
         self.dashboard = Dashboard(self.cluster, self.secrets)
         self.rgw = RGW(self.cluster, self.secrets)
         self.mysql = BlockDatabase(self.cluster, self.secrets)
+        self.ghost = GhostBlog(self.cluster, self.secrets, self.mysql, self.mount_cephfs)
 
     # ----------------------------------------------------------------- Target API
-    def sanity_checks(self) -> None:
-        self.cluster.preflight()
+    def sanity_checks(self, say=print) -> None:
+        self.cluster.preflight(say=say)
         if not self.cluster.running_mons():
             ip = self.cfg.node_ip(SERVICE_NODE)
             busy = [f"{ip}:{port} ({what}): {why}" for port, what in SERVICE_PORTS
@@ -63,8 +64,10 @@ class LocalTarget(Target):
                     f"(run it with --lab-target=vagrant or --lab-target=cluster)")
         if stage.slug not in cls.supported:
             return f"stage {stage.slug} is not built on the local target in this version"
-        needs = {"ceph_dashboard": _dashboard_unavailable, "object_store": _rgw_unavailable,
-                 "mysql": blockdb.unavailable, "faults": blockdb.unavailable}
+        # Only what this machine provides: the Ceph components (dashboard, radosgw, the
+        # FUSE clients) come with the chosen Ceph release and are required by preflight.
+        needs = {"mysql": blockdb.unavailable, "faults": blockdb.unavailable,
+                 "ghost": lambda: blockdb.unavailable() or fuse_unavailable() or ghost.unavailable()}
         why = needs.get(stage.slug, lambda: None)()
         return f"stage {stage.slug} cannot run here: {why}" if why else None
 
@@ -96,13 +99,15 @@ class LocalTarget(Target):
                 started.append(rec.name)
         if self.state.applied("mysql"):
             started += [f"mysql chain: {part}" for part in self.mysql.ensure()]
+        if self.state.applied("ghost"):
+            started += self.ghost.ensure()  # after MariaDB and the CephFS mounts it uses
         return started
 
     def apply(self, stage: Stage) -> None:
         getattr(self, f"_{stage.slug}")()
 
     def describe(self) -> str:
-        return (f"local Ceph cluster in {self.cfg.lab_dir} (nodes "
+        return (f"local Ceph cluster ({self.cluster.describe_ceph()}) in {self.cfg.lab_dir} (nodes "
                 f"{', '.join(f'{n}={self.cfg.node_ip(n)}' for n in self.cfg.nodes)}); "
                 f"toolbox: ceph -c {self.cluster.conf} status")
 
@@ -129,7 +134,8 @@ class LocalTarget(Target):
         return "\n\n".join(parts)
 
     def destroy(self) -> list[str]:
-        # Clients of the cluster first (MariaDB and its mounts, CephFS mounts), then daemons.
+        # Clients of the cluster first (Ghost, MariaDB and its mounts, CephFS mounts), then daemons.
+        self.ghost.stop()
         self.mysql.down()
         self.unmount_all()
         killed = self.cluster.stop_all()
@@ -155,6 +161,9 @@ class LocalTarget(Target):
 
     def _mysql(self) -> None:
         self.mysql.deploy()
+
+    def _ghost(self) -> None:
+        self.ghost.deploy()
 
     def _block_pool(self) -> None:
         ceph = self.ceph
@@ -199,7 +208,8 @@ class LocalTarget(Target):
     # ----------------------------------------------------------------- services
     def endpoint(self, service: str) -> tuple[str, int]:
         ip = self.cfg.node_ip(SERVICE_NODE)
-        ports = {"ceph_dashboard": DASHBOARD_PORT, "s3": RGW_PORT, "mysql": blockdb.MYSQL_PORT}
+        ports = {"ceph_dashboard": DASHBOARD_PORT, "s3": RGW_PORT, "mysql": blockdb.MYSQL_PORT,
+                 "ghost": ghost.PORT}
         if service not in ports:
             return super().endpoint(service)
         return ip, ports[service]
@@ -212,11 +222,15 @@ class LocalTarget(Target):
             return {"access_key": key, "secret_key": secret}
         if service == "mysql":
             return {"user": "root", "password": self.mysql.root_password()}
+        if service == "ghost":
+            return self.ghost.owner()
         return super().credentials(service)
 
     def restart(self, service: str) -> None:
         if service == "mysql":
             self.mysql.restart()
+        elif service == "ghost":
+            self.ghost.restart()
         elif service == "s3":
             rec = self.cluster.record(self.rgw.name)
             if rec:
@@ -259,7 +273,7 @@ class LocalTarget(Target):
 
     def stop_service(self, service: str) -> None:
         """Fault injection for the harness's own tests: stop a service and leave it down."""
-        names = {"s3": self.rgw.name, "mysql": blockdb.MARIADB}
+        names = {"s3": self.rgw.name, "mysql": blockdb.MARIADB, "ghost": ghost.NAME}
         rec = self.cluster.record(names[service])
         if rec:
             procs.stop(rec)
@@ -286,8 +300,7 @@ class LocalTarget(Target):
         mnt.mkdir(parents=True, exist_ok=True)
         argv = ["ceph-fuse", "-f", "-c", str(self.cluster.conf), "--id", "admin",
                 "--client_fs", FS_NAME, "--admin-socket", "", str(mnt)]
-        rec = procs.spawn(rec_name, argv, self.cfg.lab_dir / "log" / f"{rec_name}.out")
-        self.cluster.remember(rec)
+        rec = self.cluster.spawn_client(rec_name, argv)
         wait_for(f"CephFS mounted at {mnt}", lambda: _assert_mounted(mnt),
                  timeout=self.cfg.timeouts.daemon_start, interval=0.2,
                  fail_fast=lambda: procs.assert_running([rec]))
@@ -309,25 +322,11 @@ class LocalTarget(Target):
         self.cluster.forget(rec.name)
 
 
-def _dashboard_unavailable() -> Optional[str]:
-    if not DASHBOARD_MODULE.is_dir():
-        return "the mgr dashboard module is not installed (apt-get install ceph-mgr-dashboard)"
-    return None
-
-
-def _rgw_unavailable() -> Optional[str]:
-    if not shutil.which("radosgw"):
-        return "radosgw is not installed (apt-get install radosgw)"
-    return None
-
-
 def fuse_unavailable() -> Optional[str]:
     if os.geteuid() != 0:
         return "mounting CephFS with ceph-fuse needs root here"
     if not Path("/dev/fuse").exists():
         return "/dev/fuse is missing"
-    if not shutil.which("ceph-fuse"):
-        return "ceph-fuse is not installed (apt-get install ceph-fuse)"
     return None
 
 
