@@ -108,11 +108,23 @@ class ClusterConfig:
 
     def plan_parameters(self) -> dict:
         """What :func:`cephlab.k8s.plan_build.build` takes from this config: each node's
-        devices, whether they are loop devices, and the first node's address when given."""
+        devices, whether they are loop devices, the first node's address when given, and,
+        with local-pvs, the OSD layout: the CephCluster's storage as device sets, their
+        StorageClass and volumes, and the removed node's claims and volumes to delete after
+        the purge (the first node plays k8s-1, the node remove_node takes out)."""
+        from .plan_ops import Delete
+
         params: dict = {"devices": {n.name: n.devices for n in self.nodes},
                         "loop_devices": self.uses_loop_devices()}
         if self.nodes[0].address:
             params["address"] = self.nodes[0].address
+        if self.osd_layout == "local-pvs":
+            removed = [v for v in self.osd_volumes() if v.node == self.nodes[0].name]
+            params.update(
+                osd_storage=self.osd_storage, osd_objects=self.local_osd_objects(),
+                osd_cleanup=[Delete("PersistentVolumeClaim", ROOK_NAMESPACE,
+                                    selector=f"ceph.rook.io/DeviceSet={v.device_set}") for v in removed]
+                + [Delete("PersistentVolume", None, name=v.pv_name) for v in removed])
         return params
 
     def uses_loop_devices(self) -> bool:
