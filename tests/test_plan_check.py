@@ -218,8 +218,12 @@ def test_plan_mode_on_the_cluster_target_uses_the_cluster_config(tmp_path):
     res = run_harness("--lab-target=cluster", f"--lab-plan={out}",
                       f"--lab-cluster-config={ROOT / 'examples' / 'cluster-kind.yaml'}", timeout=120)
     assert res.returncode == 0, (res.stdout + res.stderr)[-2000:]
-    cluster = (out / "07_ceph_cluster" / "01-cephcluster-rook-ceph.yaml").read_text()
-    assert "cephlab-worker2" in cluster and "loop12" in cluster
+    # the example's osd_layout local-pvs: volumes on each node's loop devices, then device sets
+    stage = out / "07_ceph_cluster"
+    [cluster] = [f.read_text() for f in stage.glob("*-cephcluster-rook-ceph.yaml")]
+    volumes = "\n".join(f.read_text() for f in sorted(stage.glob("*-persistentvolume-*.yaml")))
+    assert "cephlab-worker2" in volumes and "/dev/loop12" in volumes
+    assert "volumeName: cephlab-osd-k8s-2-sdc" in cluster
     operator = (out / "06_rook_operator" / "commands.sh").read_text()
     assert 'ROOK_CEPH_ALLOW_LOOP_DEVICES: "true"' in operator and "kubectl patch" not in operator
     assert "plan checker" in (out / "plan.md").read_text()
