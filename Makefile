@@ -1,24 +1,38 @@
 # The two quick-start commands are `make lab` and `make test`; each installs what it needs.
-PYTHON ?= python3
+#
+# Every target runs the project's own virtual environment, .venv in this checkout, made with
+# the system Python (PYTHON). A virtual environment that is already active ($VIRTUAL_ENV) is
+# used instead. Set-up runs with PYTHON and the standard library only; see
+# `python3 -m cephlab setup --help` (logs in .lab/setup/).
+PYTHON ?= /usr/bin/python3
+VENV ?= .venv
 PYTEST_ARGS ?=
+SETUP_ARGS ?=
+
+ifdef VIRTUAL_ENV
+PY := $(VIRTUAL_ENV)/bin/python
+else
+PY := $(VENV)/bin/python
+endif
 
 .PHONY: setup lab test bench destroy
 
 setup:
-	$(PYTHON) -m pip install -q -e '.[test]'
-	$(PYTHON) -m cephlab setup --all --tests
+	$(PYTHON) -m cephlab setup --venv $(VENV) $(SETUP_ARGS)
 
-# The main job: build and verify the lab on the default target (auto: local without Vagrant).
+# The main job: build and verify the lab on the default target (auto: local without
+# Vagrant) and, locally, the default Ceph release (auto: 20 where its root can be built).
 lab: setup
-	$(PYTHON) -m pytest features/ $(PYTEST_ARGS)
+	$(PY) -m pytest features/ --lab-report=reports/lab-$$(date -u +%Y%m%d-%H%M%S).html $(PYTEST_ARGS)
 
-# The harness's own tests (a real local Ceph cluster included).
+# The harness's own tests (a real local Ceph cluster included, on this machine's Ceph).
+test: SETUP_ARGS += --tests
 test: setup
-	$(PYTHON) -m pytest tests/ $(PYTEST_ARGS)
+	$(PY) -m pytest tests/ $(PYTEST_ARGS)
 
 bench: setup
-	$(PYTHON) bench/bench.py
+	$(PY) bench/bench.py
 
 # Stop a kept local lab's daemons and remove it.
 destroy:
-	$(PYTHON) -m cephlab destroy
+	$(PY) -m cephlab destroy

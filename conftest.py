@@ -11,4 +11,6 @@ pytest_plugins = [
     "steps.service_steps",
     "steps.ghost_steps",
     "steps.fault_steps",
+    "fixtures.browser",
+    "steps.browser_steps",
 ]

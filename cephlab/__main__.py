@@ -1,6 +1,6 @@
 """``python -m cephlab``: set-up and housekeeping around the pytest run.
 
-    python -m cephlab setup      install what the local target needs (apt, as root)
+    python -m cephlab setup      the venv, Python and distro packages, the Ceph root
     python -m cephlab status     what a kept lab runs, and its ceph status
     python -m cephlab repair     start what of a kept lab is not running
     python -m cephlab destroy    stop a kept lab's daemons (by pid) and remove its files
@@ -11,47 +11,19 @@ from __future__ import annotations
 import argparse
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
 from . import procs
 from .config import LabConfig, check_lab_dir
 from .errors import LabError
-from .local import ghost_install
-from .local.cluster import BINARIES, install_hint, missing_binaries
-
-#: Everything the local target runs, for `setup` (the Ceph daemons and tools, the FUSE
-#: clients, MariaDB and XFS for the data stages).
-SETUP_PACKAGES = sorted(set(BINARIES.values()) | {
-    "ceph-fuse", "rbd-fuse", "radosgw", "ceph-mgr-dashboard", "mariadb-server", "xfsprogs",
-    "fuse3",
-})
-#: Only the harness's own tests need these (the Vagrantfile is evaluated with ruby).
-TEST_PACKAGES = ["ruby"]
 
 
 def setup(args) -> int:
-    ghost_install.setup()  # Node + Ghost from npm into the cache; says why if it cannot
-    missing = missing_binaries()
-    wanted = SETUP_PACKAGES + (TEST_PACKAGES if args.tests else [])
-    if not missing and not args.all and not args.tests:
-        print("setup: every program the local target needs is installed")
-        return 0
-    if os.geteuid() != 0:
-        print("setup: installing packages needs root; run:\n"
-              f"    {install_hint(missing or BINARIES)}", file=sys.stderr)
-        return 1
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(["apt-get", "install", "-y", "-qq", "--no-install-recommends",
-                    *wanted], check=True, env=env)
-    still = missing_binaries()
-    if still:
-        print(f"setup: still missing after install: {', '.join(still)}", file=sys.stderr)
-        return 1
-    print("setup: done")
-    return 0
+    from . import install
+
+    return install.main(args.ceph, tests=args.tests,
+                        venv=None if args.no_venv else Path(args.venv), root=not args.no_root)
 
 
 class NoLab(LabError):
@@ -109,11 +81,16 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cephlab", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("setup", help="install the distro packages the local target needs")
-    p.add_argument("--all", action="store_true",
-                   help="install every package, also when the core programs are present")
+    p = sub.add_parser("setup", help="the project's venv, its Python packages, the distro "
+                       "packages and the Ceph root the local target needs")
+    p.add_argument("--ceph", default=os.environ.get("LAB_CEPH", "auto"),
+                   help="the Ceph release to prepare: host, 20, 18 or auto [env LAB_CEPH]")
     p.add_argument("--tests", action="store_true",
-                   help="also install what the harness's own tests use (ruby)")
+                   help="also what the harness's own tests use (ruby, the distro's Ceph)")
+    p.add_argument("--venv", default=".venv",
+                   help="the project's virtual environment (ignored when $VIRTUAL_ENV is set)")
+    p.add_argument("--no-venv", action="store_true", help="leave Python packages alone")
+    p.add_argument("--no-root", action="store_true", help="do not build the Ceph root now")
     p.set_defaults(fn=setup)
     for name, fn in (("status", status), ("repair", repair), ("destroy", destroy)):
         p = sub.add_parser(name)

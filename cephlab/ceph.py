@@ -1,6 +1,7 @@
 """One interface that runs Ceph's own command-line tools; the transport differs by target.
 
-``LocalCeph`` runs ``ceph -c <lab>/ceph.conf …`` on this machine; ``ToolboxCeph`` runs the
+``LocalCeph`` runs ``ceph -c <lab>/ceph.conf …`` on this machine (or inside the root of the
+lab's Ceph release); ``ToolboxCeph`` runs the
 same argv inside the Rook toolbox with ``kubectl exec``. Everything above this module
 (checks, steps) sees only :meth:`CephRunner.run` and :meth:`CephRunner.json`.
 """
@@ -12,7 +13,7 @@ import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from .errors import CommandError, LabError
 from .k8s.objects import ROOK_NS, TOOLBOX
@@ -79,14 +80,19 @@ class CephRunner:
 class LocalCeph(CephRunner):
     """Ceph's CLI on this machine, pointed at the lab's own ceph.conf (never /etc/ceph)."""
 
-    def __init__(self, conf: Path, connect_timeout: int = 15):
+    def __init__(self, conf: Path, connect_timeout: int = 15,
+                 wrap: Optional[Callable[[list[str]], list[str]]] = None):
         self.conf = Path(conf)
         self.connect_timeout = connect_timeout
+        #: Turns the tool's argv into the argv to execute (e.g. inside a Ceph release's
+        #: root with chroot); None runs this machine's tools as they are.
+        self.wrap = wrap
 
     def command(self, argv: Sequence[str]) -> list[str]:
         tool, rest = argv[0], list(argv[1:])
         extra = ["--connect-timeout", str(self.connect_timeout)] if tool == "ceph" else []
-        return [tool, "-c", str(self.conf), *extra, *rest]
+        full = [tool, "-c", str(self.conf), *extra, *rest]
+        return self.wrap(full) if self.wrap else full
 
 
 class ToolboxCeph(CephRunner):

@@ -51,6 +51,9 @@ class LabConfig:
     kube_context: Optional[str] = None
     cluster_config: Optional[Path] = None  #: YAML naming the nodes and devices to use
     allow_destructive: bool = False
+    #: local target: where Ceph comes from ("host", "20", "18"; see cephlab/local/releases.py)
+    ceph_release: str = "host"
+    ceph_reason: str = ""
 
     def node_ip(self, node: str) -> str:
         return f"{self.ip_prefix}.{self.nodes.index(node) + 2}"

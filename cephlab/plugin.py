@@ -24,10 +24,15 @@ OPTIONS = (
     ("--lab-dir", "LAB_DIR", "lab_dir", "the lab's state directory (default .lab/<target>)"),
     ("--lab-destroy", "LAB_DESTROY", "lab_destroy",
      "teardown policy: passing (destroy when all passed), always, never"),
+    ("--lab-report", "LAB_REPORT", "lab_report",
+     "write this run's HTML report to FILE (screenshots next to it in FILE-screenshots/)"),
     ("--lab-ip-prefix", "LAB_IP_PREFIX", "lab_ip_prefix",
      "local target: node k8s-N listens on PREFIX.N+1 (default 127.0.1)"),
     ("--lab-timeout-scale", "LAB_TIMEOUT_SCALE", "lab_timeout_scale",
      "multiply every wait's timeout (slow machines)"),
+    ("--lab-ceph", "LAB_CEPH", "lab_ceph",
+     "local target: the Ceph release, host (the distro's), 20 or 18 (from Debian's archive, "
+     "in a cached root), auto (20 where its root can be built, else host)"),
     ("--kubeconfig", "KUBECONFIG", "lab_kubeconfig",
      "cluster target: the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)"),
     ("--kube-context", "LAB_KUBE_CONTEXT", "lab_kube_context",
@@ -42,7 +47,7 @@ OPTIONS = (
 )
 
 DEFAULTS = {"lab_target": "auto", "lab_destroy": "passing", "lab_ip_prefix": "127.0.1",
-            "lab_timeout_scale": "1"}
+            "lab_timeout_scale": "1", "lab_ceph": "auto"}
 
 EXTRA_MARKERS = {
     "k8s": "the stage needs a Kubernetes API (skipped on the local target)",
@@ -88,7 +93,14 @@ def build_config(config: pytest.Config) -> LabConfig:
     allow = (_option(config, "lab_allow_destructive", "LAB_ALLOW_DESTRUCTIVE") or "no").lower()
     if allow not in ("yes", "no", "true", "false", "1", "0"):
         raise ConfigError(f"--lab-allow-destructive takes yes or no, not {allow!r}")
+    ceph_release, ceph_reason = "host", "not the local target: Ceph is the cluster's own"
+    if target == "local":
+        from .local import releases, rootfs
+
+        ceph_release, ceph_reason = releases.choose(_option(config, "lab_ceph", "LAB_CEPH"),
+                                                    rootfs.why_unbuildable)
     return LabConfig(target=target, target_reason=reason, lab_dir=check_lab_dir(path),
+                     ceph_release=ceph_release, ceph_reason=ceph_reason,
                      destroy=destroy, ip_prefix=prefix, timeouts=Timeouts().scaled(scale),
                      kubeconfig=_option(config, "lab_kubeconfig", "KUBECONFIG"),
                      kube_context=_option(config, "lab_kube_context", "LAB_KUBE_CONTEXT"),
@@ -102,7 +114,7 @@ class LabSession:
     def __init__(self, cfg: LabConfig):
         self.cfg = cfg
         self.lab = None  # created lazily: tests of the harness itself never build a lab
-        self.rows: dict[str, dict] = {}  # nodeid -> {stage, outcome, seconds}
+        self.report = None  # the run's record and HTML report (cephlab.report.collector)
 
 
 SESSION = pytest.StashKey[LabSession]()
@@ -117,7 +129,38 @@ def pytest_configure(config: pytest.Config) -> None:
         cfg = build_config(config)
     except ConfigError as exc:
         raise pytest.UsageError(f"cephlab: {exc}") from None
-    config.stash[SESSION] = LabSession(cfg)
+    sess = config.stash[SESSION] = LabSession(cfg)
+    _start_report(config, sess)
+
+
+def _start_report(config: pytest.Config, sess: LabSession) -> None:
+    """The stage table and HTML report: a plugin object fed by pytest's own reports."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    from .report.collector import Collector
+
+    path = _option(config, "lab_report", "LAB_REPORT")
+    report_path = Path(path) if path else None
+    if report_path is not None and not report_path.is_absolute():
+        report_path = Path(config.invocation_params.dir) / report_path
+    header = {"target": f"{sess.cfg.target} ({sess.cfg.target_reason})", "lab dir": str(sess.cfg.lab_dir),
+              "python": platform.python_version()}
+    for dist in ("pytest", "pytest-bdd", "selenium"):
+        try:
+            header[dist] = version(dist)
+        except PackageNotFoundError:
+            header[dist] = "not installed"
+    sess.report = Collector(stage_of=item_stage, lab_dir=sess.cfg.lab_dir, report_path=report_path,
+                            lab=lambda: sess.lab, header=header)
+    config.pluginmanager.register(sess.report, "cephlab-report")
+    sess.report.install_sigterm()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    sess = config.stash.get(SESSION, None)
+    if sess is not None and sess.report is not None:
+        sess.report.restore_sigterm()
 
 
 def lab_session(config: pytest.Config) -> LabSession:
@@ -133,8 +176,13 @@ def item_stage(item: pytest.Item) -> Optional[S.Stage]:
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
     cfg = lab_session(config).cfg
-    return [f"lab target: {cfg.target} ({cfg.target_reason})",
-            f"lab dir: {cfg.lab_dir}, teardown policy: {cfg.destroy}"]
+    lines = [f"lab target: {cfg.target} ({cfg.target_reason})",
+             f"lab dir: {cfg.lab_dir}, teardown policy: {cfg.destroy}"]
+    if cfg.target == "local":
+        from .local.releases import describe_choice
+
+        lines.append(f"lab ceph: {describe_choice(cfg.ceph_release)} ({cfg.ceph_reason})")
+    return lines
 
 
 @pytest.hookimpl(trylast=True)
@@ -198,7 +246,12 @@ def get_lab(config: pytest.Config):
     sess = lab_session(config)
     if sess.lab is None:
         say = _live_writer(config)
-        sess.lab = Lab(sess.cfg, announce=lambda text: say(f"[lab] {text}"))
+
+        def announce(text: str) -> None:
+            sess.report.lab_said(text)  # which stage is in progress, for the table
+            say(f"[lab] {text}")
+
+        sess.lab = Lab(sess.cfg, announce=announce)
         waits.set_progress(_progress_printer(say))
     return sess.lab
 
@@ -239,7 +292,7 @@ def _progress_printer(say):
     return show
 
 
-@pytest.hookimpl(hookwrapper=True)
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call):
     outcome = yield
     report = outcome.get_result()
@@ -247,31 +300,36 @@ def pytest_runtest_makereport(item: pytest.Item, call):
     if stage is None:
         return
     sess = lab_session(item.config)
-    row = sess.rows.setdefault(item.nodeid, {"stage": stage, "outcome": "passed", "seconds": 0.0})
-    if report.when != "teardown":  # teardown of the last item carries the lab's destroy
-        row["seconds"] += report.duration
-    if report.skipped:
-        row["outcome"] = "skipped"
-        row["reason"] = report.longrepr[2] if isinstance(report.longrepr, tuple) else ""
-    elif report.failed:
-        row["outcome"] = "failed" if report.when == "call" else "error"
-        if sess.lab is not None:
-            text = sess.lab.diagnostics()
-            report.sections.append(("lab diagnostics", text))
-            item.user_properties.append(("lab diagnostics", text))  # lands in --junitxml
+    if report.skipped and isinstance(report.longrepr, tuple):
+        # pytest places a skip at the scenario function, inside pytest-bdd's package: name
+        # the feature file, the scenario's line and the scenario instead
+        from .report.scenario import scenario_of
+
+        ref = scenario_of(item, Path(item.config.rootpath))
+        if ref is not None:
+            reason = str(report.longrepr[2]).removeprefix("Skipped: ")
+            report.longrepr = (ref.path, ref.line, f"{ref.skip_prefix}{reason}")
+    elif report.failed and sess.lab is not None:
+        text = sess.lab.diagnostics()
+        report.sections.append(("lab diagnostics", text))
+        item.user_properties.append(("lab diagnostics", text))  # lands in --junitxml
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
+    from .report.record import table_lines
+
     sess = config.stash.get(SESSION, None)
-    if not sess or not sess.rows:
+    if not sess or sess.report is None or not sess.report.record.rows:
         return
     tr = terminalreporter
+    record = sess.report.record
+    if not record.interrupted and not any(r.started for r in record.rows.values()):
+        return  # nothing ran (--collect-only, --generate-missing): no table to show
     tr.section("lab stages")
-    tr.write_line(f"{'stage':<22}{'result':<10}{'seconds':>9}  note")
-    for row in sorted(sess.rows.values(), key=lambda r: r["stage"].order):
-        note = row.get("reason", "") if row["outcome"] == "skipped" else ""
-        tr.write_line(f"{row['stage'].key + ' ' + row['stage'].slug:<22}{row['outcome']:<10}"
-                      f"{row['seconds']:>9.1f}  {note[:90]}")
+    for line in table_lines(record, redact=sess.report.redact):
+        tr.write_line(line)
+    if record.interrupted:
+        tr.write_line(f"INTERRUPTED: {sess.report.redact(record.in_progress())}", red=True, bold=True)
     if sess.lab is not None and sess.lab.fault_reports:
         tr.section("fault injection")
         tr.write_line(f"{'fault':<26}{'detect s':>9}{'recover s':>10}{'lost':>6}  checked; injected")
@@ -281,3 +339,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
                           f"{rep['lost']:>6}  {checked}; {rep['injected'][:70]}")
     if sess.lab is not None and sess.lab.state.exists:
         tr.write_line(f"lab kept in {sess.cfg.lab_dir}: {sess.lab.target.describe()}")
+    if sess.report.written is not None:
+        tr.write_line(f"HTML report: {sess.report.written}"
+                      + (f" (screenshots in {sess.report.shots_dir})" if record.shots else ""))
+    elif sess.report.write_error:
+        tr.write_line(f"the HTML report could not be written: {sess.report.write_error}", red=True)

@@ -7,3 +7,14 @@ Feature: 05 dashboard — the Kubernetes Dashboard with an admin login
     When stage dashboard is applied
     Then the Dashboard answers over HTTPS on node port 30000 of k8s-1
     And a short-lived token of admin-user logs in through node port 30000 of k8s-1
+
+  Scenario: dashboard — a person logs in with the admin token in a browser
+    Given a headless browser
+    And the lab has what stage dashboard needs
+    When stage dashboard is applied
+    And the browser opens the Kubernetes Dashboard on node port 30000 of k8s-1
+    Then the browser shows the Dashboard's token login
+    When the admin logs in through the form with a wrong token
+    Then the form refuses the login
+    When the admin logs in through the form with a short-lived token of admin-user
+    Then the Dashboard's landing page shows the cluster's namespaces

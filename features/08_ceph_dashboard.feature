@@ -8,3 +8,14 @@ Feature: 08 ceph_dashboard — the Ceph dashboard reachable from outside
     Then the Ceph dashboard serves its login page
     And the dashboard's admin user logs in with a generated password
     And the health the dashboard reports matches ceph status
+
+  Scenario: ceph_dashboard — a person logs in through the dashboard's form in a browser
+    Given a headless browser
+    And the lab has what stage ceph_dashboard needs
+    When stage ceph_dashboard is applied
+    And the browser opens the Ceph dashboard
+    Then the browser shows the Ceph dashboard's login form
+    When the admin logs in through the form with a wrong password
+    Then the form refuses the login
+    When the admin logs in through the form with the generated password
+    Then the landing page shows the cluster's health as ceph status reports it

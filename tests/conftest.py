@@ -33,6 +33,8 @@ def run_harness(*args: str, env: dict | None = None, timeout: float = 600) -> su
     full_env = dict(os.environ)
     full_env.pop("LAB_TARGET", None)
     full_env.pop("LAB_DIR", None)
+    # The harness's own tests run on this machine's Ceph unless told otherwise.
+    full_env["LAB_CEPH"] = os.environ.get("CEPHLAB_TEST_CEPH", "host")
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "pytest", "features/", "-p", "no:cacheprovider",
                            *args], cwd=ROOT, env=full_env, capture_output=True, text=True,

@@ -24,7 +24,10 @@ ROOK_EXAMPLES = f"https://raw.githubusercontent.com/rook/rook/{ROOK}/deploy/exam
 # Applied in this order by stage rook_operator.
 ROOK_MANIFESTS = tuple(f"{ROOK_EXAMPLES}/{name}.yaml"
                        for name in ("crds", "common", "csi-operator", "operator"))
-CEPH_IMAGE = "quay.io/ceph/ceph:v20.2.4"
+# The Ceph release Rook's CephCluster runs; the local target's default release (Ceph from
+# Debian's archive, cephlab/local/releases.py) is pinned to the same version.
+CEPH_VERSION = "20.2.4"
+CEPH_IMAGE = f"quay.io/ceph/ceph:v{CEPH_VERSION}"
 
 # Kubernetes Dashboard: Helm-only since 7.0; the project was archived in January 2026 and
 # 7.14.0 is its last chart. Its Helm repository is gone, so the chart comes from the

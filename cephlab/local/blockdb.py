@@ -32,7 +32,8 @@ MYSQL_PORT = PORTS["mysql"]
 SERVICE_NODE = "k8s-1"
 RBD_FUSE = "client.rbd-fuse"
 MARIADB = "mariadb"
-BINARIES = {"rbd-fuse": "rbd-fuse", "losetup": "mount", "mkfs.xfs": "xfsprogs",
+#: This machine's programs (rbd-fuse comes with the lab's Ceph release: cluster.COMPONENTS).
+BINARIES = {"losetup": "mount", "mkfs.xfs": "xfsprogs",
             "mariadbd": "mariadb-server", "mariadb-install-db": "mariadb-server"}
 
 
@@ -109,8 +110,7 @@ class BlockDatabase:
         self.rbd_mnt.mkdir(parents=True, exist_ok=True)
         argv = ["rbd-fuse", "-f", "-c", str(self.cluster.conf), "-p", BLOCK_POOL, "-r", IMAGE,
                 str(self.rbd_mnt)]
-        rec = procs.spawn(RBD_FUSE, argv, self.cluster.dir / "log" / f"{RBD_FUSE}.out")
-        self.cluster.remember(rec)
+        rec = self.cluster.spawn_client(RBD_FUSE, argv)
         wait_for(f"rbd-fuse to expose {IMAGE}", lambda: _assert_file(self.image_file),
                  timeout=self.cluster.cfg.timeouts.daemon_start, interval=0.2,
                  fail_fast=lambda: procs.assert_running([rec]))

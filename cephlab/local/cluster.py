@@ -29,27 +29,13 @@ from ..errors import CommandError, ConfigError, LabError
 from ..procs import DaemonRecord
 from ..state import LabState
 from ..waits import wait_for
+from . import chroot
+from .programs import (BINARIES, COMPONENTS, DASHBOARD_MODULE, install_hint,  # noqa: F401
+                       missing_binaries)
+from .releases import Running
 
 MON_PORTS = (3300, 6789)  # msgr2, msgr1
 DEVICES = ("sdc", "sdd")
-
-#: Distro packages that provide what the local target runs, by executable.
-BINARIES = {
-    "ceph-mon": "ceph-mon", "ceph-osd": "ceph-osd", "ceph-mgr": "ceph-mgr",
-    "ceph-mds": "ceph-mds", "ceph": "ceph-common", "ceph-authtool": "ceph-common",
-    "rados": "ceph-common", "rbd": "ceph-common", "monmaptool": "ceph-base",
-}
-
-
-def missing_binaries(binaries: Iterable[str] = BINARIES, which=shutil.which) -> list[str]:
-    return [b for b in binaries if not which(b)]
-
-
-def install_hint(missing: Iterable[str], table: dict[str, str] = BINARIES) -> str:
-    pkgs = sorted({table[b] for b in missing})
-    prefix = "" if os.geteuid() == 0 else "sudo "
-    return (f"{prefix}apt-get update && {prefix}apt-get install -y --no-install-recommends "
-            f"{' '.join(pkgs)}")
 
 
 class LocalCluster:
@@ -59,8 +45,13 @@ class LocalCluster:
         self.dir = cfg.lab_dir
         self.conf = self.dir / "ceph.conf"
         self.keyring = self.dir / "keyring"
-        self.ceph = LocalCeph(self.conf)
+        # A kept lab runs on the release it was built with (an explicit --lab-ceph that
+        # differs is refused by preflight; an automatic choice follows the lab).
+        self.release = state.doc.get("ceph", {}).get("release") or cfg.ceph_release
+        self.env = chroot.for_release(self.release, self.dir)
+        self.ceph = LocalCeph(self.conf, wrap=self.env.wrap)
         self.ceph.timeout = cfg.timeouts.command
+        self.running: Optional[Running] = None  #: set by preflight from `ceph --version`
         self._lock = threading.Lock()
 
     # ------------------------------------------------------------------ daemon records
@@ -90,16 +81,42 @@ class LocalCluster:
         procs.assert_running(recs)
 
     # ------------------------------------------------------------------ preflight
-    def preflight(self) -> None:
-        """Bad input is refused before anything is written or started."""
-        missing = missing_binaries()
-        if missing:
+    def preflight(self, say=print) -> None:
+        """Bad input is refused before anything is written or started: a kept lab of
+        another release, missing programs, a Ceph release the lab does not support, busy
+        ports. A root release's root is built (or reused) here."""
+        if (self.release != self.cfg.ceph_release and self.state.exists
+                and not self.cfg.ceph_reason.startswith("auto")):
             raise ConfigError(
-                f"the local target needs {', '.join(missing)}, not found on PATH; install with:\n"
-                f"    {install_hint(missing)}\n"
-                f"(or run `python -m cephlab setup`, which does this)")
+                f"the lab in {self.dir} runs ceph {self.release!r}, not {self.cfg.ceph_release!r};"
+                f" use --lab-ceph={self.release}, another --lab-dir, or destroy it first")
+        self.env.prepare(say=say)
+        origin = self.env.origin()
+        for table in (BINARIES, COMPONENTS):  # the release is read with the first (ceph)
+            missing = missing_binaries(table, which=self.env.which)
+            if missing:
+                raise ConfigError(
+                    f"the local target needs {', '.join(missing)}, not found in {origin}; "
+                    f"install with:\n    {install_hint(missing, table)}\n"
+                    f"(or run `python -m cephlab setup`, which does this)")
+            if self.running is None:
+                self.running = chroot.detect(self.env)
+        if not self.env.exists(DASHBOARD_MODULE):
+            raise ConfigError(f"the mgr dashboard module is not installed in {origin}; install "
+                              f"with:\n    {install_hint(['dashboard'], {'dashboard': 'ceph-mgr-dashboard'})}")
+        say(f"[lab] {self.running.describe()} from {origin}")
+        self.state.doc["ceph"] = {"release": self.release, "version": self.running.version,
+                                  "name": self.running.release.name, "origin": origin}
+        if self.state.exists:
+            self.state.save()
         if not self.state.exists or not self.running_mons():
             self.check_ports_free()
+
+    def describe_ceph(self) -> str:
+        info = self.state.doc.get("ceph")
+        if not info:
+            return f"ceph {self.release} (not checked yet)"
+        return f"ceph {info['version']} {info['name']} from {info['origin']}"
 
     def check_ports_free(self) -> None:
         busy = []
@@ -173,6 +190,7 @@ class LocalCluster:
             "mds beacon mon down grace = 20",
             "osd heartbeat interval = 2",
             "osd heartbeat grace = 8",
+            *(self.running.release.conf_lines() if self.running else []),
             "",
             "[mon]",
             f"mon data = {d / 'mon'}/$cluster-$id",
@@ -202,6 +220,8 @@ class LocalCluster:
     def bootstrap(self) -> None:
         """mons (one per node) in quorum, and the mgr started (``wait_mgr`` awaits it: OSDs
         do not need it, so they are created while it loads its modules)."""
+        if self.running is None:  # the release decides ceph.conf: read it first
+            self.preflight()
         for sub in ("run", "log", "mon", "mgr", "osd", "mds", "crash", "nodes"):
             (self.dir / sub).mkdir(parents=True, exist_ok=True)
         os.chmod(self.dir, 0o700)
@@ -210,17 +230,17 @@ class LocalCluster:
         self.state.put("fsid", fsid)
 
         authtool = ["ceph-authtool", str(self.keyring)]
-        _run(["ceph-authtool", "--create-keyring", str(self.keyring), "--gen-key", "-n", "mon.",
+        self._tool(["ceph-authtool", "--create-keyring", str(self.keyring), "--gen-key", "-n", "mon.",
               "--cap", "mon", "allow *"])
-        _run([*authtool, "--gen-key", "-n", "client.admin", "--cap", "mon", "allow *",
+        self._tool([*authtool, "--gen-key", "-n", "client.admin", "--cap", "mon", "allow *",
               "--cap", "osd", "allow *", "--cap", "mds", "allow *", "--cap", "mgr", "allow *"])
         for node in self.cfg.nodes:  # every node may host a mgr, an MDS and an RGW
-            _run([*authtool, "--gen-key", "-n", f"mgr.{node}", "--cap", "mon", "allow profile mgr",
+            self._tool([*authtool, "--gen-key", "-n", f"mgr.{node}", "--cap", "mon", "allow profile mgr",
                   "--cap", "osd", "allow *", "--cap", "mds", "allow *"])
-            _run([*authtool, "--gen-key", "-n", f"mds.{node}", "--cap", "mon", "allow profile mds",
+            self._tool([*authtool, "--gen-key", "-n", f"mds.{node}", "--cap", "mon", "allow profile mds",
                   "--cap", "osd", "allow rwx", "--cap", "mds", "allow", "--cap", "mgr",
                   "allow profile mds"])
-            _run([*authtool, "--gen-key", "-n", f"client.rgw.{node}", "--cap", "mon", "allow rw",
+            self._tool([*authtool, "--gen-key", "-n", f"client.rgw.{node}", "--cap", "mon", "allow rw",
                   "--cap", "osd", "allow rwx", "--cap", "mgr", "allow rw"])
         os.chmod(self.keyring, 0o600)
 
@@ -228,9 +248,9 @@ class LocalCluster:
         cmd = ["monmaptool", "--create", "--clobber", "--fsid", fsid]
         for node in self.cfg.nodes:
             cmd += ["--addv", node, self.mon_addrs(node)]
-        _run([*cmd, str(monmap)])
+        self._tool([*cmd, str(monmap)])
         with ThreadPoolExecutor(len(self.cfg.nodes)) as pool:
-            list(pool.map(lambda n: _run(["ceph-mon", "-c", str(self.conf), "--mkfs", "-i", n,
+            list(pool.map(lambda n: self._tool(["ceph-mon", "-c", str(self.conf), "--mkfs", "-i", n,
                                           "--monmap", str(monmap), "--keyring",
                                           str(self.keyring)]), self.cfg.nodes))
         for node in self.cfg.nodes:
@@ -246,9 +266,19 @@ class LocalCluster:
         rec = self.record(name)
         if rec and procs.is_alive(rec):
             return rec
-        rec = procs.spawn(name, argv, self.dir / "log" / f"{name}.out")
+        rec = procs.spawn(name, self.env.wrap(argv), self.dir / "log" / f"{name}.out")
         self.remember(rec)
         return rec
+
+    def spawn_client(self, name: str, argv: list[str]) -> DaemonRecord:
+        """A Ceph client daemon (ceph-fuse, rbd-fuse) of this lab's release, recorded."""
+        rec = procs.spawn(name, self.env.wrap(argv), self.dir / "log" / f"{name}.out")
+        self.remember(rec)
+        return rec
+
+    def _tool(self, argv: list[str], timeout: float = 60) -> str:
+        """One of Ceph's own tools (ceph-authtool, monmaptool, mkfs), of this lab's release."""
+        return _run(self.env.wrap(argv), timeout=timeout)
 
     def start_mon(self, node: str) -> DaemonRecord:
         return self._start(f"mon.{node}", self._daemon_argv("ceph-mon", node, node))
@@ -299,11 +329,11 @@ class LocalCluster:
         created: list[tuple[int, str, str, str]] = []
         for node, device in todo:
             osd_uuid = str(uuid.uuid4())
-            key = _run(["ceph-authtool", "--gen-print-key"]).strip()
+            key = self._tool(["ceph-authtool", "--gen-print-key"]).strip()
             secret = json.dumps({"cephx_secret": key}).encode()
             out = self.ceph.run("osd", "new", osd_uuid, "-i", "-", stdin=secret)
             osd_id = int(out.stdout.strip())
-            _run(["ceph-authtool", str(self.keyring), "--name", f"osd.{osd_id}", "--add-key", key])
+            self._tool(["ceph-authtool", str(self.keyring), "--name", f"osd.{osd_id}", "--add-key", key])
             created.append((osd_id, node, device, osd_uuid))
         def mkfs(item):
             osd_id, node, device, osd_uuid = item
@@ -316,7 +346,7 @@ class LocalCluster:
                 shutil.rmtree(data)
             data.mkdir(parents=True)
             (data / "block").symlink_to(disk)
-            _run(["ceph-osd", "-c", str(self.conf), "-i", str(osd_id), "--mkfs",
+            self._tool(["ceph-osd", "-c", str(self.conf), "-i", str(osd_id), "--mkfs",
                   "--osd-uuid", osd_uuid], timeout=120)
         with ThreadPoolExecutor(max(1, len(created))) as pool:
             list(pool.map(mkfs, created))
@@ -382,6 +412,8 @@ class LocalCluster:
         Daemons already running are left alone. Returns the names that were started.
         """
         started = []
+        if any(not procs.is_alive(r) for r in self.records()):
+            self.env.ensure_mounted()  # after a reboot the root's mounts are gone too
         order = ("mon.", "mgr.", "osd.", "mds.", "client.rgw.")
         for prefix in order:
             for rec in self.records():

@@ -21,7 +21,6 @@ from .ghost import GhostBlog
 from .cluster import LocalCluster, port_problem
 from .services import DASHBOARD_PORT, RGW, RGW_PORT, SERVICE_NODE, Dashboard
 
-DASHBOARD_MODULE = Path("/usr/share/ceph/mgr/dashboard")
 SERVICE_PORTS = ((DASHBOARD_PORT, "Ceph dashboard"), (blockdb.MYSQL_PORT, "MySQL"),
                  (RGW_PORT, "RGW S3"))
 
@@ -47,8 +46,8 @@ class LocalTarget(Target):
         self.ghost = GhostBlog(self.cluster, self.secrets, self.mysql, self.mount_cephfs)
 
     # ----------------------------------------------------------------- Target API
-    def sanity_checks(self) -> None:
-        self.cluster.preflight()
+    def sanity_checks(self, say=print) -> None:
+        self.cluster.preflight(say=say)
         if not self.cluster.running_mons():
             ip = self.cfg.node_ip(SERVICE_NODE)
             busy = [f"{ip}:{port} ({what}): {why}" for port, what in SERVICE_PORTS
@@ -65,8 +64,9 @@ class LocalTarget(Target):
                     f"(run it with --lab-target=vagrant or --lab-target=cluster)")
         if stage.slug not in cls.supported:
             return f"stage {stage.slug} is not built on the local target in this version"
-        needs = {"ceph_dashboard": _dashboard_unavailable, "object_store": _rgw_unavailable,
-                 "mysql": blockdb.unavailable, "faults": blockdb.unavailable,
+        # Only what this machine provides: the Ceph components (dashboard, radosgw, the
+        # FUSE clients) come with the chosen Ceph release and are required by preflight.
+        needs = {"mysql": blockdb.unavailable, "faults": blockdb.unavailable,
                  "ghost": lambda: blockdb.unavailable() or fuse_unavailable() or ghost.unavailable()}
         why = needs.get(stage.slug, lambda: None)()
         return f"stage {stage.slug} cannot run here: {why}" if why else None
@@ -107,7 +107,7 @@ class LocalTarget(Target):
         getattr(self, f"_{stage.slug}")()
 
     def describe(self) -> str:
-        return (f"local Ceph cluster in {self.cfg.lab_dir} (nodes "
+        return (f"local Ceph cluster ({self.cluster.describe_ceph()}) in {self.cfg.lab_dir} (nodes "
                 f"{', '.join(f'{n}={self.cfg.node_ip(n)}' for n in self.cfg.nodes)}); "
                 f"toolbox: ceph -c {self.cluster.conf} status")
 
@@ -300,8 +300,7 @@ class LocalTarget(Target):
         mnt.mkdir(parents=True, exist_ok=True)
         argv = ["ceph-fuse", "-f", "-c", str(self.cluster.conf), "--id", "admin",
                 "--client_fs", FS_NAME, "--admin-socket", "", str(mnt)]
-        rec = procs.spawn(rec_name, argv, self.cfg.lab_dir / "log" / f"{rec_name}.out")
-        self.cluster.remember(rec)
+        rec = self.cluster.spawn_client(rec_name, argv)
         wait_for(f"CephFS mounted at {mnt}", lambda: _assert_mounted(mnt),
                  timeout=self.cfg.timeouts.daemon_start, interval=0.2,
                  fail_fast=lambda: procs.assert_running([rec]))
@@ -323,25 +322,11 @@ class LocalTarget(Target):
         self.cluster.forget(rec.name)
 
 
-def _dashboard_unavailable() -> Optional[str]:
-    if not DASHBOARD_MODULE.is_dir():
-        return "the mgr dashboard module is not installed (apt-get install ceph-mgr-dashboard)"
-    return None
-
-
-def _rgw_unavailable() -> Optional[str]:
-    if not shutil.which("radosgw"):
-        return "radosgw is not installed (apt-get install radosgw)"
-    return None
-
-
 def fuse_unavailable() -> Optional[str]:
     if os.geteuid() != 0:
         return "mounting CephFS with ceph-fuse needs root here"
     if not Path("/dev/fuse").exists():
         return "/dev/fuse is missing"
-    if not shutil.which("ceph-fuse"):
-        return "ceph-fuse is not installed (apt-get install ceph-fuse)"
     return None
 
 

@@ -1,0 +1,201 @@
+"""``python -m cephlab setup``: everything the README's two commands need, on a stock machine.
+
+Runs with the system Python and the standard library only (nothing of the project's own
+dependencies is installed yet). Steps, one progress line each; every step's full output is
+kept in a named log under ``.lab/setup/`` and shown (its tail) only when the step fails:
+
+1. venv      the project's own virtual environment (``.venv``), made with the system
+             Python; Debian's ``python3-venv`` is installed first when missing (as root),
+             or the exact install line is named (without root). A user's already active
+             venv (``$VIRTUAL_ENV``) is used instead and never replaced.
+2. pip       the project and its test extras into that environment (skipped when the
+             environment already holds this pyproject.toml's requirements).
+3. apt       the distro packages the chosen Ceph release needs from this machine.
+4. ceph root for the releases built from Debian's archive, the cached root.
+5. ghost     Node and Ghost for the local ghost stage (cephlab/local/ghost_install.py).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+from .browser import PACKAGES as BROWSER_PACKAGES
+from .local.programs import BINARIES, COMPONENTS
+
+PROJECT = Path(__file__).resolve().parent.parent
+#: This machine's packages for every release: MariaDB and XFS (mysql on RBD), FUSE, and the
+#: headless browser of the checks of the lab's web pages.
+HOST_PACKAGES = ["mariadb-server", "xfsprogs", "fuse3", *BROWSER_PACKAGES]
+#: The distro's Ceph, for --lab-ceph=host (and the harness's own tests, which run on it).
+HOST_CEPH_PACKAGES = sorted(set(BINARIES.values()) | set(COMPONENTS.values()) |
+                            {"ceph-mgr-dashboard"})
+#: Only the harness's own tests need these (the Vagrantfile is evaluated with ruby).
+TEST_PACKAGES = ["ruby"]
+STAMP = ".cephlab-setup"
+
+
+class StepFailed(Exception):
+    pass
+
+
+class Steps:
+    """One line per step on the terminal; the whole output of each step in its log."""
+
+    def __init__(self, log_dir: Path, out=sys.stdout):
+        self.log_dir, self.out = log_dir, out
+
+    def say(self, text: str) -> None:
+        print(f"setup: {text}", file=self.out, flush=True)
+
+    def run(self, step: str, what: str, argv: list[str], env: Optional[dict] = None,
+            timeout: float = 1800) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = self.log_dir / f"{step}.log"
+        start = time.monotonic()
+        with open(log, "ab") as fh:
+            fh.write(f"\n=== {time.strftime('%F %T')} {' '.join(argv)}\n".encode())
+            fh.flush()
+            try:
+                rc = subprocess.run(argv, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout,
+                                    env={**os.environ, **(env or {})}).returncode
+            except (subprocess.TimeoutExpired, FileNotFoundError) as exc:
+                rc = str(exc)
+        if rc != 0:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
+            raise StepFailed(f"{step}: {what} failed (exit {rc}); full log {log}:\n{tail}")
+        self.say(f"{step}: {what} ({time.monotonic() - start:.0f}s, log {log})")
+
+
+def _sudo() -> str:
+    return "" if os.geteuid() == 0 else "sudo "
+
+
+# --------------------------------------------------------------------------- 1. venv
+def venv_package(version=sys.version_info) -> str:
+    """Debian's package with ensurepip for this Python (python3-venv names only the default)."""
+    return f"python{version[0]}.{version[1]}-venv"
+
+
+def venv_python(venv: Path, active: Optional[str]) -> Path:
+    return Path(active) / "bin" / "python" if active else venv / "bin" / "python"
+
+
+def ensure_venv(steps: Steps, venv: Path, active: Optional[str]) -> Path:
+    py = venv_python(venv, active)
+    if active:
+        if not py.exists():
+            raise StepFailed(f"venv: $VIRTUAL_ENV is {active}, but {py} does not exist")
+        steps.say(f"venv: using the active virtual environment {active}")
+        return py
+    if py.exists():
+        steps.say(f"venv: {venv} (present)")
+        return py
+    if not _has_ensurepip():
+        pkg = venv_package()
+        if os.geteuid() != 0:
+            raise StepFailed(f"venv: {sys.executable} cannot make virtual environments "
+                             f"(no ensurepip); install it with:\n"
+                             f"    sudo apt-get install -y {pkg}\nthen run make again")
+        apt_install(steps, [pkg], "venv")
+    steps.run("venv", f"made {venv} with {sys.executable}",
+              [sys.executable, "-m", "venv", str(venv)])
+    return py
+
+
+def _has_ensurepip() -> bool:
+    return subprocess.run([sys.executable, "-c", "import ensurepip"],
+                          capture_output=True).returncode == 0
+
+
+# --------------------------------------------------------------------------- 2. pip
+def requirements_digest(project: Path = PROJECT) -> str:
+    return hashlib.sha256((project / "pyproject.toml").read_bytes() +
+                          str(project).encode()).hexdigest()[:16]
+
+
+def ensure_packages(steps: Steps, py: Path, project: Path = PROJECT) -> None:
+    stamp = py.parent.parent / STAMP
+    want = requirements_digest(project)
+    if stamp.exists() and stamp.read_text().strip() == want:
+        steps.say(f"pip: {py.parent.parent} holds the project's packages")
+        return
+    steps.run("pip", f"installed the project and its test extras into {py.parent.parent}",
+              [str(py), "-m", "pip", "install", "--disable-pip-version-check", "-e",
+               f"{project}[test]"])
+    stamp.write_text(want + "\n")
+
+
+# --------------------------------------------------------------------------- 3. apt
+def missing_packages(packages: list[str]) -> list[str]:
+    out = subprocess.run(["dpkg-query", "-W", "-f", "${Package}\t${db:Status-Abbrev}\n",
+                          *packages], capture_output=True, text=True).stdout
+    present = {line.split("\t")[0] for line in out.splitlines() if "\tii" in line}
+    return [p for p in packages if p not in present]
+
+
+def apt_install(steps: Steps, packages: list[str], step: str = "apt") -> None:
+    if os.geteuid() != 0:
+        raise StepFailed(f"{step}: installing {' '.join(packages)} needs root; run:\n"
+                         f"    sudo apt-get update && sudo apt-get install -y "
+                         f"--no-install-recommends {' '.join(packages)}")
+    env = {"DEBIAN_FRONTEND": "noninteractive"}
+    steps.run(step, "apt-get update", ["apt-get", "update"], env=env)
+    steps.run(step, f"installed {' '.join(packages)}",
+              ["apt-get", "install", "-y", "--no-install-recommends", *packages], env=env)
+
+
+def host_packages(release: str, tests: bool) -> list[str]:
+    wanted = list(HOST_PACKAGES)
+    if release == "host" or tests:  # the harness's own tests run on this machine's Ceph
+        wanted += HOST_CEPH_PACKAGES
+    if release != "host":
+        wanted.append("debootstrap")
+    if tests:
+        wanted += TEST_PACKAGES
+    return sorted(set(wanted))
+
+
+# --------------------------------------------------------------------------- 4. ceph root
+def ensure_root(steps: Steps, release: str) -> None:
+    from .local import releases, rootfs
+
+    if release == "host":
+        steps.say("ceph root: none needed (--lab-ceph=host runs the distro's Ceph)")
+        return
+    root = rootfs.ensure(releases.SOURCES[release], say=steps.say,
+                         log=steps.log_dir / f"ceph-{release}-root.log")
+    steps.say(f"ceph root: {root.describe()}")
+
+
+def main(release: str, tests: bool, venv: Optional[Path], root: bool = True) -> int:
+    from .errors import LabError
+    from .local import releases, rootfs
+
+    steps = Steps(PROJECT / ".lab" / "setup")
+    try:
+        if venv is not None:
+            py = ensure_venv(steps, venv, os.environ.get("VIRTUAL_ENV"))
+            ensure_packages(steps, py)
+        key, why = releases.choose(release, rootfs.why_unbuildable)
+        steps.say(f"ceph release: {key} ({why})")
+        wanted = host_packages(key, tests)
+        missing = missing_packages(wanted)
+        if missing:
+            apt_install(steps, missing)
+        else:
+            steps.say(f"apt: the {len(wanted)} distro packages needed are installed")
+        if root:
+            ensure_root(steps, key)
+        from .local import ghost_install
+
+        ghost_install.setup(say=print)  # never fails: the ghost stage skips saying why
+    except (StepFailed, LabError) as exc:
+        print(f"setup: {exc}", file=sys.stderr)
+        return 1
+    return 0
