@@ -43,8 +43,11 @@ def _argv(path, report, *extra):
 
 
 def _env():
-    """As tests.conftest.run_harness gives it: no LAB_TARGET or LAB_DIR of the caller's."""
-    return {k: v for k, v in os.environ.items() if k not in ("LAB_TARGET", "LAB_DIR")}
+    """As tests.conftest.run_harness gives it: no LAB_TARGET or LAB_DIR of the caller's, and
+    this machine's Ceph unless CEPHLAB_TEST_CEPH says otherwise."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LAB_TARGET", "LAB_DIR")}
+    env["LAB_CEPH"] = os.environ.get("CEPHLAB_TEST_CEPH", "host")
+    return env
 
 
 def _lab(path):
