@@ -145,3 +145,18 @@ def test_the_browser_check_goes_red_with_the_dashboard_off_and_the_report_shows_
     assert "lab diagnostics" in html and 'id="fail-0"' in html
     for value in json.loads((lab_dir / "secrets.json").read_text()).values():
         assert value not in html
+
+
+def test_a_destroyed_lab_is_left_alone_by_the_report(tmp_path):
+    """The report asks the cluster for its versions before the last teardown destroys the
+    lab, never after (a root-built Ceph would be mounted again into the removed lab dir)."""
+    from cephlab.local import mounts
+
+    path, report = tmp_path / "lab", tmp_path / "destroyed.html"
+    res = run_harness("--lab-target=local", f"--lab-dir={path}", f"--lab-ip-prefix={PREFIX}",
+                      "--lab-destroy=always", f"--lab-report={report}", "-k", "toolbox",
+                      timeout=900)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
+    assert not mounts.mounts_under(path), mounts.mounts_under(path)
+    assert not path.exists()
+    assert re.search(r"<th>ceph</th><td>ceph version \d+\.\d+\.\d+", report.read_text())
