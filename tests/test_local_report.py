@@ -3,7 +3,7 @@ are real images of its pages, embedded in the HTML report with no secret of the 
 Ctrl-C while the lab applies extend_storage gives a table and a report that say interrupted
 for that stage, never passed.
 
-Own loopback addresses (127.NET.13.x) and a temporary lab dir; the lab is destroyed at the end.
+Own loopback addresses (127.NET.13.x and .14.x) and a temporary lab dir; the lab is destroyed at the end.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ pytestmark = pytest.mark.skipif(bool(missing_binaries()),
                                 reason=f"Ceph is not installed (missing {missing_binaries()}); "
                                        f"run `python -m cephlab setup`")
 PREFIX = loopback_prefix(13)
+FRESH = loopback_prefix(14)  # a second lab, while the module's kept lab holds PREFIX
 FOUND = chromium.find()
 
 
@@ -153,7 +154,7 @@ def test_a_destroyed_lab_is_left_alone_by_the_report(tmp_path):
     from cephlab.local import mounts
 
     path, report = tmp_path / "lab", tmp_path / "destroyed.html"
-    res = run_harness("--lab-target=local", f"--lab-dir={path}", f"--lab-ip-prefix={PREFIX}",
+    res = run_harness("--lab-target=local", f"--lab-dir={path}", f"--lab-ip-prefix={FRESH}",
                       "--lab-destroy=always", f"--lab-report={report}", "-k", "toolbox",
                       timeout=900)
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
