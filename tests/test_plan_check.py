@@ -220,11 +220,12 @@ def test_plan_mode_on_the_cluster_target_uses_the_cluster_config(tmp_path):
     res = run_harness("--lab-target=cluster", f"--lab-plan={out}",
                       f"--lab-cluster-config={ROOT / 'examples' / 'cluster-kind.yaml'}", timeout=120)
     assert res.returncode == 0, (res.stdout + res.stderr)[-2000:]
-    (cluster,) = [f.read_text() for f in (out / "07_ceph_cluster").glob("*-cephcluster-rook-ceph.yaml")]
-    volumes = "".join(f.read_text() for f in (out / "07_ceph_cluster").glob("*-persistentvolume-*.yaml"))
-    # the example config's local-pvs layout: one device set per volume, each volume on its node
-    assert "storageClassDeviceSets" in cluster and "cephlab-osd-k8s-2-sdc" in cluster
+    # the example's osd_layout local-pvs: volumes on each node's loop devices, then device sets
+    stage = out / "07_ceph_cluster"
+    [cluster] = [f.read_text() for f in stage.glob("*-cephcluster-rook-ceph.yaml")]
+    volumes = "\n".join(f.read_text() for f in sorted(stage.glob("*-persistentvolume-*.yaml")))
     assert "cephlab-worker2" in volumes and "/dev/loop12" in volumes
+    assert "volumeName: cephlab-osd-k8s-2-sdc" in cluster
     operator = (out / "06_rook_operator" / "commands.sh").read_text()
     assert 'ROOK_CEPH_ALLOW_LOOP_DEVICES: "true"' in operator and "kubectl patch" not in operator
     assert "plan checker" in (out / "plan.md").read_text()

@@ -155,7 +155,8 @@ def _env(tmp_path: Path, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAB_")}
     env.update(PYTHONPATH=str(ROOT), LAB_TARGET="local", LAB_DIR=str(tmp_path / "lab"),
                LAB_IP_PREFIX=PREFIX, LAB_DESTROY="never", LAB_REPORT=str(tmp_path / "report.html"),
-               STANDIN_STARTED=str(tmp_path / "started"))
+               STANDIN_STARTED=str(tmp_path / "started"),
+               LAB_CEPH=os.environ.get("CEPHLAB_TEST_CEPH", "host"))  # as run_harness does
     env.update(extra)
     return env
 
