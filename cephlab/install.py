@@ -35,8 +35,10 @@ HOST_PACKAGES = ["mariadb-server", "xfsprogs", "fuse3", *BROWSER_PACKAGES]
 #: The distro's Ceph, for --lab-ceph=host (and the harness's own tests, which run on it).
 HOST_CEPH_PACKAGES = sorted(set(BINARIES.values()) | set(COMPONENTS.values()) |
                             {"ceph-mgr-dashboard"})
-#: Only the harness's own tests need these (the Vagrantfile is evaluated with ruby).
-TEST_PACKAGES = ["ruby"]
+#: Only the harness's own tests need these: ruby evaluates the Vagrantfile, `vagrant validate`
+#: (with the libvirt plugin) checks it, shellcheck reads the nightly jobs' shell steps. No
+#: provider is installed, so the `auto` target stays local.
+TEST_PACKAGES = ["ruby", "shellcheck", "vagrant", "vagrant-libvirt"]
 STAMP = ".cephlab-setup"
 
 

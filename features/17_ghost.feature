@@ -22,6 +22,13 @@ Feature: 17 ghost — Ghost on CephFS and MySQL
     Then the post and the image are still served
     And the image is a file under /ghost/images on the shared filesystem, byte-identical through a second mount
 
+  Scenario: ghost — a person sees the published post on the blog's home page in a browser
+    Given a headless browser
+    And the lab has what stage ghost needs
+    When stage ghost is applied
+    And the blog's owner publishes a post with an image through the Admin API
+    Then the blog's home page in a browser shows the published post
+
   @k8s
   Scenario: ghost — the Kubernetes objects behind the blog
     Given the lab has what stage ghost needs

@@ -338,8 +338,9 @@ def test_bad_input_is_refused(tmp_path):
 
 
 def test_rewriting_a_plan_replaces_it(tmp_path):
-    write_plan(tmp_path, nodes=("a-1", "a-2", "a-3", "a-4"))
-    write_plan(tmp_path)
+    # fixed credentials: a generated password may contain "a-4"
+    write_plan(tmp_path, nodes=("a-1", "a-2", "a-3", "a-4"), secrets=SECRETS)
+    write_plan(tmp_path, secrets=SECRETS)
     text = "\n".join(f.read_text() for f in tmp_path.rglob("*") if f.is_file())
     assert "a-4" not in text and "k8s-3" in text
 

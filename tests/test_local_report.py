@@ -3,7 +3,7 @@ are real images of its pages, embedded in the HTML report with no secret of the 
 Ctrl-C while the lab applies extend_storage gives a table and a report that say interrupted
 for that stage, never passed.
 
-Own loopback addresses (127.NET.13.x) and a temporary lab dir; the lab is destroyed at the end.
+Own loopback addresses (127.NET.13.x and .14.x) and a temporary lab dir; the lab is destroyed at the end.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ pytestmark = pytest.mark.skipif(bool(missing_binaries()),
                                 reason=f"Ceph is not installed (missing {missing_binaries()}); "
                                        f"run `python -m cephlab setup`")
 PREFIX = loopback_prefix(13)
+FRESH = loopback_prefix(14)  # a second lab, while the module's kept lab holds PREFIX
 FOUND = chromium.find()
 
 
@@ -43,8 +44,11 @@ def _argv(path, report, *extra):
 
 
 def _env():
-    """As tests.conftest.run_harness gives it: no LAB_TARGET or LAB_DIR of the caller's."""
-    return {k: v for k, v in os.environ.items() if k not in ("LAB_TARGET", "LAB_DIR")}
+    """As tests.conftest.run_harness gives it: no LAB_TARGET or LAB_DIR of the caller's, and
+    this machine's Ceph unless CEPHLAB_TEST_CEPH says otherwise."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LAB_TARGET", "LAB_DIR")}
+    env["LAB_CEPH"] = os.environ.get("CEPHLAB_TEST_CEPH", "host")
+    return env
 
 
 def _lab(path):
@@ -142,3 +146,18 @@ def test_the_browser_check_goes_red_with_the_dashboard_off_and_the_report_shows_
     assert "lab diagnostics" in html and 'id="fail-0"' in html
     for value in json.loads((lab_dir / "secrets.json").read_text()).values():
         assert value not in html
+
+
+def test_a_destroyed_lab_is_left_alone_by_the_report(tmp_path):
+    """The report asks the cluster for its versions before the last teardown destroys the
+    lab, never after (a root-built Ceph would be mounted again into the removed lab dir)."""
+    from cephlab.local import mounts
+
+    path, report = tmp_path / "lab", tmp_path / "destroyed.html"
+    res = run_harness("--lab-target=local", f"--lab-dir={path}", f"--lab-ip-prefix={FRESH}",
+                      "--lab-destroy=always", f"--lab-report={report}", "-k", "toolbox",
+                      timeout=900)
+    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
+    assert not mounts.mounts_under(path), mounts.mounts_under(path)
+    assert not path.exists()
+    assert re.search(r"<th>ceph</th><td>ceph version \d+\.\d+\.\d+", report.read_text())

@@ -179,3 +179,34 @@ def test_a_typo_in_the_device_set_is_caught_by_the_crd():
     obj["spec"]["storage"] = conf.osd_storage(obj["spec"]["storage"])
     obj["spec"]["storage"]["storageClassDeviceSets"][0]["portible"] = False
     assert undeclared(obj, cephcluster_schema()) == [".spec.storage.storageClassDeviceSets[0].portible"]
+
+
+# ---------------------------------------------------------------------------- into the plan
+def test_the_kind_config_plans_pinned_osds_that_the_plan_checker_accepts():
+    """plan_parameters() hands the layout to the plan: volumes before the first CephCluster,
+    device sets in every CephCluster, the removed node's claims and volumes deleted after
+    the purge; the plan checker (which follows device sets to their volumes) finds nothing."""
+    from cephlab.k8s import manifests as m
+    from cephlab.k8s import plan_ops as ops
+    from cephlab.k8s.plan_build import build
+    from cephlab.k8s.plan_check import findings
+
+    conf = cluster_config.load(EXAMPLE)
+    plans = {p.slug: p for p in build("cluster", conf.names, m.generate_secrets(), **conf.plan_parameters())}
+    assert findings(list(plans.values()), "cluster") == []
+    kinds = [o["kind"] for o in plans["ceph_cluster"].objects]
+    assert kinds[:8] == ["StorageClass"] + ["PersistentVolume"] * 6 + ["CephCluster"]
+    for stage, sets in (("ceph_cluster", 3), ("extend_storage", 6), ("remove_node", 4)):
+        (cluster,) = [o for o in plans[stage].objects if o["kind"] == "CephCluster"]
+        assert "nodes" not in cluster["spec"]["storage"]
+        assert len(cluster["spec"]["storage"]["storageClassDeviceSets"]) == sets
+    remove = plans["remove_node"].ops
+    i = next(i for i, op in enumerate(remove) if isinstance(op, ops.RemoveOsds))
+    assert [op.render() for op in remove[i + 1:i + 5]] == [
+        "kubectl -n rook-ceph delete persistentvolumeclaim -l ceph.rook.io/DeviceSet=k8s-1-sdc --ignore-not-found",
+        "kubectl -n rook-ceph delete persistentvolumeclaim -l ceph.rook.io/DeviceSet=k8s-1-sdd --ignore-not-found",
+        "kubectl delete persistentvolume/cephlab-osd-k8s-1-sdc --ignore-not-found",
+        "kubectl delete persistentvolume/cephlab-osd-k8s-1-sdd --ignore-not-found"]
+    # the devices layout adds none of it
+    devices = cluster_config.ClusterConfig(conf.path, conf.nodes)
+    assert not {"osd_storage", "osd_objects", "osd_cleanup"} & set(devices.plan_parameters())

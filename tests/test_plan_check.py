@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 
+import yaml
+
 import pytest
 
 from cephlab.k8s import plan_ops as ops
@@ -218,8 +220,12 @@ def test_plan_mode_on_the_cluster_target_uses_the_cluster_config(tmp_path):
     res = run_harness("--lab-target=cluster", f"--lab-plan={out}",
                       f"--lab-cluster-config={ROOT / 'examples' / 'cluster-kind.yaml'}", timeout=120)
     assert res.returncode == 0, (res.stdout + res.stderr)[-2000:]
-    cluster = (out / "07_ceph_cluster" / "01-cephcluster-rook-ceph.yaml").read_text()
-    assert "cephlab-worker2" in cluster and "loop12" in cluster
+    # the example's osd_layout local-pvs: volumes on each node's loop devices, then device sets
+    stage = out / "07_ceph_cluster"
+    [cluster] = [f.read_text() for f in stage.glob("*-cephcluster-rook-ceph.yaml")]
+    volumes = "\n".join(f.read_text() for f in sorted(stage.glob("*-persistentvolume-*.yaml")))
+    assert "cephlab-worker2" in volumes and "/dev/loop12" in volumes
+    assert "volumeName: cephlab-osd-k8s-2-sdc" in cluster
     operator = (out / "06_rook_operator" / "commands.sh").read_text()
     assert 'ROOK_CEPH_ALLOW_LOOP_DEVICES: "true"' in operator and "kubectl patch" not in operator
     assert "plan checker" in (out / "plan.md").read_text()
@@ -307,3 +313,23 @@ def test_a_local_volume_osd_layout_is_a_parameter_of_the_plan():
     assert ("PersistentVolume osd-k8s-1-sdc: CephCluster rook-ceph/rook-ceph device set k8s-1-sdc "
             "binds it, but nothing earlier creates it") in red(bare, "cluster")
     assert "StorageClass osd-local: CephCluster rook-ceph/rook-ceph device set" in red(bare, "cluster")
+
+
+def test_the_cluster_configs_local_volume_layout_passes_the_checker(tmp_path):
+    from cephlab.k8s import cluster_config
+    path = tmp_path / "cluster.yaml"
+    path.write_text(yaml.safe_dump({
+        "osd_layout": "local-pvs",
+        "nodes": [{"name": f"w{i}", "devices": [f"loop{2 * i}", f"loop{2 * i + 1}"]} for i in range(3)]}))
+    conf = cluster_config.load(path)
+    plans = {p.slug: p for p in build("cluster", conf.names, SECRETS, **conf.plan_parameters())}
+    assert findings(list(plans.values()), "cluster") == []
+    kinds = [o["kind"] for o in plans["ceph_cluster"].objects]
+    assert kinds[0] == "StorageClass" and kinds.count("PersistentVolume") == 6
+    cluster = next(o for o in plans["extend_storage"].objects if o["kind"] == "CephCluster")
+    assert len(cluster["spec"]["storage"]["storageClassDeviceSets"]) == 6
+    deletes = [op for op in plans["remove_node"].ops if isinstance(op, ops.Delete)]
+    assert [(d.kind, d.name or d.selector) for d in deletes] == [
+        ("PersistentVolumeClaim", "ceph.rook.io/DeviceSet=k8s-1-sdc"),
+        ("PersistentVolumeClaim", "ceph.rook.io/DeviceSet=k8s-1-sdd"),
+        ("PersistentVolume", "cephlab-osd-k8s-1-sdc"), ("PersistentVolume", "cephlab-osd-k8s-1-sdd")]

@@ -155,7 +155,8 @@ def _env(tmp_path: Path, **extra) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAB_")}
     env.update(PYTHONPATH=str(ROOT), LAB_TARGET="local", LAB_DIR=str(tmp_path / "lab"),
                LAB_IP_PREFIX=PREFIX, LAB_DESTROY="never", LAB_REPORT=str(tmp_path / "report.html"),
-               STANDIN_STARTED=str(tmp_path / "started"))
+               STANDIN_STARTED=str(tmp_path / "started"),
+               LAB_CEPH=os.environ.get("CEPHLAB_TEST_CEPH", "host"))  # as run_harness does
     env.update(extra)
     return env
 
@@ -187,15 +188,15 @@ def test_a_failing_run_says_failed_skipped_and_not_run_with_reasons(tmp_path):
     assert res.returncode == 1, out[-3000:] + res.stderr[-2000:]
     table = _stage_table(out)
     assert re.search(r"12 toolbox\s+a stand-in check that holds\s+passed", "\n".join(table))
-    assert re.search(r"17 ghost\s+a stand-in on a stage the local target skips\s+skipped", "\n".join(table))
+    assert re.search(r"15 minio\s+a stand-in on a stage the local target skips\s+skipped", "\n".join(table))
     assert re.search(r"13 pg_num\s+a stand-in check that fails\s+failed", "\n".join(table))
     assert re.search(r"14 remove_node\s+a stand-in after the slow one\s+not run", "\n".join(table))
-    assert "stage ghost needs Kubernetes" in "\n".join(table)
+    assert "stage minio needs Kubernetes" in "\n".join(table)
     assert "the stand-in check saw ***" in "\n".join(table)
     # the skip line points at the feature file and the scenario's line, not into pytest-bdd
     line = next(ln for ln in out.splitlines() if ln.startswith("SKIPPED"))
-    assert re.search(r"SKIPPED \[1\] stand_in\.feature:\d+: scenario 'ghost — a stand-in on a stage "
-                     r"the local target skips': stage ghost needs Kubernetes", line), line
+    assert re.search(r"SKIPPED \[1\] stand_in\.feature:\d+: scenario 'minio — a stand-in on a stage "
+                     r"the local target skips': stage minio needs Kubernetes", line), line
     assert "pytest_bdd" not in line
 
     html = (tmp_path / "report.html").read_text()

@@ -115,6 +115,10 @@ def _cached():
 def test_the_labs_view_propagates_mounts_both_ways_and_unmounts_completely(tmp_path):
     lab = tmp_path / "lab"
     env = chroot.RootCeph("20", lab)
+    lab.mkdir()
+    env.wrap(["ceph", "--version"])
+    assert mounts.mounts_under(lab) == [], "no lab (no state.json) here: nothing is mounted"
+    (lab / "state.json").write_text("{}")
     env.ensure_mounted()
     try:
         out = subprocess.run(env.wrap(["ceph", "--version"]), capture_output=True, text=True)

@@ -32,4 +32,5 @@ Targets — where the lab runs:
 - :mod:`cephlab.k8s.vagrant` — ``vagrant up/status/ssh/destroy`` (python-vagrant)
 - :mod:`cephlab.k8s.vm_checks` — pure checks of what the VMs report
 - :mod:`cephlab.k8s.vagrant_target` — the lab itself on three VMs
+- :mod:`cephlab.k8s.preflight` — the host tools and versions the targets need, checked first
 """

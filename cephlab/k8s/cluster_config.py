@@ -41,7 +41,8 @@ from typing import Any, Optional
 import yaml
 
 from ..errors import ConfigError
-from ..model import NODES
+from ..model import NODES, REMOVED_NODE
+from .plan_ops import Delete
 
 LAB_DEVICES = ("sdc", "sdd")
 OSD_LAYOUTS = ("devices", "local-pvs")
@@ -108,11 +109,17 @@ class ClusterConfig:
 
     def plan_parameters(self) -> dict:
         """What :func:`cephlab.k8s.plan_build.build` takes from this config: each node's
-        devices, whether they are loop devices, and the first node's address when given."""
+        devices, whether they are loop devices, the first node's address when given, and with
+        local-pvs the OSD layout: the CephCluster's storage, its StorageClass and volumes
+        (applied before the first CephCluster) and, after remove_node's purge, the removed
+        node's claims and volumes deleted."""
         params: dict = {"devices": {n.name: n.devices for n in self.nodes},
                         "loop_devices": self.uses_loop_devices()}
         if self.nodes[0].address:
             params["address"] = self.nodes[0].address
+        if self.osd_layout == "local-pvs":
+            params.update(osd_storage=self.osd_storage, osd_objects=self.local_osd_objects(),
+                          osd_cleanup=self.removed_node_cleanup())
         return params
 
     def uses_loop_devices(self) -> bool:
@@ -145,6 +152,15 @@ class ClusterConfig:
             return out
         out["storageClassDeviceSets"] = [_device_set(self.osd_volume(node, dev)) for node, dev in wanted]
         return out
+
+    def removed_node_cleanup(self) -> list[Delete]:
+        """With local-pvs: the claims Rook made for the removed node's device sets (label
+        ceph.rook.io/DeviceSet), then their volumes; nothing with devices."""
+        if self.osd_layout != "local-pvs":
+            return []
+        vols = [v for v in self.osd_volumes() if v.lab_node == REMOVED_NODE]
+        return ([Delete("PersistentVolumeClaim", ROOK_NAMESPACE, selector=f"ceph.rook.io/DeviceSet={v.device_set}")
+                 for v in vols] + [Delete("PersistentVolume", None, name=v.pv_name) for v in vols])
 
     def local_osd_objects(self) -> list[dict]:
         """With local-pvs: the StorageClass and one local block PersistentVolume per OSD

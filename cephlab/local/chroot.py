@@ -76,7 +76,10 @@ class RootCeph:
 
     # ------------------------------------------------------------------ running programs
     def wrap(self, argv: list[str]) -> list[str]:
-        self.ensure_mounted()
+        # The view is mounted by the lab's bootstrap (and again after a reboot); a command
+        # for a directory that holds no lab mounts nothing (it fails, as there is no lab).
+        if (self.lab_dir / "state.json").exists():
+            self.ensure_mounted()
         extra = ([f"LD_PRELOAD={PRELOAD_LIB}"]
                  if argv[0] in RELEASES[self.source.major].preload else [])
         return ["chroot", str(self.mnt), "/usr/bin/env", "-i", *rootfs.CHROOT_ENV, *extra, *argv]

@@ -228,6 +228,9 @@ class LocalCluster:
         fsid = str(uuid.uuid4())
         self.conf.write_text(self.render_conf(fsid))
         self.state.put("fsid", fsid)
+        # A root release: the lab's view of its root, mounted once the lab dir is a lab
+        # (state.json written), so that destroy always finds and unmounts it.
+        self.env.ensure_mounted()
 
         authtool = ["ceph-authtool", str(self.keyring)]
         self._tool(["ceph-authtool", "--create-keyring", str(self.keyring), "--gen-key", "-n", "mon.",

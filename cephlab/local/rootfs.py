@@ -279,6 +279,7 @@ def _build(source: Source, path: Path, want: dict, say: Say, log: Path) -> None:
     for old in stale_roots(source, path):
         say(f"  removing the superseded root {old}")
         shutil.rmtree(old)
+        old.with_name(old.name + ".build.log").unlink(missing_ok=True)
 
 
 def stale_roots(source: Source, current: Path, mountinfo: Optional[str] = None) -> list[Path]:

@@ -106,18 +106,19 @@ class Collector:
             message = details = ""
         self.record.phase(report.nodeid, report.when,
                           Phase(report.outcome, report.duration, message, details))
-
-    def pytest_runtest_logfinish(self, nodeid: str) -> None:
-        self.record.finish(nodeid, time.time())
-        row = self.record.rows.get(nodeid)
-        if row is not None and row.result == "passed" and not row.stage.kubernetes \
+        stage = self.record.rows[report.nodeid].stage
+        if report.when == "call" and report.passed and not stage.kubernetes \
                 and "ceph" not in self.header:
             self._ceph_versions()
 
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        self.record.finish(nodeid, time.time())
+
     def _ceph_versions(self) -> None:
-        """Once, after the first passed scenario: the versions the cluster's daemons run."""
+        """Once, after the first passed step phase of a Ceph stage, before its teardown (the
+        last teardown destroys the lab): the versions the cluster's daemons run."""
         lab = self.lab()
-        if lab is None:
+        if lab is None or not lab.state.exists:  # never touch a destroyed lab (nor re-mount it)
             return
         self.header["ceph"] = "unknown"
         try:
@@ -144,8 +145,8 @@ class Collector:
         from .html import write_report
 
         lab = self.lab()
-        if lab is not None and "ceph" not in self.header and lab.state.exists:
-            self._ceph_versions()  # nothing passed: ask the kept lab
+        if "ceph" not in self.header:
+            self._ceph_versions()  # nothing passed: ask a kept lab
         faults = list(lab.fault_reports) if lab is not None else []
         try:
             self.written = write_report(self.report_path, self.record, header=self.header,

@@ -13,8 +13,8 @@ Feature: stand-in stages for the tests of the report
     When the browser opens the stand-in page
     Then the browser shows the stand-in page
 
-  @ghost
-  Scenario: ghost — a stand-in on a stage the local target skips
+  @minio
+  Scenario: minio — a stand-in on a stage the local target skips
     Given a stand-in lab
     Then the stand-in check holds
 

@@ -50,7 +50,8 @@ def _leaves(value: Any, path: str = "") -> dict[str, Any]:
 
 
 class FakeCluster:
-    def __init__(self, path: Path, nodes: tuple[str, ...] = ()):
+    def __init__(self, path: Path, nodes: tuple[str, ...] = (),
+                 addresses: Optional[tuple[str, ...]] = None):
         self.path = Path(path)
         if self.path.exists():
             self.state = json.loads(self.path.read_text())
@@ -59,11 +60,16 @@ class FakeCluster:
                           "log": []}
             for made in provided.CLUSTER_BASE:
                 self._put(made.ref.kind, made.ref.name, None, {})
-            for i, n in enumerate(nodes):
+        added = False
+        for i, n in enumerate(nodes):      # nodes register once (kubeadm, or the cluster given)
+            if _key("Node", n, None) not in self.state["objects"]:
+                added = True
                 self._put("Node", n, None, {
                     "metadata": {"name": n, "labels": {"kubernetes.io/hostname": n}},
                     "status": {"conditions": [{"type": "Ready", "status": "True"}],
-                               "addresses": [{"type": "InternalIP", "address": f"172.18.0.{3 + i}"}]}})
+                               "addresses": [{"type": "InternalIP", "address":
+                                              addresses[i] if addresses else f"172.18.0.{3 + i}"}]}})
+        if added or not self.path.exists():
             self.save()
 
     def save(self) -> None:
