@@ -1,21 +1,22 @@
 """``python -m cephlab``: set-up and housekeeping around the pytest run.
 
     python -m cephlab setup      the venv, Python and distro packages, the Ceph root
-    python -m cephlab status     what a kept lab runs, and its ceph status
+    python -m cephlab status     what a kept lab runs, and where
     python -m cephlab repair     start what of a kept lab is not running
     python -m cephlab destroy    stop a kept lab's daemons (by pid) and remove its files
+    python -m cephlab stages     which stage runs on which target, and why not
+
+status, repair and destroy open the lab with the options it was built with (target, ip
+prefix, Ceph release: saved in its state.json), whatever the target.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import re
 import sys
 from pathlib import Path
 
-from . import procs
-from .config import LabConfig, check_lab_dir
 from .errors import LabError
 
 
@@ -26,34 +27,17 @@ def setup(args) -> int:
                         venv=None if args.no_venv else Path(args.venv), root=not args.no_root)
 
 
-class NoLab(LabError):
-    """There is no lab in the given directory."""
-
-
-def _lab(args):
+def _lab(args, for_destroy: bool = False):
     from .lab import Lab
 
-    path = check_lab_dir(Path(args.lab_dir))
-    if not (path / "state.json").exists():
-        raise NoLab(f"no lab in {args.lab_dir}")
-    return Lab(LabConfig(target=args.target, target_reason="command line", lab_dir=path,
-                         ip_prefix=lab_ip_prefix(path)), announce=print)
-
-
-def lab_ip_prefix(lab_dir: Path) -> str:
-    """The addresses the kept lab was built on (its mons' in ceph.conf): a service that
-    `repair` starts again must listen where the lab's clients reach it."""
-    conf = lab_dir / "ceph.conf"
-    found = re.search(r"^mon host = \[v2:(127\.\d+\.\d+)\.\d+:", conf.read_text(), re.M) \
-        if conf.exists() else None
-    return found.group(1) if found else LabConfig.ip_prefix
+    return Lab.open(Path(args.lab_dir), announce=print, for_destroy=for_destroy)
 
 
 def status(args) -> int:
     lab = _lab(args)
     print(f"stages applied: {', '.join(lab.state.applied_slugs()) or 'none'}")
-    for rec in lab.target.cluster.records():
-        print(f"  {rec.name:<18} pid {rec.pid:<8} {'running' if procs.is_alive(rec) else 'NOT RUNNING'}")
+    for line in lab.target.status():
+        print(f"  {line}")
     print(lab.target.describe())
     return 0
 
@@ -66,14 +50,35 @@ def repair(args) -> int:
 
 
 def destroy(args) -> int:
+    from .lab import NoLab
+
     try:
-        lab = _lab(args)
+        lab = _lab(args, for_destroy=True)
     except NoLab as exc:
         print(f"{exc}; nothing to do")
         return 0
     killed = lab.destroy()
     if killed:
         print(f"had to kill (SIGKILL): {', '.join(killed)}")
+    return 0
+
+
+def stages_table(args) -> int:
+    from .stages import STAGES
+    from .targets import TARGETS, support_table
+
+    table = support_table()
+    names = list(TARGETS)
+    print(f"{'stage':<22}" + "".join(f"{n:<9}" for n in names))
+    for stage in STAGES:
+        row = table[stage.slug]
+        print(f"{stage.key + ' ' + stage.slug:<22}" + "".join(
+            f"{'runs' if row[n] is None else '-':<9}" for n in names))
+    if args.why:
+        for stage in STAGES:
+            for n in names:
+                if table[stage.slug][n]:
+                    print(f"{stage.slug} on {n}: {table[stage.slug][n]}")
     return 0
 
 
@@ -95,9 +100,13 @@ def main(argv=None) -> int:
     for name, fn in (("status", status), ("repair", repair), ("destroy", destroy)):
         p = sub.add_parser(name)
         p.add_argument("--lab-dir", default=os.environ.get("LAB_DIR", ".lab/local"))
-        p.add_argument("--target", default="local", choices=["local"])
         p.set_defaults(fn=fn)
+    p = sub.add_parser("stages", help="which stage runs on which target")
+    p.add_argument("--why", action="store_true", help="also say why a stage does not run")
+    p.set_defaults(fn=stages_table)
     args = parser.parse_args(argv)
+    from .lab import NoLab
+
     try:
         return args.fn(args)
     except NoLab as exc:

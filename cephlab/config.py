@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Optional
 
 from .errors import ConfigError
+from .model import LOCAL_IP_PREFIX, NODES
+from .state import LabOptions
 
 TARGET_NAMES = ("local", "vagrant", "cluster", "auto")
 DESTROY_POLICIES = ("passing", "always", "never")
@@ -41,8 +43,8 @@ class LabConfig:
     target_reason: str
     lab_dir: Path
     destroy: str = "passing"
-    ip_prefix: str = "127.0.1"  #: node k8s-N listens on <prefix>.<N+1> (the lab: 10.254.1.N+1)
-    nodes: tuple[str, ...] = ("k8s-1", "k8s-2", "k8s-3")
+    ip_prefix: str = LOCAL_IP_PREFIX  #: node k8s-N listens on <prefix>.<N+1> (the lab: SUBNET.N+1)
+    nodes: tuple[str, ...] = NODES
     disk_size_gib: int = 10
     timeouts: Timeouts = field(default_factory=Timeouts)
     #: cluster target: which cluster (None: the kubeconfig's current context) and what may
@@ -54,6 +56,12 @@ class LabConfig:
     #: local target: where Ceph comes from ("host", "20", "18"; see cephlab/local/releases.py)
     ceph_release: str = "host"
     ceph_reason: str = ""
+
+    def options(self) -> LabOptions:
+        """What is saved with the lab at creation (every later command uses it)."""
+        return LabOptions(target=self.target, ip_prefix=self.ip_prefix, ceph_release=self.ceph_release,
+                          kubeconfig=self.kubeconfig, kube_context=self.kube_context,
+                          cluster_config=str(self.cluster_config) if self.cluster_config else None)
 
     def node_ip(self, node: str) -> str:
         return f"{self.ip_prefix}.{self.nodes.index(node) + 2}"

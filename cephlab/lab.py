@@ -1,44 +1,86 @@
-"""The lifecycle facade the fixtures use: reach a stage, reuse a kept lab, destroy it."""
+"""The lifecycle facade the fixtures use: reach a stage, reuse a kept lab, destroy it.
+
+Facts a stage's Then steps compare against are measured here, just before the stage is
+applied, on every target (``Stage.records_before``, :data:`MEASURES`).
+"""
 
 from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Callable, Optional
 
+from . import checks
 from . import stages as S
+from .ceph import CephRunner
 from .config import LabConfig, check_lab_dir
-from .errors import LabError
+from .errors import ConfigError, LabError
 from .stages import Stage
-from .state import LabState
-from .targets import Target, target_class
+from .state import STATE_FILE, LabState, read_options
+from .targets import Target, make_target, why_not
 
 log = logging.getLogger("cephlab")
 
 Announce = Callable[[str], None]
 
+#: fact -> how the lifecycle measures it (named by ``Stage.records_before``).
+MEASURES: dict[str, Callable[[CephRunner], object]] = {
+    "raw_bytes_before_extend": lambda ceph: checks.raw_capacity(ceph.json("df")),
+}
+
 
 class Lab:
-    def __init__(self, cfg: LabConfig, announce: Optional[Announce] = None):
+    def __init__(self, cfg: LabConfig, announce: Optional[Announce] = None, *,
+                 any_schema: bool = False):
         cfg.lab_dir = check_lab_dir(cfg.lab_dir)
+        kept = None if any_schema else read_options(cfg.lab_dir)
+        if kept and cfg.ceph_reason.startswith("auto") and kept.ceph_release != cfg.ceph_release:
+            # an automatic choice yields to the release a kept lab was built with
+            cfg.ceph_release = kept.ceph_release
+            cfg.ceph_reason = f"the kept lab's release (auto would have chosen another)"
         self.cfg = cfg
         self.announce: Announce = announce or log.info
-        self.state = LabState(cfg.lab_dir, cfg.target)
-        self.target: Target = target_class(cfg.target)(cfg, self.state)
+        self.state = LabState(cfg.lab_dir, cfg.options(), any_schema=any_schema)
+        self.target: Target = make_target(cfg, self.state)
         self._resumed = False
         #: Fault-injection reports of this run, for the terminal summary.
         self.fault_reports: list[dict] = []
 
+    @classmethod
+    def open(cls, lab_dir: Path, announce: Optional[Announce] = None, *,
+             for_destroy: bool = False) -> "Lab":
+        """A kept lab, with the options it was built with (a command line gives only its
+        directory). ``for_destroy`` opens a lab of another state schema too."""
+        path = check_lab_dir(Path(lab_dir))
+        if not (path / STATE_FILE).exists():
+            raise NoLab(f"no lab in {lab_dir}")
+        try:
+            opts = read_options(path)
+        except ConfigError:
+            if not for_destroy:
+                raise
+            import json
+            doc = json.loads((path / STATE_FILE).read_text())
+            cfg = LabConfig(target=doc.get("target", "local"), target_reason="the kept lab", lab_dir=path)
+            return cls(cfg, announce, any_schema=True)
+        cfg = LabConfig(target=opts.target, target_reason="the kept lab's saved options",
+                        lab_dir=path, ip_prefix=opts.ip_prefix, ceph_release=opts.ceph_release,
+                        kubeconfig=opts.kubeconfig, kube_context=opts.kube_context,
+                        cluster_config=Path(opts.cluster_config) if opts.cluster_config else None)
+        return cls(cfg, announce)
+
     # ------------------------------------------------------------------ queries
     @property
-    def ceph(self):
+    def ceph(self) -> CephRunner:
         return self.target.ceph
 
-    def skip_reason(self, slug: str) -> Optional[str]:
-        return self.target.skip_reason(S.get(slug))
+    def why_not(self, stage: Stage | str) -> Optional[str]:
+        """Why ``stage`` does not run in this lab (None: it does): the one answer."""
+        return why_not(type(self.target), stage, self.cfg)
 
     def built_by_harness(self) -> bool:
-        return self.state.exists and self.state.doc.get("created_by") == "cephlab"
+        return self.state.built_by_harness
 
     # ------------------------------------------------------------------ lifecycle
     def sanity_checks(self) -> None:
@@ -66,7 +108,7 @@ class Lab:
         invalidates it (e.g. OSDs removed) is destroyed and rebuilt first.
         """
         stage = S.get(slug)
-        reason = self.target.skip_reason(stage)
+        reason = self.why_not(stage)
         if reason:
             raise LabError(f"cannot reach stage {slug}: {reason}")
         self._rebuild_if_invalidated(stage)
@@ -79,7 +121,7 @@ class Lab:
         return self._apply_closure(slug, include_self=False)
 
     def _apply_closure(self, slug: str, include_self: bool) -> list[str]:
-        needed = S.closure(slug, self.target.applicable)
+        needed = S.closure(slug, lambda st: self.why_not(st) is None)
         if not include_self:
             needed = [st for st in needed if st.slug != slug]
         self.resume()
@@ -94,6 +136,9 @@ class Lab:
     def _apply(self, st: Stage) -> None:
         self.announce(f"applying stage {st.key} {st.slug}: {st.title}")
         start = time.monotonic()
+        for fact in st.records_before:
+            if not self.state.has(fact):  # once per lab: a retried stage keeps the first one
+                self.state.put(fact, MEASURES[fact](self.ceph))
         if st.builds:
             self.target.apply(st)
         seconds = time.monotonic() - start
@@ -110,11 +155,15 @@ class Lab:
         if not self.built_by_harness():
             raise LabError(f"stage {st.slug} no longer holds on this lab (after "
                            f"{', '.join(spoiled)}) and the harness did not build it")
+        refused = self.target.rebuild_refusal()
+        if refused:
+            raise LabError(f"stage {st.slug} no longer holds on this lab (after "
+                           f"{', '.join(spoiled)}), and it is not rebuilt: {refused}")
         self.announce(f"stage {st.slug} no longer holds after {', '.join(spoiled)}: "
                       f"destroying and rebuilding the lab")
         self.destroy()
-        self.state = LabState(self.cfg.lab_dir, self.cfg.target)
-        self.target = target_class(self.cfg.target)(self.cfg, self.state)
+        self.state = LabState(self.cfg.lab_dir, self.cfg.options())
+        self.target = make_target(self.cfg, self.state)
         self.target.sanity_checks()
 
     def destroy(self) -> list[str]:
@@ -130,3 +179,7 @@ class Lab:
             return self.target.diagnostics()
         except Exception as exc:  # diagnostics must never hide the original failure
             return f"(collecting diagnostics failed: {type(exc).__name__}: {exc})"
+
+
+class NoLab(LabError):
+    """There is no lab in the given directory."""

@@ -10,11 +10,14 @@ from typing import Iterable
 NODES = ("k8s-1", "k8s-2", "k8s-3")
 SUBNET = "10.254.1"              #: the lab's private network; k8s-N is SUBNET.N+1
 POD_CIDR = "192.168.0.0/16"      #: Calico's pool in the lab
+#: the local target's stand-in for SUBNET: k8s-N listens on LOCAL_IP_PREFIX.N+1 (loopback)
+LOCAL_IP_PREFIX = "127.0.1"
 BLOCK_POOL = "replicapool"
 FS_NAME, FS_METADATA, FS_DATA = "k8s-fs", "k8s-fs-metadata", "k8s-fs-data0"
 POOL_SIZE = 2
 PG_NUM_TARGET = 150
-REMOVED_NODE = "k8s-1"
+REMOVED_NODE = NODES[0]      #: stage remove_node takes this node's storage away
+SERVICE_NODE = NODES[0]      #: clients reach the lab's services on this node's address
 #: Where the lab's services listen: NodePorts on Kubernetes, the same ports on k8s-1's
 #: address on the local target. 30000/30001/30010/30020 are the lab's; the rest are ours.
 PORTS = {

@@ -6,7 +6,6 @@ as a marker, which is how an item is tied to its stage.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Optional
@@ -17,6 +16,7 @@ from . import stages as S
 from . import waits
 from .config import DESTROY_POLICIES, LabConfig, Timeouts, check_lab_dir, env_or, resolve_target
 from .errors import ConfigError
+from .model import LOCAL_IP_PREFIX
 
 OPTIONS = (
     # (option, env var, ini name, help)
@@ -46,7 +46,7 @@ OPTIONS = (
      "(vagrant and cluster targets)"),
 )
 
-DEFAULTS = {"lab_target": "auto", "lab_destroy": "passing", "lab_ip_prefix": "127.0.1",
+DEFAULTS = {"lab_target": "auto", "lab_destroy": "passing", "lab_ip_prefix": LOCAL_IP_PREFIX,
             "lab_timeout_scale": "1", "lab_ceph": "auto"}
 
 EXTRA_MARKERS = {
@@ -79,7 +79,7 @@ def build_config(config: pytest.Config) -> LabConfig:
     if destroy not in DESTROY_POLICIES:
         raise ConfigError(f"unknown --lab-destroy policy {destroy!r}; choose one of: "
                           f"{', '.join(DESTROY_POLICIES)}")
-    prefix = _option(config, "lab_ip_prefix", "LAB_IP_PREFIX") or "127.0.1"
+    prefix = _option(config, "lab_ip_prefix", "LAB_IP_PREFIX") or LOCAL_IP_PREFIX
     parts = prefix.split(".")
     if len(parts) != 3 or parts[0] != "127" or not all(p.isdigit() and int(p) < 256 for p in parts):
         raise ConfigError(f"--lab-ip-prefix {prefix!r} must be three octets inside 127.0.0.0/8, "
@@ -187,12 +187,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 @pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items) -> None:
-    from .targets import target_class
+    """The one skip path: a stage that does not run on this run's target (or that this run's
+    options forbid) is skipped here, with the reason :func:`cephlab.targets.why_not` gives."""
+    from .targets import why_not
 
-    target_cls = target_class(lab_session(config).cfg.target)
+    cfg = lab_session(config).cfg
     for item in items:
         stage = item_stage(item)
-        reason = target_cls.skip_reason(stage) if stage is not None else None
+        reason = why_not(cfg.target, stage, cfg, needs_kubernetes=item.get_closest_marker("k8s") is not None
+                         ) if stage is not None else None
         if reason:
             item.add_marker(pytest.mark.skip(reason=reason))
 
@@ -220,7 +223,9 @@ def _write_plan(cfg: LabConfig, out_dir: Path) -> None:
     """Plan mode: render the whole lab for review, run nothing, end the session."""
     from .k8s.plan import write_plan
 
-    if cfg.target not in ("vagrant", "cluster"):
+    from .targets import target_class
+
+    if not target_class(cfg.target).has_kubernetes:
         pytest.exit(f"cephlab: --lab-plan is for the vagrant and cluster targets (this run's "
                     f"target is {cfg.target}: {cfg.target_reason})",
                     returncode=pytest.ExitCode.USAGE_ERROR)

@@ -29,6 +29,9 @@ class Stage:
     invalidated_by: tuple[str, ...] = field(default_factory=tuple)
     #: False for stages whose scenarios only act on what their requirements built (faults).
     builds: bool = True
+    #: Facts the lifecycle measures just before applying this stage, on every target
+    #: (see cephlab.lab.MEASURES), for the stage's Then steps to compare against.
+    records_before: tuple[str, ...] = ()
 
     @property
     def feature_file(self) -> str:
@@ -62,7 +65,7 @@ STAGES: tuple[Stage, ...] = (
           ("block_pool", "shared_filesystem", "object_store", "mysql"), destructive=True,
           invalidated_by=("extend_storage", "remove_node"), builds=False),
     Stage("11", "extend_storage", "sdd added on every node", ("ceph_cluster",),
-          invalidated_by=("remove_node",)),
+          invalidated_by=("remove_node",), records_before=("raw_bytes_before_extend",)),
     Stage("12", "toolbox", "Ceph CLI answers and agrees with the lab", ("ceph_cluster",)),
     Stage("13", "pg_num", "pg_num 150 on k8s-fs-data0 and replicapool",
           ("block_pool", "shared_filesystem")),

@@ -1,115 +1,230 @@
-"""Where the lab runs. A table maps the target name to its class; an unknown name is an
-error that names it (see :func:`cephlab.config.resolve_target`).
+"""Where the lab runs: the target contract, the target table, and the one answer to "does
+stage S run on target T, and if not, why".
 
-A target knows which stages it has, applies one stage's work, gives the Ceph runner for
-assertions, restarts what a kept lab lost, collects diagnostics and destroys what it built.
+:class:`Target` is the contract every target implements. What each must do is abstract;
+what only some targets offer (a Kubernetes API, VMs, CephFS mounts, the lab's services,
+fault injection) has a default that raises :class:`NotOffered` naming the target and what
+it lacks. Callers (fixtures, steps, the CLI) call the contract, never probe for attributes.
+
+:func:`why_not` is the one function that says whether a stage runs on a target. It reads
+each target class's declaration (``supported``, ``provided``, ``has_kubernetes``), what this
+machine lacks (:meth:`Target.unavailable`) and what this run's options refuse
+(:meth:`Target.refusal`). Plugin collection, the lifecycle and the CLI's ``stages`` table
+all ask it; :func:`support_table` is its answer for every stage and target.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional
 
+from . import stages as S
 from .ceph import CephRunner
 from .config import LabConfig
-from .errors import ConfigError
+from .errors import ConfigError, LabError
 from .stages import Stage
 from .state import LabState
 
+if TYPE_CHECKING:
+    from .k8s.kube import Kube
+    from .k8s.vagrant import VagrantLab
 
-class Target:
-    name = "base"
-    #: The stages this target can build and verify (others skip with ``skip_reason``).
-    supported: frozenset[str] = frozenset()
+
+class NotOffered(LabError, LookupError):
+    """The target does not offer this (a Kubernetes API on the local target, …)."""
+
+
+class Target(ABC):
+    name: ClassVar[str]
+    #: The stages this target builds (its engine has their work).
+    supported: ClassVar[frozenset[str]] = frozenset()
+    #: Stages the target's environment already has, and why they are not run.
+    provided: ClassVar[Mapping[str, str]] = {}
+    #: Stages this target does not build, and why (others say "has no … stage").
+    not_built: ClassVar[Mapping[str, str]] = {}
+    #: Whether the target has a Kubernetes API (stages marked ``kubernetes`` need one).
+    has_kubernetes: ClassVar[bool] = False
 
     def __init__(self, cfg: LabConfig, state: LabState):
         self.cfg = cfg
         self.state = state
 
-    # Checked before any work starts: raise ConfigError with what to do.
-    def sanity_checks(self) -> None:
-        raise NotImplementedError
+    # ------------------------------------------------------------------ what runs here
+    @classmethod
+    def unavailable(cls, stage: Stage) -> Optional[str]:
+        """What this machine lacks for ``stage`` (None: nothing). Needs no lab."""
+        return None
 
     @classmethod
-    def skip_reason(cls, stage: Stage) -> Optional[str]:
-        """Why this target does not run ``stage`` (None: it does). Needs no lab."""
-        if stage.slug in cls.supported:
-            return None
-        return f"the {cls.name} target has no {stage.slug} stage"
+    def refusal(cls, stage: Stage, cfg: LabConfig) -> Optional[str]:
+        """Why this run's options forbid ``stage`` (None: they allow it). Needs no lab."""
+        return None
 
-    def applicable(self, stage: Stage) -> bool:
-        return self.skip_reason(stage) is None
+    # ------------------------------------------------------------------ lifecycle
+    @abstractmethod
+    def sanity_checks(self) -> None:
+        """Checked before any work starts: raise ConfigError saying what to do."""
 
     @property
+    @abstractmethod
     def ceph(self) -> CephRunner:
-        raise NotImplementedError
+        """The runner of Ceph's own tools on this lab."""
 
+    @abstractmethod
+    def apply(self, stage: Stage) -> None:
+        """Do ``stage``'s work (the lifecycle calls it only for stages that run here)."""
+
+    @abstractmethod
     def resume(self) -> list[str]:
         """Start a kept lab that is not running at all; return what had to be started."""
-        return []
 
+    @abstractmethod
     def broken(self) -> list[str]:
         """What of the lab should run and does not."""
-        return []
 
-    def apply(self, stage: Stage) -> None:
-        raise NotImplementedError
+    @abstractmethod
+    def repair(self) -> list[str]:
+        """Start whatever of the lab is not running; return what was started."""
 
+    @abstractmethod
+    def status(self) -> list[str]:
+        """One line per part of the lab (daemon, VM, object) and whether it runs."""
+
+    @abstractmethod
     def fail_fast(self) -> None:
         """Raise when a wait on this lab can no longer succeed (a daemon or pod is gone)."""
 
+    @abstractmethod
+    def diagnostics(self) -> str:
+        """What a person debugging a failed scenario reads first."""
+
+    @abstractmethod
+    def destroy(self) -> list[str]:
+        """Remove what the harness built (only that); return what had to be killed/deleted."""
+
+    @abstractmethod
+    def describe(self) -> str:
+        """One line: where the lab is and how to reach its toolbox."""
+
+    def rebuild_refusal(self) -> Optional[str]:
+        """Why this lab must not be destroyed and built again to reach a stage that a later
+        stage invalidated (None: it may; the lifecycle also requires a lab it built)."""
+        return None
+
+    # ------------------------------------------------------------------ the lab's nodes
     def mon_names(self) -> Optional[list[str]]:
         """Names the mons should have (None: only their number is known, as with Rook's a, b, c)."""
         return None
 
-    def crush_host(self, lab_node: str) -> str:
-        """The CRUSH host name of the lab's node ``lab_node`` (k8s-1..3) on this target."""
+    def node_name(self, lab_node: str) -> str:
+        """The name of the lab's node ``lab_node`` (k8s-1..3) on this target."""
         return lab_node
+
+    def crush_host(self, lab_node: str) -> str:
+        """The CRUSH host name of the lab's node ``lab_node`` on this target."""
+        return self.node_name(lab_node)
+
+    def node_address(self, lab_node: str) -> str:
+        """Where a client of the lab reaches ``lab_node``."""
+        return self.cfg.node_ip(lab_node)
+
+    def expected_address(self, lab_node: str) -> Optional[str]:
+        """The address ``lab_node`` must report (None: nothing to compare with)."""
+        return self.node_address(lab_node)
+
+    # ------------------------------------------------------------------ what some offer
+    def kube_api(self) -> "Kube":
+        """The lab's Kubernetes API (:class:`cephlab.k8s.kube.Kube`)."""
+        raise NotOffered(f"the {self.name} target has no Kubernetes API")
+
+    def machines(self) -> "VagrantLab":
+        """The lab's own VMs."""
+        raise NotOffered(f"the {self.name} target has no VMs of its own")
 
     def cephfs_root(self, name: str) -> tuple[Optional[Path], str]:
         """A mounted view of the lab's CephFS for this run (path, "") or (None, why not)."""
         return None, f"the {self.name} target offers no CephFS mount to the harness"
 
-    # Services the lab runs for its users, by name: "ceph_dashboard", "s3", "mysql".
+    # Services the lab runs for its users, by name: "ceph_dashboard", "s3", "mysql", …
     def endpoint(self, service: str) -> tuple[str, int]:
         """(host, port) where a client of the lab reaches ``service``."""
-        raise LookupError(f"the {self.name} target runs no {service} service")
+        raise NotOffered(f"the {self.name} target runs no {service} service")
 
     def credentials(self, service: str) -> dict[str, str]:
         """Generated credentials for ``service`` (never print them)."""
-        raise LookupError(f"the {self.name} target has no credentials for {service}")
+        raise NotOffered(f"the {self.name} target has no credentials for {service}")
 
     def restart(self, service: str) -> None:
         """Restart ``service`` the way the lab would (a pod deleted, a server restarted)."""
-        raise LookupError(f"the {self.name} target cannot restart {service}")
+        raise NotOffered(f"the {self.name} target cannot restart {service}")
 
     def block_volume(self, service: str) -> tuple[str, str]:
         """(pool, RBD image) holding ``service``'s volume."""
-        raise LookupError(f"the {self.name} target has no block volume for {service}")
+        raise NotOffered(f"the {self.name} target has no block volume for {service}")
 
-    def inject_fault(self, fault: str, **options):
+    def inject_fault(self, fault: str, **options: Any):
         """Inject a named fault, undo it, and return its report (see cephlab.local.faults)."""
-        raise LookupError(f"the {self.name} target cannot inject {fault}")
+        raise NotOffered(f"the {self.name} target cannot inject {fault}")
 
-    def diagnostics(self) -> str:
-        return ""
 
-    def destroy(self) -> list[str]:
-        raise NotImplementedError
-
-    def describe(self) -> str:
-        return self.name
+# ---------------------------------------------------------------------------- the table
+#: Target name -> "module:Class" (imported on first use: the engines import this module).
+TARGETS: dict[str, str] = {
+    "local": "cephlab.local.target:LocalTarget",
+    "vagrant": "cephlab.k8s.vagrant_target:VagrantTarget",
+    "cluster": "cephlab.k8s.cluster_target:ClusterTarget",
+}
+#: Replacements by name, for the harness's own tests (stand-ins wired to fakes).
+OVERRIDES: dict[str, type[Target]] = {}
 
 
 def target_class(name: str) -> type[Target]:
-    from .k8s.cluster_target import ClusterTarget  # the engines import this module
-    from .k8s.vagrant_target import VagrantTarget
-    from .local.target import LocalTarget
-
-    table: dict[str, type[Target]] = {
-        "local": LocalTarget, "vagrant": VagrantTarget, "cluster": ClusterTarget,
-    }
+    if name in OVERRIDES:
+        return OVERRIDES[name]
     try:
-        return table[name]
+        module, _, cls = TARGETS[name].partition(":")
     except KeyError:
-        raise ConfigError(f"unknown lab target {name!r}; choose one of: {', '.join(table)}") from None
+        raise ConfigError(f"unknown lab target {name!r}; choose one of: {', '.join(TARGETS)}") from None
+    import importlib
+
+    return getattr(importlib.import_module(module), cls)
+
+
+def make_target(cfg: LabConfig, state: LabState) -> Target:
+    return target_class(cfg.target)(cfg, state)
+
+
+def why_not(target: str | type[Target], stage: Stage | str,
+            cfg: Optional[LabConfig] = None, *, needs_kubernetes: bool = False) -> Optional[str]:
+    """Why ``stage`` does not run on ``target`` (None: it runs). With ``cfg``, this run's
+    options are asked too (a destructive stage on an existing cluster needs an allowance).
+    ``needs_kubernetes``: one scenario of a stage that runs here asks the Kubernetes API
+    (tagged ``@k8s``)."""
+    cls = target_class(target) if isinstance(target, str) else target
+    stage = S.get(stage) if isinstance(stage, str) else stage
+    if needs_kubernetes and not cls.has_kubernetes:
+        return (f"this scenario of stage {stage.slug} asks the Kubernetes API; the {cls.name} "
+                f"target has none")
+    if stage.slug in cls.provided:
+        return f"stage {stage.slug} is not run: {cls.provided[stage.slug]}"
+    if stage.slug not in cls.supported:
+        if stage.kubernetes and not cls.has_kubernetes:
+            return (f"stage {stage.slug} needs Kubernetes; the {cls.name} target has none "
+                    f"(run it with --lab-target=vagrant or --lab-target=cluster)")
+        return cls.not_built.get(stage.slug) or f"the {cls.name} target has no {stage.slug} stage"
+    lacking = cls.unavailable(stage)
+    if lacking:
+        return f"stage {stage.slug} cannot run here: {lacking}"
+    return cls.refusal(stage, cfg) if cfg is not None else None
+
+
+def support_table(cfg_of: Optional[Mapping[str, LabConfig]] = None) -> dict[str, dict[str, Optional[str]]]:
+    """stage slug -> target name -> why not (None: it runs)."""
+    cfg_of = cfg_of or {}
+    return {stage.slug: {name: why_not(name, stage, cfg_of.get(name)) for name in TARGETS}
+            for stage in S.STAGES}
+
+
+__all__ = ["NotOffered", "Target", "TARGETS", "make_target", "support_table",
+           "target_class", "why_not"]

@@ -6,4 +6,5 @@ Feature: 04 master_isolation — pods may run on the control-plane node
     Given the lab has what stage master_isolation needs
     When stage master_isolation is applied
     Then k8s-1 carries no NoSchedule taint
-    And a pod pinned to k8s-1 runs
+    When a pod is pinned to k8s-1
+    Then the pinned pod runs

@@ -6,7 +6,8 @@ Feature: 05 dashboard — the Kubernetes Dashboard with an admin login
     Given the lab has what stage dashboard needs
     When stage dashboard is applied
     Then the Dashboard answers over HTTPS on node port 30000 of k8s-1
-    And a short-lived token of admin-user logs in through node port 30000 of k8s-1
+    When a short-lived token of admin-user is created
+    Then the token logs in through node port 30000 of k8s-1 and a bogus one is refused
 
   Scenario: dashboard — a person logs in with the admin token in a browser
     Given a headless browser

@@ -6,7 +6,8 @@ Feature: 08 ceph_dashboard — the Ceph dashboard reachable from outside
     Given the lab has what stage ceph_dashboard needs
     When stage ceph_dashboard is applied
     Then the Ceph dashboard serves its login page
-    And the dashboard's admin user logs in with a generated password
+    When the dashboard's admin user logs in with the generated password and with a wrong one
+    Then the generated password gets a token and the wrong one is refused
     And the health the dashboard reports matches ceph status
 
   Scenario: ceph_dashboard — a person logs in through the dashboard's form in a browser

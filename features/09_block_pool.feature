@@ -8,5 +8,8 @@ Feature: 09 block_pool — a replicated pool for block storage
     When stage block_pool is applied
     Then pool replicapool is replicated with size 2
     And pool replicapool serves rbd
-    And a block image can be created, resized and removed in replicapool
+    When a block image of 64 MiB is created in replicapool and resized to 128 MiB
+    Then the image is listed in replicapool with 128 MiB
+    When the image is removed
+    Then it is no longer listed in replicapool
     And the cluster is healthy

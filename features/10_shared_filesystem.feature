@@ -14,5 +14,7 @@ Feature: 10 shared_filesystem — CephFS k8s-fs with an active and a standby MDS
   Scenario: shared_filesystem — two independent mounts share directories and files
     Given the lab has what stage shared_filesystem needs
     When stage shared_filesystem is applied
-    Then directories minio and ghost exist on the shared filesystem
-    And a file written through one mount reads back through the other
+    And directories minio and ghost are made through one mount of the shared filesystem
+    Then the other mount sees the directories
+    When files are written through one mount
+    Then they read back identical through the other mount

@@ -5,6 +5,10 @@ Feature: 10b object_store — S3 object storage
   Scenario: object_store — a bucket holds objects that read back identical
     Given the lab has what stage object_store needs
     When stage object_store is applied
-    Then a bucket can be created through the S3 API
-    And objects of several sizes put into it read back byte-identical
+    And a bucket is created through the S3 API
+    Then the bucket is listed
+    When objects of several sizes are put into the bucket
+    Then they are listed with their sizes and read back byte-identical
+    When the objects and the bucket are deleted
+    Then the bucket is gone
     And wrong keys are denied

@@ -8,6 +8,7 @@ Feature: 15 minio — MinIO on the shared filesystem
     When stage minio is applied
     Then claim minio-data is Bound
     And the pod of app minio is Running and ready
-    And a bucket can be created through MinIO
-    And an object written through MinIO reads back byte-identical
+    When a bucket is created through MinIO
+    And an object is written into it through MinIO
+    Then the object reads back byte-identical through MinIO
     And the object is a file under /minio on the shared filesystem

@@ -7,5 +7,7 @@ Feature: 16 mysql — MySQL on Ceph block storage
     Given the lab has what stage mysql needs
     When stage mysql is applied
     Then a client connects and lists the databases
-    And rows written to database ghost are there after the server restarts
+    When 500 rows are written to database ghost
+    And the server restarts
+    Then the rows read back identical
     And the database's volume holds its data in Ceph

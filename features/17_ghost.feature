@@ -29,6 +29,7 @@ Feature: 17 ghost — Ghost on CephFS and MySQL
     And the blog's owner publishes a post with an image through the Admin API
     Then the blog's home page in a browser shows the published post
 
+  @k8s
   Scenario: ghost — the Kubernetes objects behind the blog
     Given the lab has what stage ghost needs
     When stage ghost is applied

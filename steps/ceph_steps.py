@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import uuid
 
-from pytest_bdd import parsers, then
+from pytest_bdd import parsers, then, when
 
 from cephlab import checks, model
+from steps.lists import LIST
 
 
 def _applied(lab):
@@ -38,9 +39,9 @@ def one_mgr_active(ceph, expect, timeouts):
     expect("one active mgr", probe, timeout=timeouts.daemon_start)
 
 
-@then(parsers.parse("the OSDs are up and in, {per:d} on each of {hosts}"))
+@then(parsers.parse("the OSDs are up and in, {per:d} on each of {hosts:List}", LIST))
 def osds_per_host(lab, ceph, expect, timeouts, per, hosts):
-    wanted = {h.strip(): per for h in hosts.replace(" and ", ",").split(",") if h.strip()}
+    wanted = {h: per for h in hosts}
     assert wanted == model.osd_layout(_applied(lab)), (
         f"the feature expects {wanted}, the lab model after {_applied(lab)} says "
         f"{model.osd_layout(_applied(lab))}")
@@ -76,20 +77,33 @@ def pool_application(ceph, pool, application):
     checks.assert_pool(ceph.json("osd", "pool", "ls", "detail"), pool, application=application)
 
 
-@then(parsers.parse("a block image can be created, resized and removed in {pool}"))
-def rbd_image_roundtrip(ceph, pool):
-    image = f"cephlab-probe-{uuid.uuid4().hex[:8]}"
-    ceph.run("create", f"{pool}/{image}", "--size", "64M", tool="rbd")
-    try:
-        info = ceph.json("info", f"{pool}/{image}", tool="rbd")
-        assert info.get("size") == 64 * 1024 ** 2, f"image size {info.get('size')}, expected 64 MiB"
-        ceph.run("resize", f"{pool}/{image}", "--size", "128M", tool="rbd")
-        info = ceph.json("info", f"{pool}/{image}", tool="rbd")
-        assert info.get("size") == 128 * 1024 ** 2, f"resized image is {info.get('size')} bytes"
-        assert image in ceph.json("ls", pool, tool="rbd"), f"rbd ls {pool} does not list {image}"
-    finally:
-        ceph.run("rm", f"{pool}/{image}", tool="rbd", check=False)
-    assert image not in ceph.json("ls", pool, tool="rbd"), f"{image} still listed after rbd rm"
+@when(parsers.parse("a block image of {size:d} MiB is created in {pool} and resized to {new:d} MiB"),
+      target_fixture="rbd_image")
+def rbd_image_created(request, ceph, size, pool, new):
+    image = f"{pool}/cephlab-probe-{uuid.uuid4().hex[:8]}"
+    request.addfinalizer(lambda: ceph.run("rm", image, tool="rbd", check=False))
+    ceph.run("create", image, "--size", f"{size}M", tool="rbd")
+    ceph.run("resize", image, "--size", f"{new}M", tool="rbd")
+    return image
+
+
+@then(parsers.parse("the image is listed in {pool} with {size:d} MiB"))
+def rbd_image_listed(ceph, rbd_image, pool, size):
+    name = rbd_image.split("/", 1)[1]
+    assert name in ceph.json("ls", pool, tool="rbd"), f"rbd ls {pool} does not list {name}"
+    info = ceph.json("info", rbd_image, tool="rbd")
+    assert info.get("size") == size * 1024 ** 2, f"{rbd_image} is {info.get('size')} bytes, expected {size} MiB"
+
+
+@when("the image is removed")
+def rbd_image_removed(ceph, rbd_image):
+    ceph.run("rm", rbd_image, tool="rbd")
+
+
+@then(parsers.parse("it is no longer listed in {pool}"))
+def rbd_image_gone(ceph, rbd_image, pool):
+    name = rbd_image.split("/", 1)[1]
+    assert name not in ceph.json("ls", pool, tool="rbd"), f"{name} still listed after rbd rm"
 
 
 @then(parsers.parse("filesystem {fs} uses {metadata} for metadata and {data} for data"))
@@ -99,10 +113,10 @@ def fs_pools(ceph, expect, timeouts, fs, metadata, data):
         active=1, standby_replay=1), timeout=timeouts.mds)
 
 
-@then(parsers.parse("pools {pools} have size {size:d}"))
+@then(parsers.parse("pools {pools:List} have size {size:d}", LIST))
 def pools_size(ceph, pools, size):
     detail = ceph.json("osd", "pool", "ls", "detail")
-    for pool in [p.strip() for p in pools.split(" and ")]:
+    for pool in pools:
         checks.assert_pool(detail, pool, size=size)
 
 
@@ -116,7 +130,8 @@ def mds_active_standby(ceph, expect, timeouts):
 
 @then(parsers.parse("the raw capacity is at least {factor:g} times what it was before"))
 def capacity_grew(lab, ceph, expect, timeouts, factor):
-    before = lab.state.get("raw_bytes_before_extend", 0)
+    before = lab.state.get("raw_bytes_before_extend")
+    assert before is not None, "the raw capacity before extend_storage was not recorded"
     # ceph df follows the OSDs' statfs reports, which reach the mgr a few seconds late.
     expect(f"raw capacity at least {factor}x", lambda: checks.assert_capacity_grew(
         before, checks.raw_capacity(ceph.json("df")), factor), timeout=timeouts.osds_up, interval=2)
@@ -146,9 +161,9 @@ def df_agrees(lab, ceph, expect, timeouts):
         ceph.json("df"), ceph.json("df", tool="rados"), pools, osds), timeout=30, interval=2)
 
 
-@then(parsers.parse("pools {pools} report pg_num {pg_num:d} with the autoscaler off"))
+@then(parsers.parse("pools {pools:List} report pg_num {pg_num:d} with the autoscaler off", LIST))
 def pools_pg_num(ceph, expect, timeouts, pools, pg_num):
-    names = [p.strip() for p in pools.split(" and ")]
+    names = pools
     for name in names:
         checks.assert_pool(ceph.json("osd", "pool", "ls", "detail"), name, autoscale="off")
     # Ceph raises pg_num and then pgp_num step by step towards the target.

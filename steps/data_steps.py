@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from pytest_bdd import given, parsers, then
 
-from cephlab import data, model
+from cephlab import data, model, stages
 
-KEY = "written_before_{}"
+FACT = "written_before"   #: stage slug -> what was written before it (cephlab.state.FACTS)
 
 
 @given(parsers.parse("objects, a block image and files are written before {slug}"))
 def write_before(lab, ceph, slug):
     """Written once per lab: a kept lab that already went through ``slug`` keeps what was
     written before it, so the check still compares against data older than the change."""
-    key = KEY.format(slug)
-    if lab.state.get(key):
+    stages.get(slug)  # an unknown slug in a feature is an error
+    written = dict(lab.state.get(FACT, {}))
+    if slug in written:
         return
     record = {
         "objects": data.write_objects(ceph, model.BLOCK_POOL, f"before-{slug}"),
@@ -28,12 +29,13 @@ def write_before(lab, ceph, slug):
         record["files_skipped"] = why
     else:
         record["files"] = data.write_files(root, f"before-{slug}")
-    lab.state.put(key, record)
+    written[slug] = record
+    lab.state.put(FACT, written)
 
 
 @then(parsers.parse("everything written before {slug} reads back byte-identical"))
 def read_back(lab, ceph, slug):
-    record = lab.state.get(KEY.format(slug))
+    record = lab.state.get(FACT, {}).get(slug)
     assert record, f"nothing was recorded as written before {slug}"
     bad = data.read_objects(ceph, model.BLOCK_POOL, record["objects"])
     bad += data.read_image(ceph, model.BLOCK_POOL, record["image"], record["image_sha256"])

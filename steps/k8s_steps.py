@@ -7,49 +7,42 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import subprocess
 import uuid
 
 import pytest
 import requests
 from minio import Minio
-from pytest_bdd import parsers, then
+from pytest_bdd import parsers, then, when
+
+
 
 from cephlab import model
 from cephlab.k8s import checks as k8s
 from cephlab.k8s import manifests as m
 from cephlab.k8s import versions, vm_checks
+from steps.lists import LIST
 
 
-def _names(text: str) -> list[str]:
-    return [n.strip() for n in text.replace(" and ", ",").split(",") if n.strip()]
-
-
-def _vagrant(lab):
-    vagrant = getattr(lab.target, "vagrant", None)
-    if vagrant is None:
-        pytest.skip(f"the {lab.target.name} target has no VMs of its own")
-    return vagrant
 
 
 # ------------------------------------------------------------------ 01 vms
-@then(parsers.parse("the machines {names} are running"))
-def machines_running(lab, names):
-    vm_checks.assert_machines_running(_vagrant(lab).status(), _names(names))
+@then(parsers.parse("the machines {nodes:List} are running", LIST))
+def machines_running(lab, nodes):
+    vm_checks.assert_machines_running(lab.target.machines().status(), nodes)
 
 
-@then(parsers.parse("each machine has its private address {addresses}"))
+@then(parsers.parse("each machine has its private address {addresses:List}", LIST))
 def machines_addresses(lab, addresses):
-    vagrant = _vagrant(lab)
-    for node, address in zip(model.NODES, _names(addresses), strict=True):
+    vagrant = lab.target.machines()
+    for node, address in zip(model.NODES, addresses, strict=True):
         vm_checks.assert_has_address(vagrant.ssh(node, "ip -4 -o addr show"), node, address)
 
 
-@then(parsers.parse("each machine has empty disks {devices}"))
+@then(parsers.parse("each machine has empty disks {devices:List}", LIST))
 def machines_disks(lab, devices):
-    vagrant = _vagrant(lab)
+    vagrant = lab.target.machines()
     for node in model.NODES:
-        for dev in _names(devices):
+        for dev in devices:
             out = vagrant.ssh(node, f"lsblk -J -o NAME,TYPE,FSTYPE,PTTYPE /dev/{dev} || true")
             vm_checks.assert_empty_disk(out, node, dev)
 
@@ -60,24 +53,23 @@ def api_answers(kube):
     assert kube.probe_api()
 
 
-@then(parsers.parse("the nodes {names} are registered"))
-def nodes_registered(kube, node_names, names):
-    k8s.assert_nodes_registered(kube.get_json("Node"), [node_names[n] for n in _names(names)])
+@then(parsers.parse("the nodes {nodes:List} are registered", LIST))
+def nodes_registered(kube, node_names, nodes):
+    k8s.assert_nodes_registered(kube.get_json("Node"), [node_names[n] for n in nodes])
 
 
-@then(parsers.parse("the nodes {names} are Ready"))
-def nodes_ready(kube, node_names, expect, timeouts, names):
-    wanted = [node_names[n] for n in _names(names)]
+@then(parsers.parse("the nodes {nodes:List} are Ready", LIST))
+def nodes_ready(kube, node_names, expect, timeouts, nodes):
+    wanted = [node_names[n] for n in nodes]
     expect(f"nodes {', '.join(wanted)} Ready",
            lambda: k8s.assert_nodes_ready(kube.get_json("Node"), wanted), timeout=timeouts.quorum)
 
 
 @then("each node's InternalIP is its 10.254.1.x address")
 def nodes_internal_ip(lab, kube, node_names):
-    expected_of = getattr(lab.target, "expected_address", None)
     want = {}
-    for i, lab_node in enumerate(model.NODES):
-        address = expected_of(lab_node) if expected_of else m.node_ip(i)
+    for lab_node in model.NODES:
+        address = lab.target.expected_address(lab_node)
         if address:
             want[node_names[lab_node]] = address
     if not want:
@@ -90,23 +82,29 @@ def node_untainted(kube, node_names, node):
     k8s.assert_no_taint(kube.get_json("Node", node_names[node]) or {"metadata": {"name": node}})
 
 
-@then(parsers.parse("a pod pinned to {node} runs"))
-def pod_pinned(lab, kube, node_names, expect, timeouts, node):
+@when(parsers.parse("a pod is pinned to {node}"), target_fixture="pinned_pod")
+def pod_pinned(request, kube, node_names, node):
     name = f"cephlab-pinned-{uuid.uuid4().hex[:6]}"
     pod = {"apiVersion": "v1", "kind": "Pod",
            "metadata": {"name": name, "namespace": m.APPS_NS, "labels": {"app": "cephlab-pinned"}},
            "spec": {"nodeName": node_names[node], "restartPolicy": "Never",
                     "containers": [{"name": "sleep", "image": versions.HELPER_IMAGE,
                                     "command": ["sleep", "300"]}]}}
+    request.addfinalizer(lambda: kube.delete({"apiVersion": "v1", "kind": "Pod", "name": name,
+                                              "namespace": m.APPS_NS}))
     kube.apply(pod)
-    try:
-        def probe():
-            current = kube.get_json("Pod", name, m.APPS_NS) or {}
-            k8s.assert_no_terminal_pod_state([current])
-            return k8s.assert_pods_ready([current], f"pod {name} on {node_names[node]}", count=1)
-        expect(f"pod {name} running on {node_names[node]}", probe, timeout=timeouts.daemon_start * 3)
-    finally:
-        kube.delete({"apiVersion": "v1", "kind": "Pod", "name": name, "namespace": m.APPS_NS})
+    return {"name": name, "node": node_names[node]}
+
+
+@then("the pinned pod runs")
+def pinned_pod_runs(kube, expect, timeouts, pinned_pod):
+    name, node = pinned_pod["name"], pinned_pod["node"]
+
+    def probe():
+        current = kube.get_json("Pod", name, m.APPS_NS) or {}
+        k8s.assert_no_terminal_pod_state([current])
+        return k8s.assert_pods_ready([current], f"pod {name} on {node}", count=1)
+    expect(f"pod {name} running on {node}", probe, timeout=timeouts.daemon_start * 3)
 
 
 # ------------------------------------------------------------------ 05 dashboard
@@ -123,13 +121,15 @@ def dashboard_answers(node_address, expect, timeouts, port, node):
     expect("the Kubernetes Dashboard to answer", probe, timeout=timeouts.daemon_start * 3, interval=3)
 
 
-@then(parsers.parse("a short-lived token of admin-user logs in through node port {port:d} of {node}"))
-def dashboard_token(kube, node_address, port, node):
-    token = subprocess.run([*kube.kubectl_argv(), "-n", "kubernetes-dashboard", "create", "token",
-                            "admin-user", "--duration=10m"], capture_output=True, text=True,
-                           timeout=30, check=True).stdout.strip()
+@when("a short-lived token of admin-user is created", target_fixture="dashboard_bearer")
+def dashboard_token(kube):
+    return kube.create_token("admin-user", "kubernetes-dashboard", seconds=600)
+
+
+@then(parsers.parse("the token logs in through node port {port:d} of {node} and a bogus one is refused"))
+def dashboard_token_logs_in(node_address, dashboard_bearer, port, node):
     url = f"https://{node_address(node)}:{port}/api/v1/namespace"
-    good = requests.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=10, verify=False)
+    good = requests.get(url, headers={"Authorization": f"Bearer {dashboard_bearer}"}, timeout=10, verify=False)
     assert good.status_code == 200, f"the admin-user token got HTTP {good.status_code} from {url}"
     bad = requests.get(url, headers={"Authorization": "Bearer not-a-token"}, timeout=10, verify=False)
     assert bad.status_code in (401, 403), f"a bogus token got HTTP {bad.status_code} from {url}"
@@ -143,9 +143,9 @@ def rook_operator_ready(kube, expect, timeouts):
         "Rook operator", count=1), timeout=timeouts.daemon_start * 3)
 
 
-@then(parsers.parse("the CRDs {plurals} are registered"))
+@then(parsers.parse("the CRDs {plurals:List} are registered", LIST))
 def crds_registered(kube, plurals):
-    k8s.assert_crds_registered(kube.get_json("CustomResourceDefinition"), _names(plurals))
+    k8s.assert_crds_registered(kube.get_json("CustomResourceDefinition"), plurals)
 
 
 @then(parsers.parse("the pod of app {app} is Running and ready"))
@@ -170,34 +170,40 @@ def _minio(lab) -> Minio:
                  secure=False)
 
 
-@then("a bucket can be created through MinIO", target_fixture="minio_bucket")
+@when("a bucket is created through MinIO", target_fixture="minio_bucket")
 def minio_bucket(lab):
     client, name = _minio(lab), f"cephlab-{uuid.uuid4().hex[:10]}"
     client.make_bucket(name)
-    assert client.bucket_exists(name), f"bucket {name} was created but does not exist"
     return name
 
 
-@then("an object written through MinIO reads back byte-identical", target_fixture="minio_object")
+@when("an object is written into it through MinIO", target_fixture="minio_object")
 def minio_object(lab, minio_bucket):
-    client, key, blob = _minio(lab), "lab-object", os.urandom(3 * 1024 * 1024 + 11)
-    client.put_object(minio_bucket, key, io.BytesIO(blob), len(blob))
-    resp = client.get_object(minio_bucket, key)
+    key, blob = "lab-object", os.urandom(3 * 1024 * 1024 + 11)
+    _minio(lab).put_object(minio_bucket, key, io.BytesIO(blob), len(blob))
+    return {"key": key, "sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}
+
+
+@then("the object reads back byte-identical through MinIO")
+def minio_read_back(lab, minio_bucket, minio_object):
+    client = _minio(lab)
+    assert client.bucket_exists(minio_bucket), f"bucket {minio_bucket} was created but does not exist"
+    resp = client.get_object(minio_bucket, minio_object["key"])
     try:
         got = resp.read()
     finally:
         resp.close()
         resp.release_conn()
-    assert hashlib.sha256(got).digest() == hashlib.sha256(blob).digest(), (
-        f"{minio_bucket}/{key}: {len(got)} bytes read back differ from the {len(blob)} written")
-    return key
+    assert hashlib.sha256(got).hexdigest() == minio_object["sha256"], (
+        f"{minio_bucket}/{minio_object['key']}: {len(got)} bytes read back differ from the "
+        f"{minio_object['size']} written")
 
 
 @then("the object is a file under /minio on the shared filesystem")
 def minio_on_cephfs(kube, minio_bucket, minio_object):
     # MinIO keeps an object as <bucket>/<key>/ (xl.meta and parts) under its /data
-    path = f"/mnt/cephfs/minio/{minio_bucket}/{minio_object}"
-    res = subprocess.run([*kube.kubectl_argv(), "-n", m.APPS_NS, "exec", "cephfs-helper", "--",
-                          "ls", "-R", path], capture_output=True, text=True, timeout=60)
-    assert res.returncode == 0 and res.stdout.strip(), (
-        f"{path} is not on the shared filesystem (seen from pod cephfs-helper): {res.stderr.strip()}")
+    path = f"/mnt/cephfs/minio/{minio_bucket}/{minio_object['key']}"
+    rc, out, err = kube.exec("cephfs-helper", m.APPS_NS, ["ls", "-R", path])
+    assert rc == 0 and out.strip(), (
+        f"{path} is not on the shared filesystem (seen from pod cephfs-helper): {err.strip()}")
+

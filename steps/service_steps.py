@@ -16,9 +16,10 @@ import pytest
 import requests
 from minio import Minio
 from minio.error import S3Error
-from pytest_bdd import parsers, then
+from pytest_bdd import parsers, then, when
 
-from cephlab import checks, data
+from cephlab import data
+from steps.lists import LIST
 
 API = {"Accept": "application/vnd.ceph.api.v1.0+json", "Content-Type": "application/json"}
 OBJECT_SIZES = (0, 1, 1024 * 1024, 12 * 1024 * 1024 + 7)  # the last one goes multipart
@@ -43,17 +44,24 @@ def dashboard_page(lab, expect, timeouts):
     expect("the Ceph dashboard's login page", probe, timeout=timeouts.daemon_start)
 
 
-@then("the dashboard's admin user logs in with a generated password", target_fixture="dashboard_token")
+@when("the dashboard's admin user logs in with the generated password and with a wrong one",
+      target_fixture="dashboard_logins")
 def dashboard_login(lab):
     creds = lab.target.credentials("ceph_dashboard")
     url = _url(lab, "ceph_dashboard") + "/api/auth"
-    res = requests.post(url, json=creds, headers=API, timeout=10)
-    assert res.status_code == 201 and res.json().get("token"), (
-        f"login as {creds['username']} answered HTTP {res.status_code}")
+    good = requests.post(url, json=creds, headers=API, timeout=10)
     wrong = requests.post(url, json={"username": creds["username"], "password": "not-" + uuid.uuid4().hex},
                           headers=API, timeout=10)
+    return {"user": creds["username"], "good": good, "wrong": wrong}
+
+
+@then("the generated password gets a token and the wrong one is refused", target_fixture="dashboard_token")
+def dashboard_login_answers(dashboard_logins):
+    good, wrong = dashboard_logins["good"], dashboard_logins["wrong"]
+    assert good.status_code == 201 and good.json().get("token"), (
+        f"login as {dashboard_logins['user']} answered HTTP {good.status_code}")
     assert wrong.status_code in (400, 401), f"a wrong password got HTTP {wrong.status_code}"
-    return res.json()["token"]
+    return good.json()["token"]
 
 
 @then("the health the dashboard reports matches ceph status")
@@ -77,8 +85,8 @@ def _s3(lab, *, wrong_secret: bool = False) -> Minio:
     return Minio(f"{host}:{port}", access_key=creds["access_key"], secret_key=secret, secure=False)
 
 
-@then("a bucket can be created through the S3 API", target_fixture="bucket")
-def s3_bucket(lab, expect, timeouts):
+@when("a bucket is created through the S3 API", target_fixture="bucket")
+def s3_bucket(request, lab, expect, timeouts):
     client, name = _s3(lab), f"lab-{uuid.uuid4().hex[:10]}"
     host, port = lab.target.endpoint("s3")
 
@@ -91,39 +99,70 @@ def s3_bucket(lab, expect, timeouts):
             raise AssertionError(f"S3 at {host}:{port} does not answer: {type(exc).__name__}: "
                                  f"{str(exc)[:200]}") from None
     expect(f"S3 at {host}:{port} to create bucket {name}", make, timeout=timeouts.daemon_start)
-    assert client.bucket_exists(name), f"bucket {name} was created but does not exist"
-    assert name in [b.name for b in client.list_buckets()]
+    request.addfinalizer(lambda: _remove_bucket(client, name))
     return name
 
 
-@then("objects of several sizes put into it read back byte-identical")
-def s3_objects(lab, bucket):
-    client = _s3(lab)
-    digests = {}
+def _remove_bucket(client: Minio, name: str) -> None:
+    """Leave no bucket behind when a scenario stops half-way (a no-op after the delete step)."""
     try:
-        for size in OBJECT_SIZES:
-            blob, key = os.urandom(size), f"object-{size}"
-            client.put_object(bucket, key, io.BytesIO(blob), size, part_size=PART_SIZE)
-            digests[key] = hashlib.sha256(blob).hexdigest()
-            if size > PART_SIZE:  # a multipart upload's ETag ends in -<number of parts>
-                etag = client.stat_object(bucket, key).etag or ""
-                assert "-" in etag, f"{key} ({size} bytes) was not uploaded in parts: etag {etag!r}"
-        listed = {o.object_name: o.size for o in client.list_objects(bucket)}
-        assert listed == {f"object-{s}": s for s in OBJECT_SIZES}, f"listing shows {listed}"
-        for key, digest in digests.items():
-            resp = client.get_object(bucket, key)
-            try:
-                got = hashlib.sha256(resp.read()).hexdigest()
-            finally:
-                resp.close()
-                resp.release_conn()
-            assert got == digest, f"{key} read back different from what was written"
-    finally:
-        for key in list(digests):
-            client.remove_object(bucket, key)
-    assert not list(client.list_objects(bucket)), "objects remain after deleting them"
+        if client.bucket_exists(name):
+            for obj in client.list_objects(name):
+                client.remove_object(name, obj.object_name)
+            client.remove_bucket(name)
+    except Exception:  # cleanup must not hide the scenario's own outcome
+        pass
+
+
+@then("the bucket is listed")
+def s3_bucket_listed(lab, bucket):
+    client = _s3(lab)
+    assert client.bucket_exists(bucket), f"bucket {bucket} was created but does not exist"
+    assert bucket in [b.name for b in client.list_buckets()], f"bucket {bucket} is not listed"
+
+
+@when("objects of several sizes are put into the bucket", target_fixture="s3_digests")
+def s3_put_objects(lab, bucket):
+    client, digests = _s3(lab), {}
+    for size in OBJECT_SIZES:
+        blob, key = os.urandom(size), f"object-{size}"
+        client.put_object(bucket, key, io.BytesIO(blob), size, part_size=PART_SIZE)
+        digests[key] = (size, hashlib.sha256(blob).hexdigest())
+    return digests
+
+
+@then("they are listed with their sizes and read back byte-identical")
+def s3_objects_read_back(lab, bucket, s3_digests):
+    client = _s3(lab)
+    for key, (size, _) in s3_digests.items():
+        if size > PART_SIZE:  # a multipart upload's ETag ends in -<number of parts>
+            etag = client.stat_object(bucket, key).etag or ""
+            assert "-" in etag, f"{key} ({size} bytes) was not uploaded in parts: etag {etag!r}"
+    listed = {o.object_name: o.size for o in client.list_objects(bucket)}
+    assert listed == {k: size for k, (size, _) in s3_digests.items()}, f"listing shows {listed}"
+    for key, (_, digest) in s3_digests.items():
+        resp = client.get_object(bucket, key)
+        try:
+            got = hashlib.sha256(resp.read()).hexdigest()
+        finally:
+            resp.close()
+            resp.release_conn()
+        assert got == digest, f"{key} read back different from what was written"
+
+
+@when("the objects and the bucket are deleted")
+def s3_delete(lab, bucket):
+    client = _s3(lab)
+    for obj in list(client.list_objects(bucket)):
+        client.remove_object(bucket, obj.object_name)
     client.remove_bucket(bucket)
-    assert not client.bucket_exists(bucket)
+
+
+@then("the bucket is gone")
+def s3_bucket_gone(lab, bucket):
+    client = _s3(lab)
+    assert not client.bucket_exists(bucket), f"bucket {bucket} still exists after it was deleted"
+    assert bucket not in [b.name for b in client.list_buckets()]
 
 
 @then("wrong keys are denied")
@@ -163,26 +202,34 @@ def mysql_databases(lab, expect, timeouts, record_property):
     print(f"the MySQL-compatible server on this target is {server} {version}")
 
 
-@then("rows written to database ghost are there after the server restarts")
-def mysql_rows_survive(lab, expect, timeouts):
-    rows = [(i, uuid.uuid4().hex) for i in range(500)]
+@when(parsers.parse("{count:d} rows are written to database ghost"), target_fixture="mysql_rows")
+def mysql_write_rows(lab, count):
+    rows = [(i, uuid.uuid4().hex) for i in range(count)]
     with _mysql(lab, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute("CREATE DATABASE IF NOT EXISTS ghost")
         cur.execute("CREATE TABLE IF NOT EXISTS ghost.lab_rows (id INT PRIMARY KEY, payload CHAR(32))")
         cur.execute("DELETE FROM ghost.lab_rows")
         cur.executemany("INSERT INTO ghost.lab_rows VALUES (%s, %s)", rows)
+    return rows
+
+
+@when("the server restarts")
+def mysql_restart(lab):
     lab.target.restart("mysql")
 
+
+@then("the rows read back identical")
+def mysql_rows_read_back(lab, expect, timeouts, mysql_rows):
     def read():
         try:
             with _mysql(lab) as conn, conn.cursor() as cur:
                 cur.execute("SELECT id, payload FROM ghost.lab_rows ORDER BY id")
                 return [tuple(r) for r in cur.fetchall()]
         except pymysql.err.OperationalError as exc:
-            raise AssertionError(f"cannot reach MySQL after the restart: {exc}") from None
-    got = expect("MySQL back after the restart", read, timeout=timeouts.daemon_start)
-    assert got == rows, f"{len(got)} rows after the restart, {len(rows)} written; first differences: " \
-                        f"{[r for r in rows if r not in set(got)][:3]}"
+            raise AssertionError(f"cannot reach MySQL: {exc}") from None
+    got = expect("MySQL to answer", read, timeout=timeouts.daemon_start)
+    assert got == mysql_rows, (f"{len(got)} rows read, {len(mysql_rows)} written; first differences: "
+                               f"{[r for r in mysql_rows if r not in set(got)][:3]}")
 
 
 @then("the database's volume holds its data in Ceph")
@@ -194,22 +241,30 @@ def mysql_volume_in_ceph(lab, ceph):
 
 
 # ------------------------------------------------------------------ CephFS through mounts
-@then(parsers.parse("directories {first} and {second} exist on the shared filesystem"),
+@when(parsers.parse("directories {dirs:List} are made through one mount of the shared filesystem", LIST),
       target_fixture="cephfs_mounts")
-def cephfs_dirs(lab, first, second):
+def cephfs_dirs(lab, dirs):
     root_a, why = lab.target.cephfs_root("a")
     if root_a is None:
         pytest.skip(f"the shared filesystem cannot be mounted here: {why}")
     root_b, _ = lab.target.cephfs_root("b")
-    for name in (first, second):
+    for name in dirs:
         (root_a / name).mkdir(exist_ok=True)  # as the lab's helper pod did
-        assert (root_b / name).is_dir(), f"/{name} made through one mount is not seen by the other"
-    return root_a, root_b
+    return {"a": root_a, "b": root_b, "dirs": dirs}
 
 
-@then("a file written through one mount reads back through the other")
-def cephfs_shared(cephfs_mounts):
-    root_a, root_b = cephfs_mounts
-    written = data.write_files(root_a, f"shared-{uuid.uuid4().hex[:8]}")
-    bad = data.read_files(root_b, written)
+@then("the other mount sees the directories")
+def cephfs_dirs_seen(cephfs_mounts):
+    missing = [d for d in cephfs_mounts["dirs"] if not (cephfs_mounts["b"] / d).is_dir()]
+    assert not missing, f"made through one mount, not seen by the other: {missing}"
+
+
+@when("files are written through one mount", target_fixture="cephfs_written")
+def cephfs_write(cephfs_mounts):
+    return data.write_files(cephfs_mounts["a"], f"shared-{uuid.uuid4().hex[:8]}")
+
+
+@then("they read back identical through the other mount")
+def cephfs_shared(cephfs_mounts, cephfs_written):
+    bad = data.read_files(cephfs_mounts["b"], cephfs_written)
     assert not bad, "through the second mount: " + "; ".join(bad)

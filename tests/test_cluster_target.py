@@ -20,6 +20,7 @@ from cephlab.errors import ConfigError, LabError
 from cephlab.k8s import checks
 from cephlab.k8s.cluster_target import ClusterTarget
 from cephlab.state import LabState
+from cephlab.targets import why_not
 from tests.conftest import ROOT, run_harness
 from tests.standins import tools
 from tests.standins.cluster import FakeCluster
@@ -149,21 +150,18 @@ def test_the_example_config_loads():
 # ---------------------------------------------------------------------------- stages
 def test_provided_stages_skip_saying_the_cluster_has_them():
     for slug in ("vms", "kubernetes", "cni", "master_isolation"):
-        reason = ClusterTarget.skip_reason(stages.get(slug))
+        reason = why_not(ClusterTarget, stages.get(slug))
         assert reason and "existing" in reason, (slug, reason)
     for slug in ("rook_operator", "ceph_cluster", "remove_node", "minio", "ghost"):
-        assert ClusterTarget.skip_reason(stages.get(slug)) is None
+        assert why_not(ClusterTarget, stages.get(slug)) is None
 
 
 def test_destructive_stage_is_refused_without_the_allowance(tmp_path):
     target = make_target(tmp_path, kube=FakeKube())
     stage = stages.get("remove_node")
-    assert "--lab-allow-destructive=yes" in target.refusal(stage)
-    assert not target.applicable(stage)
-    with pytest.raises(LabError, match="cannot apply stage remove_node: .*--lab-allow-destructive=yes"):
-        target.apply(stage)
+    assert "--lab-allow-destructive=yes" in why_not(ClusterTarget, stage, target.cfg)
     allowed = make_target(tmp_path, kube=FakeKube(), allow_destructive=True)
-    assert allowed.refusal(stage) is None and allowed.applicable(stage)
+    assert why_not(ClusterTarget, stage, allowed.cfg) is None
 
 
 class Standins:

@@ -19,6 +19,7 @@ import pytest
 from cephlab import procs, stages
 from cephlab.config import LabConfig
 from cephlab.lab import Lab
+from cephlab.targets import why_not
 from cephlab.local import blockdb, ghost, ghost_install, mounts
 from cephlab.local.cluster import missing_binaries
 from cephlab.local.target import LocalTarget, fuse_unavailable
@@ -55,7 +56,7 @@ def test_without_npm_setup_says_so_and_the_stage_skips_saying_it(empty_cache, mo
     assert reason == (f"Ghost {ghost_install.GHOST} could not be installed: npm is not installed "
                       f"(apt-get install npm)")
     if not (blockdb.unavailable() or fuse_unavailable()):
-        assert LocalTarget.skip_reason(stages.get("ghost")) == (
+        assert why_not(LocalTarget, stages.get("ghost")) == (
             f"stage ghost cannot run here: {reason}")
 
 
@@ -188,14 +189,16 @@ def test_destroy_leaves_no_process_and_no_mount(lab_dir):
 
 def test_the_cli_acts_on_a_kept_lab_at_its_own_addresses(tmp_path):
     """`python -m cephlab repair` restarts MariaDB and Ghost where the lab's clients reach
-    them: on the addresses the lab was built on, not the default prefix."""
-    from cephlab.__main__ import lab_ip_prefix
+    them: on the addresses the lab was built on (saved with it), not the default prefix."""
+    from cephlab.config import LabConfig
+    from cephlab.lab import Lab
 
-    assert lab_ip_prefix(tmp_path) == "127.0.1"
-    (tmp_path / "ceph.conf").write_text(
-        "[global]\nmon host = [v2:127.15.9.2:3300,v1:127.15.9.2:6789],"
-        "[v2:127.15.9.3:3300,v1:127.15.9.3:6789]\n")
-    assert lab_ip_prefix(tmp_path) == "127.15.9"
+    built = Lab(LabConfig(target="local", target_reason="test", lab_dir=tmp_path / "lab",
+                          ip_prefix="127.15.9"), announce=lambda text: None)
+    built.state.mark_applied("ceph_cluster", 1.0)
+    lab = Lab.open(tmp_path / "lab")
+    assert lab.target.endpoint("ghost")[0] == lab.target.endpoint("mysql")[0] == "127.15.9.2"
+
 
 
 def test_kubernetes_targets_serve_ghost_under_the_same_names(tmp_path):

@@ -8,6 +8,7 @@ import pytest
 
 from cephlab import model, stages
 from cephlab.local.target import LocalTarget
+from cephlab.targets import why_not
 from tests.conftest import ROOT
 
 FEATURES = ROOT / "features"
@@ -69,8 +70,21 @@ def test_model_layouts():
 
 def test_local_target_skips_kubernetes_stages_with_a_reason():
     for stage in stages.STAGES:
-        reason = LocalTarget.skip_reason(stage)
+        reason = why_not(LocalTarget, stage)
         if stage.kubernetes:
             assert reason and "needs Kubernetes" in reason
         elif stage.slug in LocalTarget.supported and stage.builds:
             assert hasattr(LocalTarget, f"_{stage.slug}"), stage.slug
+
+
+def test_every_step_of_every_feature_has_a_definition():
+    """Kubernetes features are skipped here; their steps must still bind (pytest-bdd's own
+    check of missing steps, over all features)."""
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-m", "pytest", "features/", "--generate-missing",
+                          "--feature", "features/", "-q", "-p", "no:cacheprovider",
+                          "--lab-target=local"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert "Please place the code above" in res.stdout, res.stdout[-2000:] + res.stderr[-2000:]
+    assert "is not defined" not in res.stdout, res.stdout[-4000:]

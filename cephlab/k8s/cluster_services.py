@@ -2,16 +2,21 @@
 node's address + the lab's NodePort), their generated credentials (read from the Secrets
 the harness or Rook created, never printed), restarts and volumes.
 
-A mixin for :class:`cephlab.k8s.cluster_target.ClusterTarget`, which provides ``kube`` and
-``node_address``.
+Composed into each Kubernetes target, which hands it how to reach the API, where the lab's
+first node is, its own name (for messages) and the lab directory (the harness's secrets).
 """
 
 from __future__ import annotations
 
-from ..model import GHOST_OWNER_EMAIL
+from pathlib import Path
+from typing import Callable
+
+from ..model import GHOST_OWNER_EMAIL, SERVICE_NODE
 from ..secrets import SecretStore, password
+from ..targets import NotOffered
 from . import apps
 from . import manifests as m
+from .kube import Kube
 
 #: service -> NodePort. "s3" is the object store's RGW (stage object_store).
 NODE_PORTS = {"ceph_dashboard": m.PORTS["ceph_dashboard"], "mysql": m.PORTS["mysql"],
@@ -22,10 +27,22 @@ DEPLOYMENTS = {"mysql": "mysql", "minio": "minio", "ghost": "ghost"}
 
 
 class KubeServices:
+    def __init__(self, target_name: str, kube: Callable[[], "Kube"],
+                 node_address: Callable[[str], str], lab_dir: Path):
+        self.name, self.lab_dir = target_name, lab_dir
+        self._kube, self._node_address = kube, node_address
+
+    @property
+    def kube(self) -> "Kube":
+        return self._kube()
+
+    def node_address(self, lab_node: str) -> str:
+        return self._node_address(lab_node)
+
     def endpoint(self, service: str) -> tuple[str, int]:
         if service not in NODE_PORTS:
-            raise LookupError(f"the {self.name} target runs no {service} service")
-        return self.node_address("k8s-1"), NODE_PORTS[service]
+            raise NotOffered(f"the {self.name} target runs no {service} service")
+        return self.node_address(SERVICE_NODE), NODE_PORTS[service]
 
     def credentials(self, service: str) -> dict[str, str]:
         kube = self.kube
@@ -46,13 +63,13 @@ class KubeServices:
             # The blog's owner is set up by the harness through Ghost's Admin API, not by a
             # manifest: its generated password lives with the lab's state, as on local.
             return {"email": GHOST_OWNER_EMAIL,
-                    "password": SecretStore(self.cfg.lab_dir).get("ghost-owner", password)}
-        raise LookupError(f"the {self.name} target has no credentials for {service}")
+                    "password": SecretStore(self.lab_dir).get("ghost-owner", password)}
+        raise NotOffered(f"the {self.name} target has no credentials for {service}")
 
     def restart(self, service: str) -> None:
         """Delete the service's pods; its Deployment starts a new one (Recreate strategy)."""
         if service not in DEPLOYMENTS:
-            raise LookupError(f"the {self.name} target cannot restart {service}")
+            raise NotOffered(f"the {self.name} target cannot restart {service}")
         pods = self.kube.get_json("Pod", namespace=m.APPS_NS,
                                   label_selector=f"app={DEPLOYMENTS[service]}")
         if not pods:
@@ -64,7 +81,7 @@ class KubeServices:
     def block_volume(self, service: str) -> tuple[str, str]:
         """(pool, RBD image) behind the service's claim, from the CSI volume's attributes."""
         if service != "mysql":
-            raise LookupError(f"the {self.name} target has no block volume for {service}")
+            raise NotOffered(f"the {self.name} target has no block volume for {service}")
         pvc = self.kube.get_json("PersistentVolumeClaim", "mysql-pvc", m.APPS_NS)
         assert pvc, "claim mysql-pvc does not exist"
         volume = (pvc.get("spec") or {}).get("volumeName")

@@ -12,16 +12,17 @@ import logging
 import shutil
 from typing import Optional
 
-from ..ceph import CephRunner, ToolboxCeph
+from ..ceph import CephRunner
+from ..config import LabConfig
 from ..errors import ConfigError, LabError
-from ..model import NODES
+from ..model import SERVICE_NODE
 from ..stages import Stage
 from ..targets import Target
-from ..waits import wait_for
 from . import checks, cluster_config, preflight
 from . import manifests as m
 from .cluster_services import KubeServices
 from .kube import Kube, kubeconfig_paths
+from .kube_engine import KubeEngine
 from .objects import crush_host_name
 from .plan_build import build, by_stage
 from .plan_ops import StagePlan
@@ -38,39 +39,39 @@ PROVIDED = {
     "master_isolation": "the existing cluster decides its taints; the configured storage nodes "
                         "are checked to carry no NoSchedule taint before any work",
 }
-NEVER_DELETE = frozenset({"Node", "Namespace", "CustomResourceDefinition"})
-APP_LABELS = ("minio", "mysql", "ghost", "cephfs-helper")
-RECORD_KEY = "k8s_applied"
 
 
-class ClusterTarget(KubeServices, Target):
+class ClusterTarget(Target):
     name = "cluster"
+    has_kubernetes = True
+    provided = PROVIDED
     supported = frozenset({"dashboard", "rook_operator", "ceph_cluster", "ceph_dashboard",
                            "block_pool", "shared_filesystem", "object_store", "extend_storage",
                            "toolbox", "pg_num", "remove_node", "minio", "mysql", "ghost"})
+    not_built = {"faults": "stage faults runs on the local target only (it SIGKILLs the lab's "
+                           "Ceph daemons by recorded pid)"}
 
     def __init__(self, cfg, state):
         super().__init__(cfg, state)
         self._kube: Optional[Kube] = None
         self._config: Optional[cluster_config.ClusterConfig] = None
         self._plans: Optional[dict[Stage, StagePlan]] = None
+        self.engine = KubeEngine(cfg, state, kube=lambda: self.kube, plans=self.plans)
+        self.services = KubeServices(self.name, lambda: self.kube, self.node_address, cfg.lab_dir)
 
     @classmethod
-    def skip_reason(cls, stage: Stage) -> Optional[str]:
-        if stage.slug in PROVIDED:
-            return f"stage {stage.slug} is not run: {PROVIDED[stage.slug]}"
-        return super().skip_reason(stage)
-
-    def refusal(self, stage: Stage) -> Optional[str]:
-        """Why this run must not apply ``stage`` (None: it may)."""
-        if stage.destructive and not self.cfg.allow_destructive:
-            return (f"stage {stage.slug} removes storage and wipes disks of node "
-                    f"{self.config.names[0] if self._config else 'k8s-1'}; on an existing "
-                    f"cluster it runs only with --lab-allow-destructive=yes")
+    def refusal(cls, stage: Stage, cfg: LabConfig) -> Optional[str]:
+        if stage.destructive and not cfg.allow_destructive:
+            return (f"stage {stage.slug} removes storage and wipes the disks of the first "
+                    f"configured node; on an existing cluster it runs only with "
+                    f"--lab-allow-destructive=yes")
         return None
 
-    def applicable(self, stage: Stage) -> bool:
-        return self.skip_reason(stage) is None and self.refusal(stage) is None
+    def rebuild_refusal(self) -> Optional[str]:
+        if not self.cfg.allow_destructive:
+            return ("rebuilding deletes the Ceph cluster the harness made on this existing "
+                    "cluster and wipes its disks; it runs only with --lab-allow-destructive=yes")
+        return None
 
     # ------------------------------------------------------------------ pieces
     @property
@@ -79,19 +80,21 @@ class ClusterTarget(KubeServices, Target):
             self._kube = Kube.connect(self.cfg.kubeconfig, self.cfg.kube_context)
         return self._kube
 
+    def kube_api(self) -> Kube:
+        return self.kube
+
     @property
     def config(self) -> cluster_config.ClusterConfig:
         if self._config is None:
             self._config = cluster_config.load(self.cfg.cluster_config)
         return self._config
 
-    @property
-    def node_map(self) -> dict[str, str]:
-        return self.config.node_map()
+    def node_name(self, lab_node: str) -> str:
+        return self.config.node_map()[lab_node]
 
     def node_address(self, lab_node: str) -> str:
         """The address the lab reaches ``lab_node`` at: the configured one, else its InternalIP."""
-        name = self.node_map[lab_node]
+        name = self.node_name(lab_node)
         for n in self.config.nodes:
             if n.name == name and n.address:
                 return n.address
@@ -108,16 +111,28 @@ class ClusterTarget(KubeServices, Target):
 
     def crush_host(self, lab_node: str) -> str:
         # Rook names CRUSH hosts after the node's hostname label, "." replaced by "-"
-        return crush_host_name(self.hostname_label(self.node_map[lab_node]))
+        return crush_host_name(self.hostname_label(self.node_name(lab_node)))
 
     def expected_address(self, lab_node: str) -> Optional[str]:
-        name = self.node_map[lab_node]
+        name = self.node_name(lab_node)
         return next((n.address for n in self.config.nodes if n.name == name), None)
 
     @property
     def ceph(self) -> CephRunner:
-        return ToolboxCeph(self.kube.kubeconfig, self.kube.context, namespace=m.ROOK_NS,
-                           deployment=m.TOOLBOX)
+        return self.engine.ceph()
+
+    # ------------------------------------------------------------------ services
+    def endpoint(self, service: str) -> tuple[str, int]:
+        return self.services.endpoint(service)
+
+    def credentials(self, service: str) -> dict[str, str]:
+        return self.services.credentials(service)
+
+    def restart(self, service: str) -> None:
+        self.services.restart(service)
+
+    def block_volume(self, service: str) -> tuple[str, str]:
+        return self.services.block_volume(service)
 
     # ------------------------------------------------------------------ checks first
     def sanity_checks(self) -> None:
@@ -161,117 +176,45 @@ class ClusterTarget(KubeServices, Target):
         if self._plans is None:
             conf = self.config
             params = conf.plan_parameters()
-            params["address"] = self.node_address(NODES[0])   # clients reach the lab at k8s-1
+            params["address"] = self.node_address(SERVICE_NODE)   # clients reach the lab at k8s-1
             params["hostnames"] = {n: self.hostname_label(n) for n in conf.names}
             self._plans = by_stage(build("cluster", conf.names, m.generate_secrets(), **params))
         return self._plans
 
     def apply(self, stage: Stage) -> None:
-        reason = self.skip_reason(stage) or self.refusal(stage)
-        if reason:
-            raise LabError(f"cannot apply stage {stage.slug}: {reason}")
-        self.run_plan(stage)
+        self.engine.run_plan(stage)
 
-    def run_plan(self, stage: Stage) -> None:
-        """Run this target's plan of ``stage``, op by op (:mod:`.engine`)."""
-        from .engine import Engine
+    # ------------------------------------------------------------------ a kept lab
+    def resume(self) -> list[str]:
+        return []  # the cluster's own controllers keep it running
 
-        engine = Engine(self.runner_kube(), self.cfg.lab_dir / "work", fail_fast=self.fail_fast,
-                        record=lambda obj, created: self._record(stage, obj, created),
-                        say=lambda text: log.info("[%s] %s", stage.slug, text),
-                        timeout_scale=self.cfg.timeouts.command / 60.0,
-                        env=self.runner_env())
-        engine.run(self.plans()[stage])
+    def broken(self) -> list[str]:
+        return []
 
-    # hooks for targets that share this engine (the vagrant target)
-    def runner_kube(self) -> Kube:
-        """The cluster the plan's lines act on."""
-        return self.kube
+    def repair(self) -> list[str]:
+        return []  # Kubernetes restarts the lab's pods itself; nothing for the harness to start
 
-    def runner_env(self) -> dict[str, str]:
-        """Extra environment of the plan's shell lines."""
-        return {}
+    def status(self) -> list[str]:
+        return self.engine.status()
 
-    def _record(self, stage: Stage, obj: dict, created: bool) -> None:
-        meta = obj["metadata"]
-        ref = {"apiVersion": obj["apiVersion"], "kind": obj["kind"], "name": meta["name"],
-               "namespace": meta.get("namespace"), "stage": stage.slug, "created": created}
-        refs = self.state.get(RECORD_KEY, [])
-        if any(_same(r, ref) for r in refs):
-            return
-        refs.append(ref)
-        self.state.put(RECORD_KEY, refs)
-
-    # ------------------------------------------------------------------ failing fast
     def fail_fast(self) -> None:
-        try:
-            pods = self.kube.get_json("Pod", namespace=m.ROOK_NS)
-            pods += [p for p in self.kube.get_json("Pod", namespace=m.APPS_NS)
-                     if ((p.get("metadata") or {}).get("labels") or {}).get("app") in APP_LABELS]
-            jobs = self.kube.get_json("Job", namespace=m.ROOK_NS,
-                                      label_selector="app=rook-ceph-osd-prepare")
-        except Exception as exc:  # an API hiccup must not end a wait; the probe will see it
-            log.debug("fail_fast could not read the cluster: %s", exc)
-            return
-        found = checks.terminal_pod_states(pods)
-        if found:
-            ns, _, pod = found[0][0].rpartition("/")
-            tail = self.kube.pod_log(pod, ns, found[0][1], tail=20,
-                                     previous=found[0][2] == "CrashLoopBackOff")
-            checks.assert_no_terminal_pod_state(pods, tail)
-        for job in jobs:
-            if checks.job_failed(job):
-                name = job["metadata"]["name"]
-                pod = next((p for p in pods if (p["metadata"].get("labels") or {}).get("job-name") == name), None)
-                tail = self.kube.pod_log(pod["metadata"]["name"], m.ROOK_NS, "provision", tail=25) if pod else ""
-                checks.assert_job_not_failed(job, tail, "provision")
+        self.engine.fail_fast()
 
     def diagnostics(self) -> str:
-        from .diagnostics import collect
-
-        return collect(self)
+        return self.engine.diagnostics()
 
     # ------------------------------------------------------------------ teardown
     def destroy(self) -> list[str]:
-        """Delete, newest first, the objects the harness created; never nodes, namespaces or
-        CRDs. With --lab-allow-destructive the CephCluster is first told to wipe its hosts'
-        data and disks (Rook's cleanup policy)."""
-        refs = [r for r in self.state.get(RECORD_KEY, []) if r.get("created")]
-        deleted = []
-        for ref in reversed(refs):
-            if ref["kind"] in NEVER_DELETE:
-                log.warning("not deleting %s %s: the harness never deletes %ss",
-                            ref["kind"], ref["name"], ref["kind"])
-                continue
-            if ref["kind"] == "CephCluster" and self.cfg.allow_destructive:
-                self.kube.merge_patch(ref, {"spec": {"cleanupPolicy": {
-                    "confirmation": "yes-really-destroy-data",
-                    "sanitizeDisks": {"method": "quick", "dataSource": "zero", "iteration": 1}}}})
-            if self.kube.delete(ref):
-                deleted.append(_label(ref))
-        if deleted:
-            wait_for(f"{len(deleted)} deleted objects to be gone", lambda: self._gone(refs),
-                     timeout=600 * self.cfg.timeouts.command / 60.0, interval=5)
+        """Delete what the harness created (never nodes, namespaces or CRDs); with
+        --lab-allow-destructive the CephCluster first wipes its hosts' data and disks."""
+        deleted = self.engine.delete_created(wipe_disks=self.cfg.allow_destructive)
         if self.state.path.exists():
             self.state.path.unlink()
         shutil.rmtree(self.cfg.lab_dir / "work", ignore_errors=True)
         return deleted
 
-    def _gone(self, refs: list[dict]) -> None:
-        left = [_label(r) for r in refs if r["kind"] not in NEVER_DELETE and self.kube.get_json(
-            r["kind"], r["name"], r.get("namespace"), api_version=r["apiVersion"]) is not None]
-        assert not left, f"still present: {', '.join(left)}"
-
     def describe(self) -> str:
         where = self._kube.where() if self._kube else f"kubeconfig {self.cfg.kubeconfig}"
-        refs = self.state.get(RECORD_KEY, [])
+        refs = self.engine.recorded()
         return (f"existing cluster ({where}); {sum(1 for r in refs if r.get('created'))} objects "
                 f"created by the harness; toolbox: {self.ceph.describe() if self._kube else 'n/a'} status")
-
-
-def _same(a: dict, b: dict) -> bool:
-    return all(a.get(k) == b.get(k) for k in ("apiVersion", "kind", "name", "namespace"))
-
-
-def _label(ref: dict) -> str:
-    return f"{ref['kind']} {ref['namespace'] + '/' if ref.get('namespace') else ''}{ref['name']}"

@@ -34,8 +34,8 @@ def _section(title: str, body: str) -> str:
     return f"== {title}\n{body.rstrip() or '(none)'}"
 
 
-def collect(target) -> str:
-    kube = target.kube
+def collect(kube, ceph) -> str:
+    """``kube``: the lab's :class:`~cephlab.k8s.kube.Kube`; ``ceph``: its toolbox runner."""
     parts = []
     cluster = kube.get_json("CephCluster", "rook-ceph", m.ROOK_NS)
     if cluster:
@@ -61,6 +61,6 @@ def collect(target) -> str:
         parts.append(_section(f"provision log of {name}",
                               kube.pod_log(name, m.ROOK_NS, "provision", tail=15)))
     if kube.get_json("Deployment", m.TOOLBOX, m.ROOK_NS):
-        res = target.ceph.run("status", check=False, timeout=20)
+        res = ceph.run("status", check=False, timeout=20)
         parts.append(_section(f"ceph status (exit {res.rc})", res.stdout or res.stderr))
     return "\n\n".join(parts)

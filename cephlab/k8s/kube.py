@@ -200,6 +200,24 @@ class Kube:
         except Exception as exc:
             return f"(no log of {namespace}/{name}{'/' + container if container else ''}: {_short(exc, 120)})"
 
+    def create_token(self, service_account: str, namespace: str, seconds: int = 600) -> str:
+        """A short-lived bearer token of ``service_account`` (TokenRequest; never print it)."""
+        from kubernetes import client
+
+        request = client.AuthenticationV1TokenRequest(
+            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=seconds))
+        answer = client.CoreV1Api(self.api).create_namespaced_service_account_token(
+            service_account, namespace, request, _request_timeout=self.timeout)
+        return answer.status.token
+
+    def exec(self, pod: str, namespace: str, argv: list[str], timeout: float = 60) -> tuple[int, str, str]:
+        """Run ``argv`` in ``pod``'s first container: (exit code, stdout, stderr)."""
+        import subprocess
+
+        res = subprocess.run([*self.kubectl_argv(), "-n", namespace, "exec", pod, "--", *argv],
+                             capture_output=True, text=True, timeout=timeout)
+        return res.returncode, res.stdout, res.stderr
+
     def events(self, namespace: str, limit: int = 20) -> list[str]:
         """The ``limit`` most recent events of a namespace, one line each."""
         items = self.get_json("Event", namespace=namespace)

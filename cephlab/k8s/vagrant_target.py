@@ -1,7 +1,8 @@
 """The vagrant target: the lab itself, on three VMs the harness creates from the Vagrantfile.
 
-It shares the cluster target's engine (the typed stage plans run op by op through
-:mod:`cephlab.k8s.engine`, waits, fail-fast, diagnostics, services). What differs:
+It shares the cluster target's engine by composition (:class:`cephlab.k8s.kube_engine.KubeEngine`:
+the typed stage plans op by op through :mod:`cephlab.k8s.engine`, waits, fail-fast, diagnostics; and
+:class:`cephlab.k8s.cluster_services.KubeServices`). What differs:
 
 - stage ``vms`` brings the machines up with :class:`cephlab.k8s.vagrant.VagrantLab` and
   checks what they report (running, hostnames, private addresses, empty ``sdc``/``sdd``);
@@ -25,12 +26,15 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
+from ..ceph import CephRunner
 from ..errors import CommandError, ConfigError, LabError
 from ..stages import STAGES, Stage
+from ..targets import Target
 from . import manifests as m
 from . import preflight, vm_checks
-from .cluster_target import ClusterTarget
+from .cluster_services import KubeServices
 from .kube import Kube
+from .kube_engine import KubeEngine
 from .plan_build import build, by_stage
 from .plan_ops import StagePlan
 
@@ -52,9 +56,13 @@ DATA_DISKS = ("sdc", "sdd")
 _TOKEN = re.compile(r"(--token[ =])\S+")
 
 
-class VagrantTarget(ClusterTarget):
+class VagrantTarget(Target):
+    """The harness built this lab, so destructive stages need no allowance (no ``refusal``)."""
+
     name = "vagrant"
+    has_kubernetes = True
     supported = frozenset(s.slug for s in STAGES) - frozenset(LOCAL_ONLY)
+    not_built = LOCAL_ONLY
 
     def __init__(self, cfg, state, root: Optional[Path] = None):
         super().__init__(cfg, state)
@@ -62,14 +70,12 @@ class VagrantTarget(ClusterTarget):
         # to say it is missing
         self.root = Path(root) if root else Path(__file__).resolve().parents[2]
         self._vagrant = None
-
-    # ------------------------------------------------------------------ what runs here
-    @classmethod
-    def skip_reason(cls, stage: Stage) -> Optional[str]:
-        return LOCAL_ONLY.get(stage.slug)
-
-    def refusal(self, stage: Stage) -> Optional[str]:
-        return None  # the harness built this lab: remove_node may wipe its disks
+        self._kube: Optional[Kube] = None
+        self._plans: Optional[dict[Stage, StagePlan]] = None
+        self.engine = KubeEngine(cfg, state, kube=lambda: self.kube, plans=self.plans,
+                                 runner_kube=self.runner_kube,
+                                 env=lambda: dict(self.vagrant.env_overrides))
+        self.services = KubeServices(self.name, lambda: self.kube, self.node_address, cfg.lab_dir)
 
     # ------------------------------------------------------------------ pieces
     @property
@@ -108,18 +114,31 @@ class VagrantTarget(ClusterTarget):
         # to where it will be and no context
         return self.kube if self._has_kubeconfig() else Kube(str(self.kubeconfig_path), None)
 
-    def runner_env(self) -> dict[str, str]:
-        return dict(self.vagrant.env_overrides)
+    def kube_api(self) -> Kube:
+        return self.kube
+
+    def machines(self):
+        return self.vagrant
 
     @property
-    def node_map(self) -> dict[str, str]:
-        return {n: n for n in self.cfg.nodes}   # the VMs' hostnames are the lab's names
+    def ceph(self) -> CephRunner:
+        return self.engine.ceph()
 
     def node_address(self, lab_node: str) -> str:
-        return m.node_ip(list(self.cfg.nodes).index(lab_node))
+        return m.node_ip(list(self.cfg.nodes).index(lab_node))   # the VMs' private addresses
 
-    def expected_address(self, lab_node: str) -> Optional[str]:
-        return self.node_address(lab_node)
+    # ------------------------------------------------------------------ services
+    def endpoint(self, service: str) -> tuple[str, int]:
+        return self.services.endpoint(service)
+
+    def credentials(self, service: str) -> dict[str, str]:
+        return self.services.credentials(service)
+
+    def restart(self, service: str) -> None:
+        self.services.restart(service)
+
+    def block_volume(self, service: str) -> tuple[str, str]:
+        return self.services.block_volume(service)
 
     @property
     def provider(self) -> str:
@@ -173,9 +192,6 @@ class VagrantTarget(ClusterTarget):
         return self._plans
 
     def apply(self, stage: Stage) -> None:
-        reason = self.skip_reason(stage)
-        if reason:
-            raise LabError(f"cannot apply stage {stage.slug}: {reason}")
         if stage.slug == "vms":
             self._vms()
             return
@@ -186,7 +202,7 @@ class VagrantTarget(ClusterTarget):
             os.close(fd)
             self._kube = None
         try:
-            self.run_plan(stage)
+            self.engine.run_plan(stage)
         except CommandError as exc:   # kubeadm prints join tokens: never show them
             raise CommandError([_scrub(a) for a in exc.argv], exc.rc, _scrub(exc.stdout),
                                _scrub(exc.stderr)) from None
@@ -240,9 +256,21 @@ class VagrantTarget(ClusterTarget):
             self.vagrant.up(node, provider=self.provider, provision=False)
         return [f"VM {n} (was {states.get(n)})" for n in stopped]
 
+    def broken(self) -> list[str]:
+        return []  # resume brings up what is stopped, and fails naming a machine that is gone
+
+    def repair(self) -> list[str]:
+        """Machines that exist but do not run are brought up again (no provisioning)."""
+        return self.resume()
+
+    def status(self) -> list[str]:
+        states = self.vagrant.status() if self.dotfile_path.is_dir() else {}
+        lines = [f"VM {n:<14} {states.get(n, 'not_created')}" for n in self.cfg.nodes]
+        return lines + self.engine.status()
+
     def fail_fast(self) -> None:
         if self._has_kubeconfig():
-            super().fail_fast()
+            self.engine.fail_fast()
 
     def diagnostics(self) -> str:
         parts = []
@@ -252,7 +280,7 @@ class VagrantTarget(ClusterTarget):
         except LabError as exc:
             parts.append(f"== vagrant status\n(failed: {exc})")
         if self._has_kubeconfig():
-            parts.append(super().diagnostics())
+            parts.append(self.engine.diagnostics())
         return "\n".join(parts)
 
     # ------------------------------------------------------------------ teardown

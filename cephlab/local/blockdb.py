@@ -20,7 +20,7 @@ import pymysql
 
 from .. import procs
 from ..errors import LabError
-from ..model import BLOCK_POOL, PORTS
+from ..model import BLOCK_POOL, PORTS, SERVICE_NODE
 from ..secrets import SecretStore, password
 from ..waits import wait_for
 from . import mounts
@@ -29,7 +29,6 @@ from .cluster import LocalCluster, _run
 IMAGE = "mysql-pvc"
 IMAGE_SIZE = "5G"
 MYSQL_PORT = PORTS["mysql"]
-SERVICE_NODE = "k8s-1"
 RBD_FUSE = "client.rbd-fuse"
 MARIADB = "mariadb"
 #: This machine's programs (rbd-fuse comes with the lab's Ceph release: cluster.COMPONENTS).

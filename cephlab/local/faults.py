@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import checks, data, procs
-from ..model import BLOCK_POOL, FS_DATA, FS_METADATA, FS_NAME
+from ..model import BLOCK_POOL, FS_DATA, FS_METADATA, FS_NAME, NODES
 from ..waits import wait_for
 
 WRITE_BLOB = 64 * 1024
@@ -94,7 +94,7 @@ def _restart(target, names: list[str]) -> None:
     assert sorted(started) == sorted(names), f"restarted {started}, expected exactly {names}"
 
 
-def osd_killed_during_writes(target, node: str = "k8s-3") -> FaultReport:
+def osd_killed_during_writes(target, node: str = NODES[-1]) -> FaultReport:
     ceph, osd = target.ceph, _osds_of(target, node)[0]
     name = f"osd.{osd}"
     writer = Writer(ceph, BLOCK_POOL, "fault-osd")
@@ -127,7 +127,7 @@ def osd_killed_during_writes(target, node: str = "k8s-3") -> FaultReport:
     return report
 
 
-def node_stopped(target, node: str = "k8s-3", rows: Callable[[], list] | None = None,
+def node_stopped(target, node: str = NODES[-1], rows: Callable[[], list] | None = None,
                  fs_root: Path | None = None) -> FaultReport:
     """Every daemon of ``node`` killed at once (mon, OSDs, MDS): a node that lost power."""
     ceph = target.ceph

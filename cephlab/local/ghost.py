@@ -22,7 +22,7 @@ import requests
 
 from .. import procs
 from ..errors import LabError
-from ..model import FS_NAME, GHOST_OWNER_EMAIL, PORTS
+from ..model import FS_NAME, GHOST_OWNER_EMAIL, PORTS, SERVICE_NODE
 from ..secrets import SecretStore, password
 from ..waits import wait_for
 from . import ghost_install
@@ -31,7 +31,6 @@ from .cluster import LocalCluster
 
 NAME = "ghost"
 PORT = PORTS["ghost"]
-SERVICE_NODE = "k8s-1"
 DATABASE = "ghost"
 DB_USER = "ghost"
 CONTENT = "ghost"  #: the directory on CephFS, as the lab's helper pod makes it

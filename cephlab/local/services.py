@@ -8,14 +8,13 @@ import tempfile
 import requests
 
 from .. import procs
-from ..model import PORTS
+from ..model import PORTS, SERVICE_NODE
 from ..secrets import SecretStore, access_key, password, secret_key
 from ..waits import wait_for
 from .cluster import LocalCluster
 
 DASHBOARD_PORT = PORTS["ceph_dashboard"]
 RGW_PORT = PORTS["rgw"]
-SERVICE_NODE = "k8s-1"
 RGW_USER = "lab"
 DASHBOARD_USER = "admin"
 API = {"Accept": "application/vnd.ceph.api.v1.0+json", "Content-Type": "application/json"}

@@ -7,10 +7,11 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
-from .. import checks, procs
+from .. import procs
 from ..ceph import CephRunner
 from ..errors import CommandError, ConfigError, LabError
-from ..model import BLOCK_POOL, FS_DATA, FS_METADATA, FS_NAME, PG_NUM_TARGET, REMOVED_NODE
+from ..model import (BLOCK_POOL, FS_DATA, FS_METADATA, FS_NAME, NODES, PG_NUM_TARGET,
+                     REMOVED_NODE, SERVICE_NODE)
 from ..secrets import SecretStore
 from ..stages import Stage
 from ..targets import Target
@@ -19,14 +20,14 @@ from . import blockdb, ghost, mounts
 from .blockdb import BlockDatabase
 from .ghost import GhostBlog
 from .cluster import LocalCluster, port_problem
-from .services import DASHBOARD_PORT, RGW, RGW_PORT, SERVICE_NODE, Dashboard
+from .services import DASHBOARD_PORT, RGW, RGW_PORT, Dashboard
 
 SERVICE_PORTS = ((DASHBOARD_PORT, "Ceph dashboard"), (blockdb.MYSQL_PORT, "MySQL"),
                  (RGW_PORT, "RGW S3"))
 
 POOL_INITIAL_PG_NUM = 32  # a power of two: HEALTH_OK until the pg_num stage sets 150
 OSD_RULE = "replicated_osd"  # the lab's CephFS data pool has failure domain osd
-MDS_NODES = ("k8s-2", "k8s-3")  # active + standby-replay on two nodes, as Rook spreads them
+MDS_NODES = NODES[1:]  # active + standby-replay on two nodes, as Rook spreads them
 
 
 class LocalTarget(Target):
@@ -58,18 +59,12 @@ class LocalTarget(Target):
                                   "another --lab-ip-prefix.")
 
     @classmethod
-    def skip_reason(cls, stage: Stage) -> Optional[str]:
-        if stage.kubernetes:
-            return (f"stage {stage.slug} needs Kubernetes; the local target has none "
-                    f"(run it with --lab-target=vagrant or --lab-target=cluster)")
-        if stage.slug not in cls.supported:
-            return f"stage {stage.slug} is not built on the local target in this version"
+    def unavailable(cls, stage: Stage) -> Optional[str]:
         # Only what this machine provides: the Ceph components (dashboard, radosgw, the
         # FUSE clients) come with the chosen Ceph release and are required by preflight.
         needs = {"mysql": blockdb.unavailable, "faults": blockdb.unavailable,
                  "ghost": lambda: blockdb.unavailable() or fuse_unavailable() or ghost.unavailable()}
-        why = needs.get(stage.slug, lambda: None)()
-        return f"stage {stage.slug} cannot run here: {why}" if why else None
+        return needs.get(stage.slug, lambda: None)()
 
     @property
     def ceph(self) -> CephRunner:
@@ -103,8 +98,12 @@ class LocalTarget(Target):
             started += self.ghost.ensure()  # after MariaDB and the CephFS mounts it uses
         return started
 
+    def status(self) -> list[str]:
+        return [f"{rec.name:<18} pid {rec.pid:<8} {'running' if procs.is_alive(rec) else 'NOT RUNNING'}"
+                for rec in self.cluster.records()]
+
     def apply(self, stage: Stage) -> None:
-        getattr(self, f"_{stage.slug}")()
+        getattr(self, f"_{stage.slug}")()  # each supported stage has its _<slug>
 
     def describe(self) -> str:
         return (f"local Ceph cluster ({self.cluster.describe_ceph()}) in {self.cfg.lab_dir} (nodes "
@@ -188,7 +187,6 @@ class LocalTarget(Target):
             self.cluster.start_mds(node)
 
     def _extend_storage(self) -> None:
-        self.state.put("raw_bytes_before_extend", checks.raw_capacity(self.ceph.json("df")))
         self.cluster.add_osds([(node, dev) for node in self.cfg.nodes for dev in ("sdc", "sdd")])
 
     def _toolbox(self) -> None:
