@@ -203,9 +203,6 @@ def why_not(target: str | type[Target], stage: Stage | str,
     (tagged ``@k8s``)."""
     cls = target_class(target) if isinstance(target, str) else target
     stage = S.get(stage) if isinstance(stage, str) else stage
-    if needs_kubernetes and not cls.has_kubernetes:
-        return (f"this scenario of stage {stage.slug} asks the Kubernetes API; the {cls.name} "
-                f"target has none")
     if stage.slug in cls.provided:
         return f"stage {stage.slug} is not run: {cls.provided[stage.slug]}"
     if stage.slug not in cls.supported:
@@ -213,6 +210,9 @@ def why_not(target: str | type[Target], stage: Stage | str,
             return (f"stage {stage.slug} needs Kubernetes; the {cls.name} target has none "
                     f"(run it with --lab-target=vagrant or --lab-target=cluster)")
         return cls.not_built.get(stage.slug) or f"the {cls.name} target has no {stage.slug} stage"
+    if needs_kubernetes and not cls.has_kubernetes:  # the stage runs here, this scenario not
+        return (f"this scenario of stage {stage.slug} asks the Kubernetes API; the {cls.name} "
+                f"target has none")
     lacking = cls.unavailable(stage)
     if lacking:
         return f"stage {stage.slug} cannot run here: {lacking}"

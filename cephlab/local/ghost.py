@@ -22,7 +22,7 @@ import requests
 
 from .. import procs
 from ..errors import LabError
-from ..model import FS_NAME, GHOST_OWNER_EMAIL, PORTS, SERVICE_NODE
+from ..model import GHOST_OWNER_EMAIL, PORTS, SERVICE_NODE
 from ..secrets import SecretStore, password
 from ..waits import wait_for
 from . import ghost_install
@@ -64,12 +64,7 @@ class GhostBlog:
         """Database, user, content directory, then the first boot (Ghost's migrations).
         Returns the seconds the first boot took."""
         self._database()
-        # the filesystem's stage starts the MDS daemons without waiting for them; a mount
-        # before rank 0 is active fails ("probably no MDS server is up?")
-        wait_for(f"an active MDS of {FS_NAME} before mounting it", self._mds_active,
-                 timeout=self.cluster.cfg.timeouts.mds, interval=1,
-                 fail_fast=self.cluster.assert_daemons_running)
-        self._seed_content()
+        self._seed_content()  # the mount waits for an active MDS
         start = time.monotonic()
         self.start(first=True)
         seconds = time.monotonic() - start
@@ -86,11 +81,6 @@ class GhostBlog:
             cur.execute("CREATE USER IF NOT EXISTS %s@'%%' IDENTIFIED BY %s", (DB_USER, pw))
             cur.execute("ALTER USER %s@'%%' IDENTIFIED BY %s", (DB_USER, pw))
             cur.execute(f"GRANT ALL PRIVILEGES ON {DATABASE}.* TO %s@'%%'", (DB_USER,))
-
-    def _mds_active(self) -> None:
-        states = [m.get("state") for m in
-                  self.cluster.ceph.json("fs", "status", FS_NAME).get("mdsmap", [])]
-        assert "active" in states, f"MDS states of {FS_NAME}: {states or 'none'}"
 
     def _seed_content(self) -> None:
         """The content directory starts as a copy of the one Ghost ships (its themes among

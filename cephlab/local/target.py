@@ -296,6 +296,11 @@ class LocalTarget(Target):
         if rec:  # its client died: release the stale mount before mounting again
             self._unmount(rec)
         mnt.mkdir(parents=True, exist_ok=True)
+        # A mount before rank 0 is active fails ("probably no MDS server is up?"): right after
+        # the filesystem stage, and when a stopped lab is started again (repair, resume).
+        wait_for(f"an active MDS of {FS_NAME} before mounting it", self._mds_active,
+                 timeout=self.cfg.timeouts.mds, interval=1,
+                 fail_fast=self.cluster.assert_daemons_running)
         argv = ["ceph-fuse", "-f", "-c", str(self.cluster.conf), "--id", "admin",
                 "--client_fs", FS_NAME, "--admin-socket", "", str(mnt)]
         rec = self.cluster.spawn_client(rec_name, argv)
@@ -303,6 +308,10 @@ class LocalTarget(Target):
                  timeout=self.cfg.timeouts.daemon_start, interval=0.2,
                  fail_fast=lambda: procs.assert_running([rec]))
         return mnt
+
+    def _mds_active(self) -> None:
+        states = [m.get("state") for m in self.ceph.json("fs", "status", FS_NAME).get("mdsmap", [])]
+        assert "active" in states, f"MDS states of {FS_NAME}: {states or 'none'}"
 
     def unmount_all(self) -> None:
         for rec in self.cluster.records():
