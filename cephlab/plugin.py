@@ -317,7 +317,18 @@ def pytest_runtest_makereport(item: pytest.Item, call):
     elif report.failed and sess.lab is not None:
         text = sess.lab.diagnostics()
         report.sections.append(("lab diagnostics", text))
+        if sess.report is not None:
+            text = sess.report.redact(text)
         item.user_properties.append(("lab diagnostics", text))  # lands in --junitxml
+    if report.failed and sess.report is not None:
+        # pytest prints a failure's text (its assertion introspection, captured output) in
+        # FAILURES and the short summary: no value of the lab's secrets may reach them
+        sess.report.learn_secrets()
+        redact = sess.report.redact
+        text = report.longreprtext
+        if redact(text) != text:
+            report.longrepr = redact(text)
+        report.sections = [(title, redact(body)) for title, body in report.sections]
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:

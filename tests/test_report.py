@@ -182,10 +182,15 @@ def _secret(tmp_path: Path) -> str:
 @needs_ceph
 def test_a_failing_run_says_failed_skipped_and_not_run_with_reasons(tmp_path):
     proj = _project(tmp_path)
+    # a wide terminal: pytest's short summary then carries the whole failure line
     res = subprocess.run(_argv("-x", "-k", "not extend_storage and not browser"), cwd=proj,
-                         env=_env(tmp_path), capture_output=True, text=True, timeout=300)
+                         env=_env(tmp_path, COLUMNS="300"), capture_output=True, text=True,
+                         timeout=300)
     out = res.stdout
     assert res.returncode == 1, out[-3000:] + res.stderr[-2000:]
+    # pytest's own FAILURES section and short summary show the failure: never the secret
+    assert _secret(tmp_path) not in out + res.stderr
+    assert "the stand-in check saw ***" in out
     table = _stage_table(out)
     assert re.search(r"12 toolbox\s+a stand-in check that holds\s+passed", "\n".join(table))
     assert re.search(r"15 minio\s+a stand-in on a stage the local target skips\s+skipped", "\n".join(table))

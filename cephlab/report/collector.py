@@ -70,7 +70,7 @@ class Collector:
         """A secret that is not in the lab's secrets.json (e.g. a short-lived token)."""
         self.redact.add(value)
 
-    def _learn_secrets(self) -> None:
+    def learn_secrets(self) -> None:
         # read on every report: a destroyed lab takes its secrets.json with it
         self.redact.add_secrets_file(SecretStore(self.lab_dir).path)
 
@@ -92,7 +92,7 @@ class Collector:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.nodeid not in self.record.rows:
             return
-        self._learn_secrets()
+        self.learn_secrets()
         if report.skipped:
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             row = self.record.rows[report.nodeid]
@@ -129,7 +129,7 @@ class Collector:
 
     def pytest_keyboard_interrupt(self, excinfo) -> None:
         how = "SIGTERM" if isinstance(excinfo.value, Terminated) else "SIGINT (Ctrl-C)"
-        self._learn_secrets()
+        self.learn_secrets()
         self.record.interrupt(how, time.time())
 
     def lab_said(self, text: str) -> None:
@@ -139,7 +139,7 @@ class Collector:
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus) -> None:
         """After the lab's teardown (the runner's own sessionfinish runs first)."""
         self.record.finished = time.time()
-        self._learn_secrets()
+        self.learn_secrets()
         if self.report_path is None:
             return
         from .html import write_report
