@@ -86,6 +86,11 @@ LAB_TIMING = (
     # A backfill or recovery whose reservation was refused retries after 2 s, not 30 s.
     "osd backfill retry interval = 2",
     "osd recovery retry interval = 2",
+    # Each BlueStore OSD (and each mkfs) reserves 2 x this many kernel AIO events from the
+    # machine-wide fs.aio-max-nr (65536 here): at the default 1024, 32 OSDs of all the labs
+    # on a machine exhaust it and the next mkfs aborts (io_setup EAGAIN, seen here). A lab
+    # OSD on a sparse file never has more than a few dozen I/Os in flight.
+    "bdev aio max queue depth = 128",
 )
 
 
