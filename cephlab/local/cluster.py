@@ -216,8 +216,9 @@ class LocalCluster:
             f"crash dir = {d / 'crash'}",
             f"log file = {d / 'log'}/$cluster-$name.log",
             # The mons' cluster and audit logs in the lab too (default /var/log/ceph: the
-            # host's, or the root's read-only one, where every entry failed to be written).
-            f"mon cluster log file = {d / 'log'}/$cluster.$channel.log",
+            # host's, or the root's read-only one, where every entry failed to be written);
+            # one file per mon, as every mon writes each entry.
+            f"mon cluster log file = {d / 'log'}/$cluster-$name.$channel.log",
             "ms bind ipv4 = true",
             "ms bind ipv6 = false",
             "osd pool default size = 2",
