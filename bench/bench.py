@@ -209,11 +209,18 @@ def toolbox_reuse(root: Path, lab_dir: Path, prefix: str, ceph: str, out: Figure
 #: that tree has no time-to-red function (issue 10, item 3, is another part of the work).
 RED = """
 import json, sys
+from pathlib import Path
+import cephlab
 try:
-    from cephlab.redtime import time_to_red
+    from cephlab import redtime
 except ImportError:
+    redtime = None
+# Only the measured tree's own module counts (an editable install of another checkout can
+# answer for a submodule the tree does not have).
+if redtime is None or Path(cephlab.__file__).parent != Path(redtime.__file__).parent:
     print("null")
     sys.exit(0)
+time_to_red = redtime.time_to_red
 for how in ("osd_held_down", "noup"):
     red = time_to_red(sys.argv[1], how)
     print(json.dumps({"how": how, "seconds": red.seconds, "named": red.named,
