@@ -33,6 +33,26 @@ def _lab(args, for_destroy: bool = False):
     return Lab.open(Path(args.lab_dir), announce=print, for_destroy=for_destroy)
 
 
+def _locked(fn):
+    """A command that changes the lab holds its lock (cephlab.lock) while it runs."""
+    def run(args) -> int:
+        from .config import check_lab_dir
+        from .lock import LabLock
+
+        path = check_lab_dir(Path(args.lab_dir))
+        if not path.exists():
+            return fn(args)  # no lab: nothing to lock (the command says so)
+        lock = LabLock(path)
+        note = lock.acquire()
+        if note:
+            print(note)
+        try:
+            return fn(args)
+        finally:
+            lock.release()
+    return run
+
+
 def status(args) -> int:
     lab = _lab(args)
     print(f"stages applied: {', '.join(lab.state.applied_slugs()) or 'none'}")
@@ -97,7 +117,7 @@ def main(argv=None) -> int:
     p.add_argument("--no-venv", action="store_true", help="leave Python packages alone")
     p.add_argument("--no-root", action="store_true", help="do not build the Ceph root now")
     p.set_defaults(fn=setup)
-    for name, fn in (("status", status), ("repair", repair), ("destroy", destroy)):
+    for name, fn in (("status", status), ("repair", _locked(repair)), ("destroy", _locked(destroy))):
         p = sub.add_parser(name)
         p.add_argument("--lab-dir", default=os.environ.get("LAB_DIR", ".lab/local"))
         p.set_defaults(fn=fn)

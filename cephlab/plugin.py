@@ -115,6 +115,7 @@ class LabSession:
         self.cfg = cfg
         self.lab = None  # created lazily: tests of the harness itself never build a lab
         self.report = None  # the run's record and HTML report (cephlab.report.collector)
+        self.lock = None  # the lab dir's lock (cephlab.lock.LabLock), once the run touches it
 
 
 SESSION = pytest.StashKey[LabSession]()
@@ -161,6 +162,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     sess = config.stash.get(SESSION, None)
     if sess is not None and sess.report is not None:
         sess.report.restore_sigterm()
+    if sess is not None and sess.lock is not None:
+        sess.lock.release()
 
 
 def lab_session(config: pytest.Config) -> LabSession:
@@ -214,9 +217,21 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if not wanted:
         return
     try:
+        _hold_lab(session.config)  # first: a lab another run uses is not even looked at
         get_lab(session.config).sanity_checks()
     except ConfigError as exc:
         pytest.exit(f"cephlab: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
+
+
+def _hold_lab(config: pytest.Config) -> None:
+    """The lab dir's lock, held until the session ends (:func:`pytest_unconfigure`)."""
+    from .lock import LabLock
+
+    sess = lab_session(config)
+    sess.lock = LabLock(sess.cfg.lab_dir)
+    note = sess.lock.acquire()
+    if note:
+        _live_writer(config)(f"[lab] {note}")
 
 
 def _write_plan(cfg: LabConfig, out_dir: Path) -> None:

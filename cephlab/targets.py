@@ -45,6 +45,9 @@ class Target(ABC):
     not_built: ClassVar[Mapping[str, str]] = {}
     #: Whether the target has a Kubernetes API (stages marked ``kubernetes`` need one).
     has_kubernetes: ClassVar[bool] = False
+    #: Stages whose work cannot be picked up where a stopped (or failed) run left it: an
+    #: unfinished one rebuilds the lab (others are simply applied again).
+    rebuild_if_unfinished: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, cfg: LabConfig, state: LabState):
         self.cfg = cfg

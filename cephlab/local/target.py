@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 from typing import Optional
 
 from .. import procs
 from ..ceph import CephRunner
 from ..errors import CommandError, ConfigError, LabError
+from ..lock import clear_lab_dir
 from ..model import (BLOCK_POOL, FS_DATA, FS_METADATA, FS_NAME, NODES, PG_NUM_TARGET,
                      REMOVED_NODE, SERVICE_NODE)
 from ..secrets import SecretStore
@@ -23,7 +23,7 @@ from .cluster import LocalCluster, port_problem
 from .services import DASHBOARD_PORT, RGW, RGW_PORT, Dashboard
 
 SERVICE_PORTS = ((DASHBOARD_PORT, "Ceph dashboard"), (blockdb.MYSQL_PORT, "MySQL"),
-                 (RGW_PORT, "RGW S3"))
+                 (RGW_PORT, "RGW S3"), (ghost.PORT, "Ghost"))
 
 POOL_INITIAL_PG_NUM = 32  # a power of two: HEALTH_OK until the pg_num stage sets 150
 OSD_RULE = "replicated_osd"  # the lab's CephFS data pool has failure domain osd
@@ -36,6 +36,10 @@ class LocalTarget(Target):
     supported = frozenset({"ceph_cluster", "ceph_dashboard", "block_pool", "shared_filesystem",
                            "object_store", "faults", "extend_storage", "toolbox", "pg_num",
                            "remove_node", "mysql", "ghost"})
+    #: Bootstrap (fsid, keys, mon stores) and OSD creation (ids taken before their disks are
+    #: made) start over; so do the MariaDB chain (a half-made XFS) and Ghost's first boot
+    #: (its migrations). The other stages' commands are idempotent and are run again.
+    rebuild_if_unfinished = frozenset({"ceph_cluster", "extend_storage", "mysql", "ghost"})
 
     def __init__(self, cfg, state):
         super().__init__(cfg, state)
@@ -143,7 +147,7 @@ class LocalTarget(Target):
         left = mounts.mounts_under(self.cfg.lab_dir)
         if left:  # removing files below a live mount would delete data through it
             raise LabError(f"still mounted, so {self.cfg.lab_dir} was not removed: {', '.join(left)}")
-        shutil.rmtree(self.cfg.lab_dir, ignore_errors=True)
+        clear_lab_dir(self.cfg.lab_dir)  # the run's lock file stays until the run ends
         return killed
 
     # ----------------------------------------------------------------- stages
