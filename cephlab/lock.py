@@ -159,17 +159,16 @@ class LabLock:
             os.close(old)
 
     def release(self) -> None:
-        """Let go; a lab dir holding nothing but the lock file (destroyed, or never built) is
-        removed with it."""
+        """Let go: the lock file goes, and with it a lab dir this lock made, or whose lab was
+        destroyed, when nothing else is in it."""
         if not self.held:
             return
         try:
-            left = [p.name for p in self.lab_dir.iterdir()] if self.lab_dir.exists() else []
-            if left == [LOCK_FILE] and (self.created_dir or self.emptied):
-                self.path.unlink()
+            # removed while still locked: whoever opened it meanwhile finds it gone, and
+            # locks a new one (see acquire)
+            self.path.unlink(missing_ok=True)
+            if (self.created_dir or self.emptied) and not any(self.lab_dir.iterdir()):
                 self.lab_dir.rmdir()
-            elif self.path.exists():
-                os.ftruncate(self.fd, 0)  # nobody holds it: no holder to name
         except OSError:
             pass
         finally:

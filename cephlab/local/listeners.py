@@ -105,7 +105,8 @@ def _cmdline(pid: int) -> list[str]:
 
 
 def _short(argv: list[str]) -> str:
-    text = " ".join(argv) or "?"
+    words = [Path(argv[0]).name, *argv[1:]] if argv else ["?"]
+    text = " ".join(" ".join(words).split())
     return text if len(text) <= 160 else text[:157] + "..."
 
 
