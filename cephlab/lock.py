@@ -85,7 +85,7 @@ def own_command() -> str:
         import sys
         words = sys.argv
     words = [Path(words[0]).name] + words[1:] if words else ["?"]
-    text = " ".join(words)
+    text = " ".join(" ".join(words).split())
     return text if len(text) <= 200 else text[:197] + "..."
 
 
