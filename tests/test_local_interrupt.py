@@ -162,3 +162,31 @@ def test_a_fault_stopped_half_way_is_undone_by_the_next_run(tmp_path):
     assert "did not finish fault node_stopped: undone, started again: " in out
     assert "mon.k8s-3" in out
     assert not lab_dir.exists() and not _lab_processes(lab_dir)
+
+
+def test_two_runs_on_one_lab_dir_the_second_fails_at_once_naming_the_first(tmp_path):
+    lab_dir, prefix = tmp_path / "lab", loopback_prefix(34)
+    env = dict(os.environ, LAB_CEPH=os.environ.get("CEPHLAB_TEST_CEPH", "host"))
+    env.pop("LAB_TARGET", None)
+    env.pop("LAB_DIR", None)
+    first = subprocess.Popen([sys.executable, "-m", "pytest", "features/", "-p", "no:cacheprovider",
+                              *_args(lab_dir, prefix), "-k", "ceph_cluster"], cwd=ROOT, env=env,
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while not _state(lab_dir).get("daemons") and time.monotonic() < deadline:
+            time.sleep(0.2)  # the first run is building: its mons are started
+        before = set(p.name for p in lab_dir.iterdir())
+        keyring = (lab_dir / "keyring").read_bytes()
+        second = run_harness(*_args(lab_dir, prefix), "-k", "ceph_cluster", timeout=300)
+        out = second.stdout + second.stderr
+        assert second.returncode == 4, out[-3000:]
+        assert f"is in use by pid {first.pid} (`python" in out and "-k ceph_cluster" in out, out[-2000:]
+        assert (lab_dir / "keyring").read_bytes() == keyring  # the second wrote nothing
+        assert before <= set(p.name for p in lab_dir.iterdir())
+        out1, _ = first.communicate(timeout=900)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0, out1[-4000:]
+    assert re.search(r"^07 ceph_cluster .*\bpassed\b", out1, re.M)
