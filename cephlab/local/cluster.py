@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -25,8 +24,8 @@ from typing import Iterable, Optional
 from .. import checks, procs
 from ..ceph import LocalCeph
 from ..config import LabConfig
-from ..errors import CommandError, ConfigError, LabError
-from ..procs import DaemonRecord
+from ..errors import ConfigError
+from ..procs import DaemonRecord, run_checked
 from ..state import LabState
 from ..waits import wait_for
 from . import chroot
@@ -281,7 +280,7 @@ class LocalCluster:
 
     def _tool(self, argv: list[str], timeout: float = 60) -> str:
         """One of Ceph's own tools (ceph-authtool, monmaptool, mkfs), of this lab's release."""
-        return _run(self.env.wrap(argv), timeout=timeout)
+        return run_checked(self.env.wrap(argv), timeout=timeout)
 
     def start_mon(self, node: str) -> DaemonRecord:
         return self._start(f"mon.{node}", self._daemon_argv("ceph-mon", node, node))
@@ -457,14 +456,3 @@ def port_problem(ip: str, port: int) -> Optional[str]:
         sock.close()
     return None
 
-
-def _run(argv: list[str], timeout: float = 60) -> str:
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise CommandError(argv, -1, "", f"timed out after {timeout}s") from None
-    except FileNotFoundError as exc:
-        raise LabError(f"cannot run {argv[0]!r}: {exc}") from exc
-    if proc.returncode != 0:
-        raise CommandError(argv, proc.returncode, proc.stdout, proc.stderr)
-    return proc.stdout
