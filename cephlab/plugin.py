@@ -6,6 +6,7 @@ as a marker, which is how an item is tied to its stage.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -44,6 +45,8 @@ OPTIONS = (
     ("--lab-plan", "LAB_PLAN", "lab_plan",
      "write every manifest and host command of the whole lab into DIR and run nothing "
      "(vagrant and cluster targets)"),
+    ("--lab-plan-force", "LAB_PLAN_FORCE", "lab_plan_force",
+     "plan mode: rewrite a plan already in DIR, keeping its generated credentials (yes/no)"),
 )
 
 DEFAULTS = {"lab_target": "auto", "lab_destroy": "passing", "lab_ip_prefix": LOCAL_IP_PREFIX,
@@ -205,10 +208,6 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     when) this run will touch the lab."""
     if session.config.option.collectonly:
         return
-    sess = lab_session(session.config)
-    plan_dir = _option(session.config, "lab_plan", "LAB_PLAN")
-    if plan_dir:
-        _write_plan(sess.cfg, Path(plan_dir))
     wanted = [i for i in session.items
               if item_stage(i) is not None and not i.get_closest_marker("skip")]
     if not wanted:
@@ -219,30 +218,52 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         pytest.exit(f"cephlab: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
-def _write_plan(cfg: LabConfig, out_dir: Path) -> None:
-    """Plan mode: render the whole lab for review, run nothing, end the session."""
-    from .k8s.plan import write_plan
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> Optional[int]:
+    """Plan mode (``--lab-plan DIR``): write the plan, say so in one line, run nothing. It
+    ends the run here, before a session starts (no collection, no lab)."""
+    plan_dir = _option(config, "lab_plan", "LAB_PLAN")
+    if not plan_dir or config.option.collectonly or config.getoption("help") \
+            or config.getoption("version"):
+        return None
+    try:
+        cfg = build_config(config)
+        force = (_option(config, "lab_plan_force", "LAB_PLAN_FORCE") or "no").lower()
+        if force not in YES_NO:
+            raise ConfigError(f"--lab-plan-force takes yes or no, not {force!r}")
+        out_dir = Path(plan_dir)
+        if not out_dir.is_absolute():
+            out_dir = Path(config.invocation_params.dir) / out_dir
+        message = _write_plan(cfg, out_dir, force=YES_NO[force])
+    except (ValueError, FileExistsError, ConfigError) as exc:
+        sys.stderr.write(f"cephlab: {exc}\n")
+        return int(pytest.ExitCode.USAGE_ERROR)
+    sys.stdout.write(message + "\n")
+    return int(pytest.ExitCode.OK)
 
+
+#: the spellings of yes/no an option accepts
+YES_NO = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
+
+
+def _write_plan(cfg: LabConfig, out_dir: Path, force: bool) -> str:
+    """Plan mode: render the whole lab for review, run nothing; the one-line message."""
+    from .k8s.plan import write_plan
     from .targets import target_class
 
     if not target_class(cfg.target).has_kubernetes:
-        pytest.exit(f"cephlab: --lab-plan is for the vagrant and cluster targets (this run's "
-                    f"target is {cfg.target}: {cfg.target_reason})",
-                    returncode=pytest.ExitCode.USAGE_ERROR)
-    try:
-        # the cluster target's plan is for the configured nodes and devices, when given
-        conf = None
-        if cfg.target == "cluster" and cfg.cluster_config:
-            from .k8s import cluster_config
+        raise ConfigError(f"--lab-plan is for the vagrant and cluster targets (this run's "
+                          f"target is {cfg.target}: {cfg.target_reason})")
+    # the cluster target's plan is for the configured nodes and devices, when given
+    conf = None
+    if cfg.target == "cluster" and cfg.cluster_config:
+        from .k8s import cluster_config
 
-            conf = cluster_config.load(cfg.cluster_config)
-        # write_plan runs the plan checker first: a plan that fails it is refused, unwritten
-        written = write_plan(out_dir, target=cfg.target, cluster_config=conf)
-    except (ValueError, FileExistsError, ConfigError) as exc:
-        pytest.exit(f"cephlab: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
-    pytest.exit(f"cephlab: plan for the {cfg.target} target written to {out_dir} "
-                f"({len(written)} files; index: {out_dir / 'plan.md'}); nothing was run",
-                returncode=pytest.ExitCode.OK)
+        conf = cluster_config.load(cfg.cluster_config)
+    # write_plan runs the plan checker first: a plan that fails it is refused, unwritten
+    written = write_plan(out_dir, target=cfg.target, cluster_config=conf, force=force)
+    return (f"cephlab: wrote the {cfg.target} plan ({len(written)} files) to {out_dir}; "
+            f"read {out_dir / 'plan.md'} first. Nothing was run.")
 
 
 def get_lab(config: pytest.Config):
