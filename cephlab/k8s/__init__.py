@@ -3,6 +3,7 @@
 Rendering — the lab's objects as plain dicts, nothing runs:
 
 - :mod:`cephlab.k8s.versions` — every pinned version
+- :mod:`cephlab.k8s.host_tools` — the host programs the targets need, what for, how to install
 - :mod:`cephlab.k8s.objects` — shared names and small object builders (Calico settings, CSI PVs)
 - :mod:`cephlab.k8s.rook` — Rook custom resources, the toolbox
 - :mod:`cephlab.k8s.apps` — dashboard access, CephFS helper, MinIO, MySQL, Ghost
