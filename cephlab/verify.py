@@ -157,7 +157,13 @@ class ReachedState(LabState):
         return list(self.reached)
 
     def save(self) -> None:
-        raise VerifyRefused(f"verify mode does not write the lab state ({self.path})")
+        """Nothing is written; a save that would change nothing (a pre-flight re-recording
+        what the state already says) is let pass, any other is refused."""
+        import json
+
+        on_disk = json.loads(self.path.read_text()) if self.path.exists() else None
+        if on_disk != self.doc:
+            raise VerifyRefused(f"verify mode does not write the lab state ({self.path})")
 
     def mark_applied(self, slug: str, seconds: float) -> None:
         raise VerifyRefused(f"verify mode does not mark stage {slug} applied")
@@ -437,7 +443,7 @@ def assert_stage_health(slug: str, health: Mapping[str, Any], pg_ls: Mapping[str
     """Health as one stage sees it: PG states are judged per pool, by the stage that makes
     the pool (a stage without pools of its own judges the pools no lab stage makes); every
     other health check counts for every stage."""
-    names = {int(p["pool"]): p["pool_name"] for p in pools}
+    names = {int(p.get("pool_id", p.get("pool", -1))): p["pool_name"] for p in pools}
     own = set(stage_pools(slug))
     bad: dict[str, list[str]] = {}
     for pg in pg_ls.get("pg_stats", pg_ls if isinstance(pg_ls, list) else []):

@@ -45,8 +45,12 @@ def read_back(lab, ceph, slug):
     assert record, f"nothing was recorded as written before {slug}"
     bad = data.read_objects(ceph, model.BLOCK_POOL, record["objects"])
     bad += data.read_image(ceph, model.BLOCK_POOL, record["image"], record["image_sha256"])
+    root, why = lab.target.cephfs_root("data") if record["files"] else (None, "")
+    if record["files"] and root is None and lab.verifying:
+        lab.note(slug, f"{len(record['files'])} CephFS files written before {slug} not read "
+                 f"back: {why}")
+        record = {**record, "files": {}}
     if record["files"]:
-        root, why = lab.target.cephfs_root("data")
         assert root is not None, f"files were written through CephFS but it cannot be mounted: {why}"
         bad += data.read_files(root, record["files"])
     checked = len(record["objects"]) + 1 + len(record["files"])

@@ -239,8 +239,8 @@ def test_each_osd_stage_judges_its_own_part_of_the_layout():
         verify.assert_osds_for("remove_node", AFTER_REMOVE, _dump({0: (1, 1)}), _tree(kept), str)
 
 
-POOLS = [{"pool": 1, "pool_name": ".mgr"}, {"pool": 2, "pool_name": model.BLOCK_POOL},
-         {"pool": 3, "pool_name": model.FS_METADATA}, {"pool": 4, "pool_name": model.FS_DATA}]
+POOLS = [{"pool_id": 1, "pool_name": ".mgr"}, {"pool_id": 2, "pool_name": model.BLOCK_POOL},
+         {"pool_id": 3, "pool_name": model.FS_METADATA}, {"pool_id": 4, "pool_name": model.FS_DATA}]
 
 
 def test_pg_health_counts_for_the_stage_that_makes_the_pool():
