@@ -101,28 +101,9 @@ def evidence(target: Target, ceph: CephRunner) -> dict[str, str]:
     evidence is absent). Cheap signs, not the outcome: the grade checks the outcome."""
     found: dict[str, str] = {}
     try:
-        dump = ceph.json("osd", "dump", timeout=30)
-    except Exception:  # no Ceph answers: nothing of the Ceph stages was done
-        dump = None
-    if dump is not None:
-        tree = ceph.json("osd", "tree", timeout=30)
-        hosts = checks.osd_hosts(tree)
-        if dump.get("osds"):
-            found["ceph_cluster"] = f"{len(dump['osds'])} OSDs"
-        pools = {p.get("pool_name"): p for p in dump.get("pools", [])}
-        if model.BLOCK_POOL in pools:
-            found["block_pool"] = f"pool {model.BLOCK_POOL}"
-        if model.FS_DATA in pools:
-            found["shared_filesystem"] = f"pool {model.FS_DATA}"
-        if any(len(ids) >= 2 for ids in hosts.values()):
-            found["extend_storage"] = "a CRUSH host with 2 OSDs"
-        changed = [n for n in (model.FS_DATA, model.BLOCK_POOL)
-                   if (pools.get(n) or {}).get("pg_num") == model.PG_NUM_TARGET]
-        if changed:
-            found["pg_num"] = f"pg_num {model.PG_NUM_TARGET} on {', '.join(changed)}"
-        removed = target.crush_host(model.REMOVED_NODE)
-        if dump.get("osds") and not hosts.get(removed) and len(hosts) >= 1:
-            found["remove_node"] = f"CRUSH host {removed} holds no OSD"
+        found.update(_ceph_evidence(target, ceph))
+    except Exception as exc:  # no Ceph answers (or not as Ceph does): no Ceph stage was done
+        found["(ceph)"] = f"no Ceph evidence: {type(exc).__name__}: {str(exc)[:120]}"
     for service, slug in (("ceph_dashboard", "ceph_dashboard"), ("s3", "object_store"),
                           ("mysql", "mysql"), ("ghost", "ghost")):
         try:
@@ -134,11 +115,35 @@ def evidence(target: Target, ceph: CephRunner) -> dict[str, str]:
     return found
 
 
+def _ceph_evidence(target: Target, ceph: CephRunner) -> dict[str, str]:
+    found: dict[str, str] = {}
+    dump = ceph.json("osd", "dump", timeout=30)
+    hosts = checks.osd_hosts(ceph.json("osd", "tree", timeout=30))
+    if dump.get("osds"):
+        found["ceph_cluster"] = f"{len(dump['osds'])} OSDs"
+    pools = {p.get("pool_name"): p for p in dump.get("pools", [])}
+    if model.BLOCK_POOL in pools:
+        found["block_pool"] = f"pool {model.BLOCK_POOL}"
+    if model.FS_DATA in pools:
+        found["shared_filesystem"] = f"pool {model.FS_DATA}"
+    if any(len(ids) >= 2 for ids in hosts.values()):
+        found["extend_storage"] = "a CRUSH host with 2 OSDs"
+    changed = [n for n in (model.FS_DATA, model.BLOCK_POOL)
+               if (pools.get(n) or {}).get("pg_num") == model.PG_NUM_TARGET]
+    if changed:
+        found["pg_num"] = f"pg_num {model.PG_NUM_TARGET} on {', '.join(changed)}"
+    removed = target.crush_host(model.REMOVED_NODE)
+    if dump.get("osds") and hosts and not hosts.get(removed):
+        found["remove_node"] = f"CRUSH host {removed} holds no OSD"
+    return found
+
+
 def detect_reached(target: Target, ceph: CephRunner, runs_here: Callable[[Stage], bool]
                    ) -> tuple[Optional[str], dict[str, str]]:
     """The furthest stage (in the lab's order, among those that run here) with evidence."""
     found = evidence(target, ceph)
     ordered = [s for s in S.STAGES if s.slug in found and runs_here(s)]
+    found = {k: v for k, v in found.items() if k in S.BY_SLUG or k == "(ceph)"}
     return (ordered[-1].slug if ordered else None), found
 
 
