@@ -302,6 +302,33 @@ class ReadOnlyKube:
         self._refuse("patch", ref)
 
 
+class ReadOnlyMachines:
+    """The reading half of :class:`cephlab.k8s.vagrant.VagrantLab`: state and read-only
+    commands over ``vagrant ssh``; never ``vagrant up``, ``halt`` or ``destroy``."""
+
+    READ_COMMANDS = ("ip ", "lsblk ", "hostname", "uname", "cat /etc/hosts")
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    def status(self) -> dict[str, str]:
+        return self.inner.status()
+
+    def running(self) -> bool:
+        return self.inner.running()
+
+    def ssh(self, node: str, command: str) -> str:
+        if not command.startswith(self.READ_COMMANDS):
+            raise VerifyRefused(f"verify mode: `{command}` on {node} may change the machine")
+        return self.inner.ssh(node, command)
+
+    def up(self, *args, **kw) -> None:
+        raise VerifyRefused("verify mode never runs `vagrant up`")
+
+    def destroy(self, *args, **kw) -> None:
+        raise VerifyRefused("verify mode never runs `vagrant destroy`")
+
+
 # ---------------------------------------------------------------------------- the target
 #: The target contract's methods, by what they do to the lab (a test keeps this complete).
 MUTATING = frozenset({"apply", "resume", "repair", "destroy", "restart", "inject_fault",
@@ -397,7 +424,7 @@ class ReadOnlyTarget(Target):
         return ReadOnlyKube(self.inner.kube_api())
 
     def machines(self):
-        return self.inner.machines()
+        return ReadOnlyMachines(self.inner.machines())
 
     def endpoint(self, service: str) -> tuple[str, int]:
         return self.inner.endpoint(service)

@@ -301,3 +301,31 @@ def test_options_are_checked_before_any_work(tmp_path):
         res = run_harness("--lab-target=local", f"--lab-dir={tmp_path / 'lab'}", *args, timeout=120)
         assert res.returncode == 4 and said in res.stderr, res.stderr[-2000:]
         assert not (tmp_path / "lab").exists()
+
+
+def test_the_machines_are_read_never_brought_up_or_destroyed():
+    class Vagrant:
+        calls: list = []
+
+        def status(self):
+            self.calls.append("status")
+            return {"k8s-1": "running"}
+
+        def ssh(self, node, command):
+            self.calls.append(f"ssh {command}")
+            return ""
+
+        def up(self, *a, **k):
+            self.calls.append("up")
+
+        def destroy(self, *a, **k):
+            self.calls.append("destroy")
+
+    inner = Vagrant()
+    vms = verify.ReadOnlyMachines(inner)
+    vms.status()
+    vms.ssh("k8s-1", "lsblk -J -o NAME,TYPE,FSTYPE,PTTYPE /dev/sdc || true")
+    for call in (vms.up, vms.destroy, lambda: vms.ssh("k8s-1", "sudo wipefs -a /dev/sdc")):
+        with pytest.raises(verify.VerifyRefused):
+            call()
+    assert inner.calls == ["status", "ssh lsblk -J -o NAME,TYPE,FSTYPE,PTTYPE /dev/sdc || true"]
