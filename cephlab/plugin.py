@@ -42,6 +42,12 @@ OPTIONS = (
      "cluster target: YAML file naming the storage nodes and their devices"),
     ("--lab-allow-destructive", "LAB_ALLOW_DESTRUCTIVE", "lab_allow_destructive",
      "cluster target: allow stages that remove storage or wipe disks (yes/no)"),
+    ("--lab-mode", "LAB_MODE", "lab_mode",
+     "build (build the lab stage by stage) or verify (grade a lab built by hand, change nothing)"),
+    ("--lab-reached", "LAB_REACHED", "lab_reached",
+     "verify mode: the stage the lab reached (default: the furthest stage whose evidence holds)"),
+    ("--lab-verify-readonly", "LAB_VERIFY_READONLY", "lab_verify_readonly",
+     "verify mode: skip the data round trips too (yes/no)"),
     ("--lab-plan", "LAB_PLAN", "lab_plan",
      "write every manifest and host command of the whole lab into DIR and run nothing "
      "(vagrant and cluster targets)"),
@@ -50,7 +56,7 @@ OPTIONS = (
 )
 
 DEFAULTS = {"lab_target": "auto", "lab_destroy": "passing", "lab_ip_prefix": LOCAL_IP_PREFIX,
-            "lab_timeout_scale": "1", "lab_ceph": "auto"}
+            "lab_timeout_scale": "1", "lab_ceph": "auto", "lab_mode": "build"}
 
 EXTRA_MARKERS = {
     "k8s": "the stage needs a Kubernetes API (skipped on the local target)",
@@ -96,19 +102,42 @@ def build_config(config: pytest.Config) -> LabConfig:
     allow = (_option(config, "lab_allow_destructive", "LAB_ALLOW_DESTRUCTIVE") or "no").lower()
     if allow not in ("yes", "no", "true", "false", "1", "0"):
         raise ConfigError(f"--lab-allow-destructive takes yes or no, not {allow!r}")
+    mode, reached, readonly = _verify_options(config)
     ceph_release, ceph_reason = "host", "not the local target: Ceph is the cluster's own"
     if target == "local":
         from .local import releases, rootfs
 
         ceph_release, ceph_reason = releases.choose(_option(config, "lab_ceph", "LAB_CEPH"),
                                                     rootfs.why_unbuildable)
-    return LabConfig(target=target, target_reason=reason, lab_dir=check_lab_dir(path),
+    return LabConfig(target=target, target_reason=reason,
+                     lab_dir=check_lab_dir(path, reading=mode == "verify"),
                      ceph_release=ceph_release, ceph_reason=ceph_reason,
                      destroy=destroy, ip_prefix=prefix, timeouts=Timeouts().scaled(scale),
                      kubeconfig=_option(config, "lab_kubeconfig", "KUBECONFIG"),
                      kube_context=_option(config, "lab_kube_context", "LAB_KUBE_CONTEXT"),
                      cluster_config=Path(cluster_config) if cluster_config else None,
-                     allow_destructive=allow in ("yes", "true", "1"))
+                     allow_destructive=allow in ("yes", "true", "1"),
+                     mode=mode, reached=reached, verify_readonly=readonly)
+
+
+def _verify_options(config: pytest.Config) -> tuple[str, Optional[str], bool]:
+    from .verify import MODES
+
+    mode = (_option(config, "lab_mode", "LAB_MODE") or "build").lower()
+    if mode not in MODES:
+        raise ConfigError(f"unknown --lab-mode {mode!r}; choose one of: {', '.join(MODES)}")
+    reached = _option(config, "lab_reached", "LAB_REACHED")
+    readonly = (_option(config, "lab_verify_readonly", "LAB_VERIFY_READONLY") or "no").lower()
+    if readonly not in ("yes", "no", "true", "false", "1", "0"):
+        raise ConfigError(f"--lab-verify-readonly takes yes or no, not {readonly!r}")
+    if mode != "verify" and (reached or readonly in ("yes", "true", "1")):
+        raise ConfigError("--lab-reached and --lab-verify-readonly are for --lab-mode=verify")
+    if reached:
+        try:
+            S.get(reached)
+        except KeyError as exc:
+            raise ConfigError(f"--lab-reached: {exc.args[0]}") from None
+    return mode, reached, readonly in ("yes", "true", "1")
 
 
 class LabSession:
@@ -134,6 +163,10 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"cephlab: {exc}") from None
     sess = config.stash[SESSION] = LabSession(cfg)
     _start_report(config, sess)
+    if cfg.mode == "verify":
+        from .verify_hooks import VerifyHooks
+
+        config.pluginmanager.register(VerifyHooks(sess), "cephlab-verify")
 
 
 def _start_report(config: pytest.Config, sess: LabSession) -> None:

@@ -216,7 +216,9 @@ def why_not(target: str | type[Target], stage: Stage | str,
     lacking = cls.unavailable(stage)
     if lacking:
         return f"stage {stage.slug} cannot run here: {lacking}"
-    return cls.refusal(stage, cfg) if cfg is not None else None
+    if cfg is None or cfg.mode == "verify":  # verify mode does nothing the options could forbid
+        return None
+    return cls.refusal(stage, cfg)
 
 
 def support_table(cfg_of: Optional[Mapping[str, LabConfig]] = None) -> dict[str, dict[str, Optional[str]]]:

@@ -60,6 +60,7 @@ class BlockDatabase:
         self.datadir = self.xfs_mnt / "data"
         self.socket = self.base / "mysqld.sock"
         self.ip = cluster.cfg.node_ip(SERVICE_NODE)
+        self.pool = BLOCK_POOL  #: where the image is mapped from (a test moves it to show a wrong pool)
 
     # ------------------------------------------------------------------ facts
     @property
@@ -108,7 +109,7 @@ class BlockDatabase:
 
     def _mount_rbd(self) -> None:
         self.rbd_mnt.mkdir(parents=True, exist_ok=True)
-        argv = ["rbd-fuse", "-f", "-c", str(self.cluster.conf), "-p", BLOCK_POOL, "-r", IMAGE,
+        argv = ["rbd-fuse", "-f", "-c", str(self.cluster.conf), "-p", self.pool, "-r", IMAGE,
                 str(self.rbd_mnt)]
         rec = self.cluster.spawn_client(RBD_FUSE, argv)
         wait_for(f"rbd-fuse to expose {IMAGE}", lambda: _assert_file(self.image_file),

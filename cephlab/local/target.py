@@ -238,8 +238,11 @@ class LocalTarget(Target):
             super().restart(service)
 
     def block_volume(self, service: str) -> tuple[str, str]:
-        if service == "mysql":
-            return BLOCK_POOL, blockdb.IMAGE
+        if service == "mysql":  # where the running rbd-fuse maps the image from, as started
+            rec = self.cluster.record(blockdb.RBD_FUSE)
+            argv = rec.argv if rec else []
+            flag = lambda f, default: argv[argv.index(f) + 1] if f in argv else default  # noqa: E731
+            return flag("-p", BLOCK_POOL), flag("-r", blockdb.IMAGE)
         return super().block_volume(service)
 
     def inject_fault(self, fault: str, **options):

@@ -148,9 +148,10 @@ class Collector:
         if "ceph" not in self.header:
             self._ceph_versions()  # nothing passed: ask a kept lab
         faults = list(lab.fault_reports) if lab is not None else []
+        grades = [g.to_json() for g in lab.grades] if lab is not None else []
         try:
             self.written = write_report(self.report_path, self.record, header=self.header,
-                                        faults=faults, redact=self.redact,
+                                        faults=faults, grades=grades, redact=self.redact,
                                         exitstatus=int(exitstatus))
         except Exception as exc:  # the report must not hide the run's own result
             self.write_error = f"{type(exc).__name__}: {exc}"
