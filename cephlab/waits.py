@@ -5,8 +5,9 @@ A *probe* is a callable that returns a value when the awaited condition holds an
 ``AssertionError`` (whose message describes what it saw) when it does not yet hold. The
 same pure check functions used for plain assertions therefore serve as probes.
 
-``fail_fast`` is called before every attempt; it raises (e.g. ``DaemonExited``) when the
-awaited state can no longer come, so the wait ends at once instead of at its timeout.
+``fail_fast`` is called before every attempt; it raises (``DaemonExited``, ``CannotHeal``)
+when the awaited state can no longer come, so the wait ends at once instead of at its
+timeout; the error then also names the wait, how long it ran and its last observed state.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Callable, Optional, TypeVar
 
 import tenacity
 
-from .errors import CommandError, DaemonExited, WaitTimeout
+from .errors import CannotHeal, CommandError, DaemonExited, WaitTimeout
 
 T = TypeVar("T")
 
@@ -33,7 +34,7 @@ def set_progress(fn: Optional[ProgressFn]) -> None:
 
 
 #: Never retried: the awaited state cannot come any more (or an inner wait already gave up).
-_TERMINAL = (DaemonExited, WaitTimeout)
+_TERMINAL = (DaemonExited, CannotHeal, WaitTimeout)
 
 
 @dataclass
@@ -57,7 +58,13 @@ def wait_for(
 
     def attempt() -> T:
         if fail_fast is not None:
-            fail_fast()
+            try:
+                fail_fast()
+            except _TERMINAL as exc:  # say which wait gave up, when, and what it saw last
+                exc.args = (f"{exc}\n(the wait '{name}' gave up after "
+                            f"{time.monotonic() - start:.1f}s of {timeout:g}s; last observed: "
+                            f"{seen.text})",)
+                raise
         seen.attempts += 1
         try:
             return probe()
