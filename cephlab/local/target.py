@@ -129,7 +129,7 @@ class LocalTarget(Target):
         return lines
 
     def toolbox(self) -> str:
-        return f"ceph -c {self.cluster.conf} …  (or: export CEPH_CONF={self.cluster.conf})"
+        return f"ceph -c {self.cluster.conf} …"
 
     # ----------------------------------------------------------------- diagnosis
     def causes(self, detail: bool = False) -> list:
