@@ -214,13 +214,14 @@ def cannot_heal(found: list[Cause], toolbox: str = "") -> CannotHeal:
 
 
 class Watch:
-    """Fail-fast for waits: raise :class:`~cephlab.errors.CannotHeal` once a cause has persisted for its
-    ``persist`` seconds (seen on two looks at least ``confirm`` s apart, so a wait's probe
-    ran in between). Looks at most every ``every`` s; a cause not seen for ``forget`` s
-    starts over (a later wait does not inherit an old observation)."""
+    """Fail-fast for waits: raise :class:`~cephlab.errors.CannotHeal` once a cause has
+    persisted for its ``persist`` seconds (at once for a state that cannot heal by itself;
+    ``confirm`` > 0 asks for a second look that much later). Looks at most every ``every``
+    s; a cause not seen for ``forget`` s starts over (a later wait does not inherit an old
+    observation)."""
 
     def __init__(self, look: Callable[[], list[Cause]], *, toolbox: str = "",
-                 every: float = 2.0, confirm: float = 1.5, forget: float = 6.0,
+                 every: float = 2.0, confirm: float = 0.0, forget: float = 6.0,
                  clock: Callable[[], float] = time.monotonic):
         self.look, self.toolbox = look, toolbox
         self.every, self.confirm, self.forget, self.clock = every, confirm, forget, clock
