@@ -232,6 +232,15 @@ class Lab:
         self.announce(f"lab in {self.cfg.lab_dir} destroyed")
         return killed
 
+    def causes(self, detail: bool = False) -> list:
+        """What :meth:`Target.causes` finds; [] when the lab cannot be asked (the failure
+        being reported is what matters)."""
+        try:
+            return self.target.causes(detail)
+        except Exception as exc:
+            log.debug("no causes: %s", exc)
+            return []
+
     def diagnostics(self) -> str:
         try:
             return self.target.diagnostics()

@@ -374,6 +374,7 @@ def pytest_runtest_makereport(item: pytest.Item, call):
         if sess.report is not None:
             text = sess.report.redact(text)
         item.user_properties.append(("lab diagnostics", text))  # lands in --junitxml
+        _compact_failure(item, call, report, sess)
     if report.failed and sess.report is not None:
         # pytest prints a failure's text (its assertion introspection, captured output) in
         # FAILURES and the short summary: no value of the lab's secrets may reach them
@@ -383,6 +384,33 @@ def pytest_runtest_makereport(item: pytest.Item, call):
         if redact(text) != text:
             report.longrepr = redact(text)
         report.sections = [(title, redact(body)) for title, body in report.sections]
+
+
+FAILED_STEP = pytest.StashKey[str]()
+
+
+def pytest_bdd_step_error(request, feature, scenario, step, step_func, step_func_args, exception):
+    request.node.stash[FAILED_STEP] = (f"{step.keyword} {step.name}  "
+                                       f"({feature.rel_filename}:{step.line_number})")
+
+
+def _compact_failure(item: pytest.Item, call, report, sess: LabSession) -> None:
+    """The lab's own failures read as the harness's message, causes and next commands
+    (cephlab.failure); --tb=long or -v keeps pytest's full traceback."""
+    from .errors import CannotHeal, LabError
+    from .failure import compact, project_frame, wants_compact
+
+    opt = item.config.option
+    if call.excinfo is None or not isinstance(call.excinfo.value, LabError) \
+            or not wants_compact(opt.tbstyle, opt.verbose):
+        return
+    exc = call.excinfo.value
+    short = compact(exc, lab_dir=sess.cfg.lab_dir, step=item.stash.get(FAILED_STEP, ""),
+                    where=project_frame(call.excinfo.traceback, Path(item.config.rootpath)),
+                    causes=[] if isinstance(exc, CannotHeal) else sess.lab.causes(),
+                    full=report.longreprtext)
+    if short is not None:
+        report.longrepr = short
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
@@ -408,7 +436,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
             tr.write_line(f"{rep['fault']:<26}{rep['detect_seconds']:>9.1f}{rep['recover_seconds']:>10.1f}"
                           f"{rep['lost']:>6}  {checked}; {rep['injected'][:70]}")
     if sess.lab is not None and sess.lab.state.exists:
-        tr.write_line(f"lab kept in {sess.cfg.lab_dir}: {sess.lab.target.describe()}")
+        from .failure import next_commands
+
+        describe = sess.lab.target.describe()
+        tr.write_line(f"lab kept in {sess.cfg.lab_dir}: {describe}")
+        for line in next_commands(sess.cfg.lab_dir, describe):
+            tr.write_line(f"  {line}")
     if sess.report.written is not None:
         tr.write_line(f"HTML report: {sess.report.written}"
                       + (f" (screenshots in {sess.report.shots_dir})" if record.shots else ""))
