@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -193,6 +194,13 @@ class BlockDatabase:
         mounts.unmount(self.rbd_mnt)
         rec = self.cluster.record(RBD_FUSE)
         if rec:
+            # Unmounted, rbd-fuse closes the image and exits by itself (0.1 s here); closing
+            # releases the image's exclusive lock. A SIGTERM during that leaves the lock to a
+            # dead client, and the next rbd-fuse waited 30 s (the OSDs' watch timeout) before
+            # blocklisting it (seen once under load). So it gets time to finish first.
+            deadline = time.monotonic() + 10
+            while procs.is_alive(rec) and time.monotonic() < deadline:
+                time.sleep(0.05)
             procs.stop(rec)
             self.cluster.forget(RBD_FUSE)
 

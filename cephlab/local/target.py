@@ -231,19 +231,21 @@ class LocalTarget(Target):
         ceph.run("pool", "init", BLOCK_POOL, tool="rbd")
 
     def _shared_filesystem(self) -> None:
-        ceph = self.ceph
-        ceph.run("osd", "crush", "rule", "create-replicated", OSD_RULE, "default", "osd")
-        ceph.run("osd", "pool", "create", FS_METADATA, "16", "16", "replicated")
+        ceph, cluster = self.ceph, self.cluster
+        # The MDS daemons start first and boot as standbys while the pools are made.
+        for node in MDS_NODES:
+            cluster.start_mds(node)
+        cluster.run_at_once(
+            ("osd", "crush", "rule", "create-replicated", OSD_RULE, "default", "osd"),
+            ("osd", "pool", "create", FS_METADATA, "16", "16", "replicated"))
         ceph.run("osd", "pool", "create", FS_DATA, str(POOL_INITIAL_PG_NUM),
                  str(POOL_INITIAL_PG_NUM), "replicated", OSD_RULE)
-        for pool in (FS_METADATA, FS_DATA):
-            ceph.run("osd", "pool", "set", pool, "size", "2")
+        cluster.run_at_once(*[("osd", "pool", "set", pool, "size", "2")
+                              for pool in (FS_METADATA, FS_DATA)])
         res = ceph.run("fs", "new", FS_NAME, FS_METADATA, FS_DATA, check=False)
         if res.rc != 0 and "already exists" not in res.stderr:
             res.check()
         ceph.run("fs", "set", FS_NAME, "allow_standby_replay", "true")
-        for node in MDS_NODES:
-            self.cluster.start_mds(node)
 
     def _extend_storage(self) -> None:
         self.cluster.add_osds([(node, dev) for node in self.cfg.nodes for dev in ("sdc", "sdd")])
@@ -255,9 +257,9 @@ class LocalTarget(Target):
                        f"export CEPH_CONF={self.cluster.conf}\n")
 
     def _pg_num(self) -> None:
-        for pool in (FS_DATA, BLOCK_POOL):
-            self.ceph.run("osd", "pool", "set", pool, "pg_autoscale_mode", "off")
-            self.ceph.run("osd", "pool", "set", pool, "pg_num", str(PG_NUM_TARGET))
+        pools = (FS_DATA, BLOCK_POOL)
+        self.cluster.run_at_once(*[("osd", "pool", "set", p, "pg_autoscale_mode", "off") for p in pools])
+        self.cluster.run_at_once(*[("osd", "pool", "set", p, "pg_num", str(PG_NUM_TARGET)) for p in pools])
 
     def _remove_node(self) -> None:
         self.cluster.remove_node_osds(REMOVED_NODE)
