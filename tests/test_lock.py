@@ -138,8 +138,10 @@ def test_commands_that_change_a_lab_wait_for_no_one_and_status_needs_no_lock(tmp
         err = capsys.readouterr().err
         assert f"is in use by pid {proc.pid}" in err, err
     assert (lab_dir / "state.json").exists()  # destroy did nothing
-    assert main(["status", "--lab-dir", str(lab_dir)]) == 0
-    assert "stages applied: ceph_cluster" in capsys.readouterr().out
+    # status reads without the lock (exit 1: nothing of this lab runs)
+    assert main(["status", "--lab-dir", str(lab_dir)]) == 1
+    seen = capsys.readouterr()
+    assert "stages applied: ceph_cluster" in seen.out and "in use" not in seen.out + seen.err
     proc.kill()
     proc.wait()
     assert main(["destroy", "--lab-dir", str(lab_dir)]) == 0
