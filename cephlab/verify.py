@@ -531,6 +531,20 @@ def assert_osds_for(slug: str, applied: Sequence[str], dump: Mapping[str, Any],
     assert not problems, "; ".join(problems) + f" (the lab at this stage: {layout})"
 
 
+def assert_status_agrees(status: Mapping[str, Any], dump: Mapping[str, Any], mons: int) -> None:
+    """Toolbox in verify mode: ``ceph status`` agrees with ``ceph osd dump`` (how many OSDs
+    exist, are up, are in) and counts the lab's mons; the OSD stages grade the layout."""
+    states = checks.osd_states(dump)
+    monmap, osdmap = status.get("monmap", {}), status.get("osdmap", {})
+    osdmap = osdmap.get("osdmap", osdmap)
+    seen = {"mons": monmap.get("num_mons"), "OSDs": osdmap.get("num_osds"),
+            "OSDs up": osdmap.get("num_up_osds"), "OSDs in": osdmap.get("num_in_osds")}
+    want = {"mons": mons, "OSDs": len(states), "OSDs up": sum(u for u, _ in states.values()),
+            "OSDs in": sum(i for _, i in states.values())}
+    wrong = [f"{k}: {seen[k]}, expected {want[k]}" for k in want if seen[k] != want[k]]
+    assert not wrong, "ceph status disagrees with ceph osd dump: " + "; ".join(wrong)
+
+
 @dataclass
 class Grade:
     stage: Stage

@@ -202,14 +202,14 @@ def test_pg_num_left_at_its_old_value(built, baseline, tmp_path):
         check_named(built, tmp_path, baseline[1], "pg_num", "pool replicapool: pg_num 32")
     finally:
         lab.ceph.run("osd", "pool", "set", model.BLOCK_POOL, "pg_num", str(model.PG_NUM_TARGET))
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + 1800   # PGs split and pgp_num follows step by step
         while time.monotonic() < deadline:
             pool = next(p for p in lab.ceph.json("osd", "pool", "ls", "detail")
                         if p["pool_name"] == model.BLOCK_POOL)
             if pool["pg_placement_num"] == model.PG_NUM_TARGET:
                 break
             time.sleep(3)
-        _wait_clean(lab)
+        _wait_clean(lab, timeout=1800)
 
 
 def _osd_on(lab: Lab, node: str, device: str) -> int:
