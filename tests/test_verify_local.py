@@ -22,7 +22,7 @@ from cephlab.lab import Lab
 from cephlab.local.cluster import missing_binaries
 from tests.conftest import loopback_prefix, run_harness
 
-PREFIX = loopback_prefix(7)
+PREFIX = loopback_prefix(8)
 BUILT = " or ".join(("ceph_cluster", "ceph_dashboard", "block_pool", "shared_filesystem",
                      "object_store", "extend_storage", "toolbox", "pg_num", "remove_node", "mysql"))
 SCALE = os.environ.get("LAB_TIMEOUT_SCALE", "2")
