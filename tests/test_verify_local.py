@@ -122,7 +122,23 @@ def check_named(lab_dir: Path, tmp_path: Path, baseline: dict, stage: str, words
     others = {s: g for s, g in grades.items() if s != stage and baseline[s] == "holds" and g != "holds"}
     assert not others, f"other stages went red too: {others}\n" + "\n".join(
         f"{s}: {texts[s]}" for s in others)
-    assert before == after, {k: (before[k], after[k]) for k in before if before[k] != after[k]}
+    assert before == after, _diff(before, after)
+    return out
+
+
+def _diff(before: dict, after: dict) -> list[str]:
+    """The leaves that differ (a section, then the item and its field)."""
+    out = []
+    for key in before:
+        a, b = before[key], after[key]
+        if a == b:
+            continue
+        if isinstance(a, dict):
+            a, b = list(a.items()), list(b.items())
+        if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            out += [f"{key}: {x} -> {y}" for x, y in zip(a, b) if x != y]
+        else:
+            out.append(f"{key}: {str(a)[:500]} -> {str(b)[:500]}")
     return out
 
 
@@ -136,8 +152,7 @@ def baseline(built, tmp_path_factory):
 
 def test_a_built_lab_holds_and_verify_changes_nothing(baseline):
     before, grades, texts, out, after = baseline
-    after = snapshot(built)
-    assert before == after, {k: (before[k], after[k]) for k in before if before[k] != after[k]}
+    assert before == after, _diff(before, after)
     assert not any(verify.SCRATCH in str(v) or verify.SCRATCH_DB in str(v) for v in after.values())
     assert "the lab reached stage mysql (detected)" in out
     held = {s for s, g in grades.items() if g == "holds"}
