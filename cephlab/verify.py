@@ -47,26 +47,43 @@ WAIT_CAP = 30.0
 GRADES = ("holds", "does not hold", "not reached", "cannot check here")
 
 #: Which step of the lab makes each stage's outcome, in the lab's own terms (lab spec).
+_N, _P, _IP = model.NODES, model.PORTS, lambda i: f"{model.SUBNET}.{i + 2}"  # noqa: E731
 LAB_STEPS: dict[str, str] = {
-    "vms": "`vagrant up` from the Vagrantfile: k8s-1..3 on 10.254.1.2-4, two empty 10 GiB disks sdc and sdd",
-    "kubernetes": "`kubeadm init --pod-network-cidr=192.168.0.0/16 --apiserver-advertise-address=10.254.1.2` on k8s-1, `kubeadm join` on k8s-2 and k8s-3",
-    "cni": "install Calico for 192.168.0.0/16 on the private interface (node InternalIP 10.254.1.x)",
-    "master_isolation": "remove the control-plane NoSchedule taint from k8s-1 (`kubectl taint nodes --all node-role.kubernetes.io/control-plane-`)",
-    "dashboard": "deploy the Kubernetes Dashboard, ServiceAccount admin-user bound to cluster-admin, Service type NodePort 30000",
+    "vms": f"`vagrant up` from the Vagrantfile: {', '.join(_N)} on {_IP(0)}-{_IP(2).rsplit('.', 1)[1]}, "
+           f"two empty 10 GiB disks sdc and sdd",
+    "kubernetes": f"`kubeadm init --pod-network-cidr={model.POD_CIDR} --apiserver-advertise-address={_IP(0)}` "
+                  f"on {_N[0]}, `kubeadm join` on {_N[1]} and {_N[2]}",
+    "cni": f"install Calico for {model.POD_CIDR} on the private interface (node InternalIP {model.SUBNET}.x)",
+    "master_isolation": f"remove the control-plane NoSchedule taint from {_N[0]} "
+                        f"(`kubectl taint nodes --all node-role.kubernetes.io/control-plane-`)",
+    "dashboard": f"deploy the Kubernetes Dashboard, ServiceAccount admin-user bound to cluster-admin, "
+                 f"Service type NodePort {_P['dashboard']}",
     "rook_operator": "deploy Rook's CRDs, common resources and operator (operator.yaml)",
-    "ceph_cluster": "CephCluster with useAllNodes: false, useAllDevices: false and nodes k8s-1, k8s-2, k8s-3 each with device sdc",
-    "ceph_dashboard": "the NodePort Service 30001 in front of the mgr dashboard (dashboard enabled in the CephCluster)",
-    "block_pool": "CephBlockPool replicapool with replicated.size: 2 (failureDomain host) and StorageClass rook-ceph-block",
-    "shared_filesystem": "CephFilesystem k8s-fs: metadataPool replicated.size 2, one data pool replicated.size 2 (failureDomain osd), metadataServer activeCount: 1, activeStandby: true",
+    "ceph_cluster": f"CephCluster with useAllNodes: false, useAllDevices: false and nodes {', '.join(_N)} "
+                    f"each with device sdc",
+    "ceph_dashboard": f"the NodePort Service {_P['ceph_dashboard']} in front of the mgr dashboard "
+                      f"(dashboard enabled in the CephCluster)",
+    "block_pool": f"CephBlockPool {model.BLOCK_POOL} with replicated.size: {model.POOL_SIZE} "
+                  f"(failureDomain host) and StorageClass rook-ceph-block",
+    "shared_filesystem": f"CephFilesystem {model.FS_NAME}: metadataPool replicated.size {model.POOL_SIZE}, "
+                         f"one data pool replicated.size {model.POOL_SIZE} (failureDomain osd), "
+                         f"metadataServer activeCount: 1, activeStandby: true",
     "object_store": "a CephObjectStore (RGW) with a user; the lab names object storage but never deploys it",
     "faults": "not a stage of the lab (the harness's own fault injection)",
     "extend_storage": "add device sdd to every node of the CephCluster's storage.nodes and apply it again",
-    "toolbox": "deploy the Rook toolbox (toolbox.yaml) and run `ceph status`, `ceph osd status`, `ceph df`, `rados df` in it",
-    "pg_num": "`ceph osd pool set k8s-fs-data0 pg_num 150` and `ceph osd pool set replicapool pg_num 150` (the pools started at 100; autoscaler off for them)",
-    "remove_node": "remove k8s-1 from the CephCluster's storage.nodes: its OSDs out, drained, purged, its CRUSH host removed",
-    "minio": "a helper pod makes /minio and /ghost on CephFS; MinIO with /data on CephFS path /minio, NodePort 30010",
-    "mysql": "PVC mysql-pvc (5Gi, RWO) from StorageClass rook-ceph-block; MySQL on it, strategy Recreate, NodePort 30020",
-    "ghost": "create database ghost; Ghost with database__client=mysql, content on CephFS path /ghost, NodePort 30030",
+    "toolbox": "deploy the Rook toolbox (toolbox.yaml) and run `ceph status`, `ceph osd status`, "
+               "`ceph df`, `rados df` in it",
+    "pg_num": " and ".join(f"`ceph osd pool set {p} pg_num {model.PG_NUM_TARGET}`"
+                           for p in (model.FS_DATA, model.BLOCK_POOL))
+              + " (the pools started at 100; autoscaler off for them)",
+    "remove_node": f"remove {model.REMOVED_NODE} from the CephCluster's storage.nodes: its OSDs out, "
+                   f"drained, purged, its CRUSH host removed",
+    "minio": f"a helper pod makes /minio and /ghost on CephFS; MinIO with /data on CephFS path /minio, "
+             f"NodePort {_P['minio']}",
+    "mysql": f"PVC mysql-pvc (5Gi, RWO) from StorageClass rook-ceph-block; MySQL on it, strategy "
+             f"Recreate, NodePort {_P['mysql']}",
+    "ghost": f"create database ghost; Ghost with database__client=mysql, content on CephFS path /ghost, "
+             f"NodePort {_P['ghost']}",
 }
 
 
@@ -514,6 +531,20 @@ def assert_osds_for(slug: str, applied: Sequence[str], dump: Mapping[str, Any],
     assert not problems, "; ".join(problems) + f" (the lab at this stage: {layout})"
 
 
+def assert_status_agrees(status: Mapping[str, Any], dump: Mapping[str, Any], mons: int) -> None:
+    """Toolbox in verify mode: ``ceph status`` agrees with ``ceph osd dump`` (how many OSDs
+    exist, are up, are in) and counts the lab's mons; the OSD stages grade the layout."""
+    states = checks.osd_states(dump)
+    monmap, osdmap = status.get("monmap", {}), status.get("osdmap", {})
+    osdmap = osdmap.get("osdmap", osdmap)
+    seen = {"mons": monmap.get("num_mons"), "OSDs": osdmap.get("num_osds"),
+            "OSDs up": osdmap.get("num_up_osds"), "OSDs in": osdmap.get("num_in_osds")}
+    want = {"mons": mons, "OSDs": len(states), "OSDs up": sum(u for u, _ in states.values()),
+            "OSDs in": sum(i for _, i in states.values())}
+    wrong = [f"{k}: {seen[k]}, expected {want[k]}" for k in want if seen[k] != want[k]]
+    assert not wrong, "ceph status disagrees with ceph osd dump: " + "; ".join(wrong)
+
+
 @dataclass
 class Grade:
     stage: Stage
@@ -565,7 +596,7 @@ def _found_expected(message: str) -> tuple[str, str]:
     return text, ""
 
 
-def grade_lines(grades: Sequence[Grade], width: int = 150) -> list[str]:
+def grade_lines(grades: Sequence[Grade], width: int = 160) -> list[str]:
     lines = [f"{'stage':<22}{'grade':<20}what was found / what the lab expects / which step makes it"]
     for g in grades:
         lines.append(f"{g.stage.key + ' ' + g.stage.slug:<22}{g.grade:<20}")

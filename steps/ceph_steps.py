@@ -155,10 +155,12 @@ def capacity_grew(lab, ceph, expect, timeouts, factor):
                  "not recorded (the lab was not built by this harness)")
         return
     assert before is not None, "the raw capacity before extend_storage was not recorded"
-    if lab.verifying:  # a later stage may have changed the OSDs since: the model says how much
+    if lab.verifying:  # later stages (and an OSD out) change the OSDs ceph df counts
         applied = _applied(lab)
         upto = [st for st in applied if stages.get(st).order <= stages.get("extend_storage").order]
-        factor *= sum(model.osd_layout(applied).values()) / sum(model.osd_layout(upto).values())
+        # ceph df counts the OSDs that are in (an OSD out is ceph_cluster's to grade)
+        ins = sum(i for _, i in checks.osd_states(ceph.json("osd", "dump")).values())
+        factor *= ins / sum(model.osd_layout(upto).values())
     # ceph df follows the OSDs' statfs reports, which reach the mgr a few seconds late.
     expect(f"raw capacity at least {factor}x", lambda: checks.assert_capacity_grew(
         before, checks.raw_capacity(ceph.json("df")), factor), timeout=timeouts.osds_up, interval=1)
@@ -167,8 +169,10 @@ def capacity_grew(lab, ceph, expect, timeouts, factor):
 @then("ceph status agrees with the lab")
 def status_agrees(lab, ceph, expect, timeouts):
     osds = sum(model.osd_layout(_applied(lab)).values())
-    if lab.verifying:  # the CLI must agree with itself; the OSD stages grade the count
-        osds = len(ceph.json("osd", "dump").get("osds", []))
+    if lab.verifying:  # the CLI must agree with itself; the OSD stages grade the layout
+        expect("ceph status agrees with ceph osd dump", lambda: verify.assert_status_agrees(
+            ceph.json("status"), ceph.json("osd", "dump"), len(model.NODES)), timeout=timeouts.osds_up)
+        return
     expect("ceph status counts", lambda: checks.assert_status_counts(
         ceph.json("status"), mons=len(model.NODES), osds=osds), timeout=timeouts.osds_up)
 

@@ -329,3 +329,13 @@ def test_the_machines_are_read_never_brought_up_or_destroyed():
         with pytest.raises(verify.VerifyRefused):
             call()
     assert inner.calls == ["status", "ssh lsblk -J -o NAME,TYPE,FSTYPE,PTTYPE /dev/sdc || true"]
+
+
+def test_the_toolbox_is_graded_on_the_cli_agreeing_with_itself():
+    dump = _dump({1: (1, 0), 4: (1, 1), 2: (1, 1), 5: (1, 1)})
+    status = {"monmap": {"num_mons": 3},
+              "osdmap": {"num_osds": 4, "num_up_osds": 4, "num_in_osds": 3}}
+    verify.assert_status_agrees(status, dump, 3)          # one OSD out: ceph_cluster's to grade
+    status["osdmap"]["num_in_osds"] = 4
+    with pytest.raises(AssertionError, match="OSDs in: 4, expected 3"):
+        verify.assert_status_agrees(status, dump, 3)

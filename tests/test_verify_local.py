@@ -22,7 +22,7 @@ from cephlab.lab import Lab
 from cephlab.local.cluster import missing_binaries
 from tests.conftest import loopback_prefix, run_harness
 
-PREFIX = loopback_prefix(7)
+PREFIX = loopback_prefix(8)
 BUILT = " or ".join(("ceph_cluster", "ceph_dashboard", "block_pool", "shared_filesystem",
                      "object_store", "extend_storage", "toolbox", "pg_num", "remove_node", "mysql"))
 SCALE = os.environ.get("LAB_TIMEOUT_SCALE", "2")
@@ -122,7 +122,23 @@ def check_named(lab_dir: Path, tmp_path: Path, baseline: dict, stage: str, words
     others = {s: g for s, g in grades.items() if s != stage and baseline[s] == "holds" and g != "holds"}
     assert not others, f"other stages went red too: {others}\n" + "\n".join(
         f"{s}: {texts[s]}" for s in others)
-    assert before == after, {k: (before[k], after[k]) for k in before if before[k] != after[k]}
+    assert before == after, _diff(before, after)
+    return out
+
+
+def _diff(before: dict, after: dict) -> list[str]:
+    """The leaves that differ (a section, then the item and its field)."""
+    out = []
+    for key in before:
+        a, b = before[key], after[key]
+        if a == b:
+            continue
+        if isinstance(a, dict):
+            a, b = list(a.items()), list(b.items())
+        if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+            out += [f"{key}: {x} -> {y}" for x, y in zip(a, b) if x != y]
+        else:
+            out.append(f"{key}: {str(a)[:500]} -> {str(b)[:500]}")
     return out
 
 
@@ -136,8 +152,7 @@ def baseline(built, tmp_path_factory):
 
 def test_a_built_lab_holds_and_verify_changes_nothing(baseline):
     before, grades, texts, out, after = baseline
-    after = snapshot(built)
-    assert before == after, {k: (before[k], after[k]) for k in before if before[k] != after[k]}
+    assert before == after, _diff(before, after)
     assert not any(verify.SCRATCH in str(v) or verify.SCRATCH_DB in str(v) for v in after.values())
     assert "the lab reached stage mysql (detected)" in out
     held = {s for s, g in grades.items() if g == "holds"}
@@ -202,14 +217,14 @@ def test_pg_num_left_at_its_old_value(built, baseline, tmp_path):
         check_named(built, tmp_path, baseline[1], "pg_num", "pool replicapool: pg_num 32")
     finally:
         lab.ceph.run("osd", "pool", "set", model.BLOCK_POOL, "pg_num", str(model.PG_NUM_TARGET))
-        deadline = time.monotonic() + 600
+        deadline = time.monotonic() + 1800   # PGs split and pgp_num follows step by step
         while time.monotonic() < deadline:
             pool = next(p for p in lab.ceph.json("osd", "pool", "ls", "detail")
                         if p["pool_name"] == model.BLOCK_POOL)
             if pool["pg_placement_num"] == model.PG_NUM_TARGET:
                 break
             time.sleep(3)
-        _wait_clean(lab)
+        _wait_clean(lab, timeout=1800)
 
 
 def _osd_on(lab: Lab, node: str, device: str) -> int:
