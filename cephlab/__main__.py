@@ -65,8 +65,16 @@ class _ClosedPipeSafe:
         except (OSError, ValueError, AttributeError):
             pass
 
-    def __getattr__(self, name):
-        return getattr(self.stream, name)
+    # What else callers ask of stdout, forwarded by name (no attribute probing).
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    @property
+    def encoding(self) -> str:
+        return self.stream.encoding
 
 
 def say(text: str = "") -> None:
