@@ -25,7 +25,8 @@ from ..model import BLOCK_POOL, PORTS, SERVICE_NODE
 from ..secrets import SecretStore, password
 from ..waits import wait_for
 from . import mounts
-from .cluster import LocalCluster, _run
+from ..procs import run_checked
+from .cluster import LocalCluster
 
 IMAGE = "mysql-pvc"
 IMAGE_SIZE = "5G"
@@ -60,6 +61,7 @@ class BlockDatabase:
         self.datadir = self.xfs_mnt / "data"
         self.socket = self.base / "mysqld.sock"
         self.ip = cluster.cfg.node_ip(SERVICE_NODE)
+        self.pool = BLOCK_POOL  #: where the image is mapped from (a test moves it to show a wrong pool)
 
     # ------------------------------------------------------------------ facts
     @property
@@ -108,7 +110,7 @@ class BlockDatabase:
 
     def _mount_rbd(self) -> None:
         self.rbd_mnt.mkdir(parents=True, exist_ok=True)
-        argv = ["rbd-fuse", "-f", "-c", str(self.cluster.conf), "-p", BLOCK_POOL, "-r", IMAGE,
+        argv = ["rbd-fuse", "-f", "-c", str(self.cluster.conf), "-p", self.pool, "-r", IMAGE,
                 str(self.rbd_mnt)]
         rec = self.cluster.spawn_client(RBD_FUSE, argv)
         wait_for(f"rbd-fuse to expose {IMAGE}", lambda: _assert_file(self.image_file),
@@ -116,7 +118,7 @@ class BlockDatabase:
                  fail_fast=lambda: procs.assert_running([rec]))
 
     def _attach_and_mount(self, format_if_new: bool) -> None:
-        loop = _run(["losetup", "--find", "--show", str(self.image_file)]).strip()
+        loop = run_checked(["losetup", "--find", "--show", str(self.image_file)]).strip()
         self.cluster.state.put("mysql_loop", loop)
         fs = subprocess.run(["blkid", "-o", "value", "-s", "TYPE", loop],
                             capture_output=True, text=True).stdout.strip()
@@ -124,18 +126,18 @@ class BlockDatabase:
             if not format_if_new:
                 raise LabError(f"{BLOCK_POOL}/{IMAGE} holds no filesystem although MySQL's data "
                                f"was written to it before")
-            _run(["mkfs.xfs", "-q", loop], timeout=120)
+            run_checked(["mkfs.xfs", "-q", loop], timeout=120)
         elif fs != "xfs":
             raise LabError(f"{BLOCK_POOL}/{IMAGE} holds {fs}, not XFS; refusing to touch it")
         self.xfs_mnt.mkdir(parents=True, exist_ok=True)
         # nouuid: after a crash the old, lazily detached mount of this XFS may linger.
-        _run(["mount", "-t", "xfs", "-o", "nouuid", loop, str(self.xfs_mnt)])
+        run_checked(["mount", "-t", "xfs", "-o", "nouuid", loop, str(self.xfs_mnt)])
 
     def _start_mariadb(self) -> None:
         fresh = not (self.datadir / "mysql").exists()
         if fresh:
             self.datadir.mkdir(parents=True, exist_ok=True)
-            _run(["mariadb-install-db", "--no-defaults", f"--datadir={self.datadir}",
+            run_checked(["mariadb-install-db", "--no-defaults", f"--datadir={self.datadir}",
                   "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"],
                  timeout=180)
         argv = ["mariadbd", "--no-defaults", f"--datadir={self.datadir}", f"--socket={self.socket}",

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -25,11 +24,11 @@ from typing import Iterable, Optional
 from .. import checks, procs
 from ..ceph import LocalCeph
 from ..config import LabConfig
-from ..errors import CommandError, ConfigError, LabError
-from ..procs import DaemonRecord
+from ..errors import ConfigError
+from ..procs import DaemonRecord, run_checked
 from ..state import LabState
 from ..waits import wait_for
-from . import chroot
+from . import chroot, listeners
 from .programs import (BINARIES, COMPONENTS, DASHBOARD_MODULE, install_hint,  # noqa: F401
                        missing_binaries)
 from .releases import Running
@@ -103,7 +102,7 @@ class LocalCluster:
         self.keyring = self.dir / "keyring"
         # A kept lab runs on the release it was built with (an explicit --lab-ceph that
         # differs is refused by preflight; an automatic choice follows the lab).
-        self.release = state.doc.get("ceph", {}).get("release") or cfg.ceph_release
+        self.release = (state.get("ceph") or {}).get("release") or cfg.ceph_release
         self.env = chroot.for_release(self.release, self.dir)
         self.ceph = LocalCeph(self.conf, wrap=self.env.wrap)
         self.ceph.timeout = cfg.timeouts.command
@@ -161,27 +160,50 @@ class LocalCluster:
             raise ConfigError(f"the mgr dashboard module is not installed in {origin}; install "
                               f"with:\n    {install_hint(['dashboard'], {'dashboard': 'ceph-mgr-dashboard'})}")
         say(f"[lab] {self.running.describe()} from {origin}")
-        self.state.doc["ceph"] = {"release": self.release, "version": self.running.version,
-                                  "name": self.running.release.name, "origin": origin}
-        if self.state.exists:
-            self.state.save()
+        self.state.put("ceph", {"release": self.release, "version": self.running.version,
+                                "name": self.running.release.name, "origin": origin},
+                       save=self.state.exists)  # a lab not built yet is not written here
         if not self.state.exists or not self.running_mons():
             self.check_ports_free()
 
     def describe_ceph(self) -> str:
-        info = self.state.doc.get("ceph")
+        info = self.state.get("ceph")
         if not info:
             return f"ceph {self.release} (not checked yet)"
         return f"ceph {info['version']} {info['name']} from {info['origin']}"
 
     def check_ports_free(self) -> None:
-        busy = []
-        for node in self.cfg.nodes:
-            ip = self.cfg.node_ip(node)
+        """The mons' fixed ports, and every other port on the nodes' addresses: the lab's
+        other daemons (mgr, OSDs, MDS, RGW, MariaDB, Ghost) bind ports of their own choosing
+        there, so a listener on a node's address that the lab does not own is another lab's
+        (named by its directory) or somebody else's (named by pid and command)."""
+        ips = [self.cfg.node_ip(n) for n in self.cfg.nodes]
+        mine = {r.pid for r in self.records() if procs.is_alive(r)}
+        found = [ln for ln in listeners.on(ips, MON_PORTS) if ln.pid not in mine or ln.pid is None]
+        busy, other_labs, held = [], {}, {}
+        for ln in found:
+            if ln.lab_dir is not None:
+                other_labs.setdefault(ln.lab_dir, []).append(ln)
+        for lab_dir, lns in other_labs.items():
+            pids = sorted({ln.pid for ln in lns})
+            busy.append(f"the lab in {lab_dir} uses these addresses: {len(lns)} ports on "
+                        f"{', '.join(sorted({ln.ip for ln in lns}))} held by its daemons (pids "
+                        f"{', '.join(map(str, pids[:8]))}{' …' if len(pids) > 8 else ''})")
+        for node, ip in zip(self.cfg.nodes, ips):
             for port in MON_PORTS:
+                ln = next((x for x in found if x.port == port and x.ip in (ip, listeners.ANY)), None)
+                if ln is not None and ln.lab_dir is not None:
+                    continue  # named with its lab above
                 problem = port_problem(ip, port)
                 if problem:
                     busy.append(f"{ip}:{port} ({node}'s mon): {problem}")
+        for ln in found:
+            if ln.lab_dir is None and ln.port not in MON_PORTS:
+                held.setdefault(ln.describe(), []).append(f"{ln.ip}:{ln.port}")
+        for who, where in held.items():
+            more = f" and {len(where) - 4} more" if len(where) > 4 else ""
+            busy.append(f"{', '.join(where[:4])}{more} (the lab's node addresses, where its "
+                        f"daemons listen): held by {who}")
         if busy:
             raise ConfigError(
                 "ports the local lab needs are not free:\n  " + "\n  ".join(busy) +
@@ -333,7 +355,7 @@ class LocalCluster:
 
     def _tool(self, argv: list[str], timeout: float = 60) -> str:
         """One of Ceph's own tools (ceph-authtool, monmaptool, mkfs), of this lab's release."""
-        return _run(self.env.wrap(argv), timeout=timeout)
+        return run_checked(self.env.wrap(argv), timeout=timeout)
 
     def start_mon(self, node: str) -> DaemonRecord:
         return self._start(f"mon.{node}", self._daemon_argv("ceph-mon", node, node))
@@ -539,19 +561,11 @@ def port_problem(ip: str, port: int) -> Optional[str]:
     try:
         sock.bind((ip, port))
     except OSError as exc:
-        return exc.strerror or str(exc)
+        problem = exc.strerror or str(exc)
+    else:
+        return None
     finally:
         sock.close()
-    return None
+    held = listeners.holder(ip, port)
+    return f"{problem}, held by {held.describe()}" if held else problem
 
-
-def _run(argv: list[str], timeout: float = 60) -> str:
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise CommandError(argv, -1, "", f"timed out after {timeout}s") from None
-    except FileNotFoundError as exc:
-        raise LabError(f"cannot run {argv[0]!r}: {exc}") from exc
-    if proc.returncode != 0:
-        raise CommandError(argv, proc.returncode, proc.stdout, proc.stderr)
-    return proc.stdout
