@@ -24,7 +24,7 @@ from typing import Iterable, Optional
 from .. import checks, procs
 from ..ceph import LocalCeph
 from ..config import LabConfig
-from ..errors import ConfigError
+from ..errors import ConfigError, LabError
 from ..procs import DaemonRecord, run_checked
 from ..state import LabState
 from ..waits import wait_for
