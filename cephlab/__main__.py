@@ -65,8 +65,15 @@ class _ClosedPipeSafe:
         except (OSError, ValueError, AttributeError):
             pass
 
-    def __getattr__(self, name):
-        return getattr(self.stream, name)
+    def fileno(self) -> int:
+        return self.stream.fileno()
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
+
+    @property
+    def encoding(self) -> str:
+        return self.stream.encoding
 
 
 def say(text: str = "") -> None:
