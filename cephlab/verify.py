@@ -350,7 +350,7 @@ class ReadOnlyMachines:
 #: The target contract's methods, by what they do to the lab (a test keeps this complete).
 MUTATING = frozenset({"apply", "resume", "repair", "destroy", "restart", "inject_fault",
                       "cephfs_root"})
-READING = frozenset({"sanity_checks", "ceph", "broken", "status", "fail_fast", "diagnostics",
+READING = frozenset({"sanity_checks", "ceph", "broken", "status", "fail_fast", "diagnostics", "causes",
                      "describe", "rebuild_refusal", "mon_names", "node_name", "crush_host",
                      "node_address", "expected_address", "kube_api", "machines", "endpoint",
                      "credentials", "block_volume", "unavailable", "refusal"})
