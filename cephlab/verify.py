@@ -416,6 +416,9 @@ class ReadOnlyTarget(Target):
     def diagnostics(self) -> str:
         return self.inner.diagnostics()
 
+    def causes(self, detail: bool = False) -> list:
+        return self.inner.causes(detail)
+
     def describe(self) -> str:
         return self.inner.describe()
 
