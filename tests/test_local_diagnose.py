@@ -35,6 +35,8 @@ PREFIX = loopback_prefix(15)
 def lab_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("diagnose") / "lab"
     res = run_harness(*_args(path), "-k", "ceph_cluster")
+    if res.returncode != 0 and (path / "state.json").exists():  # leave no daemon behind
+        Lab.open(path, announce=lambda _: None).destroy()
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
     yield path
     if (path / "state.json").exists():
