@@ -69,6 +69,8 @@ FACTS: dict[str, Fact] = {f.key: f for f in (
     Fact("mysql_loop", (str, type(None)), "the loop device under MariaDB's XFS (local)"),
     Fact("mysql_lazy_unmount", bool, "MariaDB's XFS was detached lazily (local)"),
     Fact("ghost_first_boot_seconds", (int, float), "how long Ghost's first start took (local)"),
+    Fact("full_ratios", dict, "the cluster's nearfull/backfillfull/full ratios while the disk-full "
+         "fault has them lowered; gone once restored (local)"),
 )}
 
 FactKey = Union[str, Fact]
@@ -194,4 +196,9 @@ class LabState:
         if not isinstance(value, fact.kind) or (fact.kind is int and isinstance(value, bool)):
             raise TypeError(f"lab fact {fact.key} takes {fact.kind}, not {type(value).__name__}")
         self.doc["data"][fact.key] = value
+        self.save()
+
+    def remove(self, key: FactKey) -> None:
+        """Forget a fact (one that holds only while something is in place)."""
+        self.doc["data"].pop(_fact(key).key, None)
         self.save()

@@ -66,7 +66,7 @@ class Writer(threading.Thread):
         return sum(1 for t in self.times if t > moment)
 
 
-def _wait_healthy(target, name: str) -> None:
+def wait_healthy(target, name: str) -> None:
     ceph = target.ceph
 
     def probe():
@@ -76,13 +76,13 @@ def _wait_healthy(target, name: str) -> None:
              fail_fast=target.fail_fast)
 
 
-def _osd_down(ceph, ids: list[int]) -> None:
+def osd_down(ceph, ids: list[int]) -> None:
     states = checks.osd_states(ceph.json("osd", "dump"))
     up = [i for i in ids if states.get(i, (True, True))[0]]
     assert not up, "still reported up: " + ", ".join(f"osd.{i}" for i in up)
 
 
-def _osds_of(target, node: str) -> list[int]:
+def osds_of(target, node: str) -> list[int]:
     return sorted(int(k.split(".")[1]) for k, v in target.cluster.osd_map().items()
                   if v["node"] == node)
 
@@ -95,20 +95,20 @@ def _restart(target, names: list[str]) -> None:
 
 
 def osd_killed_during_writes(target, node: str = NODES[-1]) -> FaultReport:
-    ceph, osd = target.ceph, _osds_of(target, node)[0]
+    ceph, osd = target.ceph, osds_of(target, node)[0]
     name = f"osd.{osd}"
     writer = Writer(ceph, BLOCK_POOL, "fault-osd")
     writer.start()
     try:
-        wait_for("the client's first writes", lambda: _at_least(len(writer.written), 3),
+        wait_for("the client's first writes", lambda: at_least(len(writer.written), 3),
                  timeout=60, interval=0.2)
         procs.kill(target.cluster.record(name), signal.SIGKILL)
         killed_at = time.monotonic()
-        wait_for(f"{name} reported down", lambda: _osd_down(ceph, [osd]),
+        wait_for(f"{name} reported down", lambda: osd_down(ceph, [osd]),
                  timeout=target.cfg.timeouts.osds_up, interval=0.5)
         detect = time.monotonic() - killed_at
         wait_for("writes to go on with the OSD down",
-                 lambda: _at_least(writer.writes_after(killed_at + detect), 5),
+                 lambda: at_least(writer.writes_after(killed_at + detect), 5),
                  timeout=target.cfg.timeouts.osds_up, interval=0.5)
     finally:
         writer.stop_event.set()
@@ -116,7 +116,7 @@ def osd_killed_during_writes(target, node: str = NODES[-1]) -> FaultReport:
     restarted = time.monotonic()
     _restart(target, [name])
     target.cluster.wait_osds()
-    _wait_healthy(target, "recovery to all PGs active+clean after the OSD came back")
+    wait_healthy(target, "recovery to all PGs active+clean after the OSD came back")
     recover = time.monotonic() - restarted
     lost = data.read_objects(ceph, BLOCK_POOL, writer.written)
     report = FaultReport(
@@ -134,7 +134,7 @@ def node_stopped(target, node: str = NODES[-1], rows: Callable[[], list] | None 
     objects = data.write_objects(ceph, BLOCK_POOL, f"fault-node-{node}")
     files = data.write_files(fs_root, f"fault-node-{node}") if fs_root else {}
     rows_before = rows() if rows else []
-    names = [f"mon.{node}"] + [f"osd.{i}" for i in _osds_of(target, node)]
+    names = [f"mon.{node}"] + [f"osd.{i}" for i in osds_of(target, node)]
     if target.cluster.record(f"mds.{node}"):
         names.append(f"mds.{node}")
     killed_at = time.monotonic()
@@ -143,19 +143,19 @@ def node_stopped(target, node: str = NODES[-1], rows: Callable[[], list] | None 
     others = [n for n in target.cfg.nodes if n != node]
     wait_for(f"{node} noticed down (quorum of {', '.join(others)}, its OSDs down)", lambda: (
         checks.assert_quorum(ceph.json("quorum_status"), others),
-        _osd_down(ceph, _osds_of(target, node))), timeout=target.cfg.timeouts.osds_up, interval=0.5)
+        osd_down(ceph, osds_of(target, node))), timeout=target.cfg.timeouts.osds_up, interval=0.5)
     detect = time.monotonic() - killed_at
     quorum = ceph.json("quorum_status")["quorum_names"]
     assert node not in quorum and len(quorum) == 2, f"quorum is {quorum} with {node} down"
     lost = data.read_objects(ceph, BLOCK_POOL, objects)
-    lost += _read_files_bounded(fs_root, files, timeout=target.cfg.timeouts.mds)
+    lost += read_files_bounded(fs_root, files, timeout=target.cfg.timeouts.mds)
     rows_during = rows() if rows else []
     if rows_during != rows_before:
         lost.append(f"MySQL rows differ while {node} is down ({len(rows_during)} of {len(rows_before)})")
     restarted = time.monotonic()
     _restart(target, names)
     target.cluster.wait_osds()
-    _wait_healthy(target, f"HEALTH_OK again after {node} came back")
+    wait_healthy(target, f"HEALTH_OK again after {node} came back")
     recover = time.monotonic() - restarted
     lost += data.read_objects(ceph, BLOCK_POOL, objects)
     return FaultReport(
@@ -185,7 +185,7 @@ def mds_failover(target, fs_root: Path) -> FaultReport:
     successor = wait_for(f"the standby-replay MDS to take over from mds.{active}", taken_over,
                          timeout=target.cfg.timeouts.mds, interval=0.5)
     detect = time.monotonic() - killed_at
-    lost = _read_files_bounded(fs_root, files, timeout=target.cfg.timeouts.mds)
+    lost = read_files_bounded(fs_root, files, timeout=target.cfg.timeouts.mds)
     more = data.write_files(fs_root, "fault-mds-after")  # the mount still takes writes
     files.update(more)
     restarted = time.monotonic()
@@ -193,7 +193,7 @@ def mds_failover(target, fs_root: Path) -> FaultReport:
     wait_for("an active MDS and a standby-replay again", by_state, timeout=target.cfg.timeouts.mds,
              interval=0.5, fail_fast=target.fail_fast)
     recover = time.monotonic() - restarted
-    lost += _read_files_bounded(fs_root, files, timeout=target.cfg.timeouts.mds)
+    lost += read_files_bounded(fs_root, files, timeout=target.cfg.timeouts.mds)
     return FaultReport(
         fault="mds_failover", injected=f"SIGKILL to the active MDS mds.{active}",
         detect_seconds=round(detect, 1), recover_seconds=round(recover, 1),
@@ -201,12 +201,12 @@ def mds_failover(target, fs_root: Path) -> FaultReport:
         notes=[f"mds.{successor} took over rank 0"])
 
 
-def _at_least(n: int, want: int) -> int:
+def at_least(n: int, want: int) -> int:
     assert n >= want, f"{n} so far, waiting for {want}"
     return n
 
 
-def _read_files_bounded(root: Path | None, files: dict, timeout: float) -> list[str]:
+def read_files_bounded(root: Path | None, files: dict, timeout: float) -> list[str]:
     """Read files through a FUSE mount in a thread, so a hung mount fails instead of hanging."""
     if not root or not files:
         return []
