@@ -123,3 +123,10 @@ def test_rules_cut_one_address_off_both_ways_and_heal_removes_them(tmp_path):
         nft.remove(part.table)
         for srv in servers:
             srv.close()
+
+
+def test_without_nft_the_partition_says_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty directory: no nft on PATH
+    why = nft.unavailable()
+    assert why and ("apt-get install nftables" in why or "root" in why), why
+    assert nft.remove_leftover(tmp_path) is None  # teardown and destroy still work
