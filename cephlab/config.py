@@ -56,6 +56,10 @@ class LabConfig:
     #: local target: where Ceph comes from ("host", "20", "18"; see cephlab/local/releases.py)
     ceph_release: str = "host"
     ceph_reason: str = ""
+    #: build (default) or verify: grade a lab built by hand and change nothing (cephlab.verify)
+    mode: str = "build"
+    reached: Optional[str] = None   #: verify: the stage the lab reached (None: detect it)
+    verify_readonly: bool = False   #: verify: no data round trips either
 
     def options(self) -> LabOptions:
         """What is saved with the lab at creation (every later command uses it)."""
@@ -82,8 +86,9 @@ def resolve_target(name: str, which=shutil.which) -> tuple[str, str]:
     return "local", "auto: vagrant is not installed, so the lab runs as a local Ceph cluster"
 
 
-def check_lab_dir(path: Path) -> Path:
-    """The lab directory must be creatable, writable and not a system location."""
+def check_lab_dir(path: Path, *, reading: bool = False) -> Path:
+    """The lab directory must be creatable, writable and not a system location (``reading``:
+    verify mode writes nothing, so a lab dir of somebody else's making is fine)."""
     path = Path(path).expanduser().resolve()
     system = [Path(p) for p in ("/etc", "/usr", "/bin", "/sbin", "/lib", "/lib64", "/boot",
                                 "/proc", "/sys", "/dev", "/var/lib/ceph", "/var/log/ceph")]
@@ -96,6 +101,8 @@ def check_lab_dir(path: Path) -> Path:
         probe = probe.parent
     if not os.access(probe, os.W_OK):
         raise ConfigError(f"lab directory {path} cannot be created or written (no write access to {probe})")
+    if reading:
+        return path
     if path.exists() and any(path.iterdir()) and not (path / "state.json").exists():
         raise ConfigError(f"lab directory {path} is not empty and holds no lab of this harness; "
                           f"refusing to write into it")

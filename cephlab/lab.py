@@ -18,7 +18,7 @@ from .config import LabConfig, check_lab_dir
 from .errors import ConfigError, LabError
 from .stages import Stage
 from .state import STATE_FILE, LabState, read_options
-from .targets import Target, make_target, why_not
+from .targets import Target, make_target, target_class, why_not
 
 log = logging.getLogger("cephlab")
 
@@ -33,17 +33,30 @@ MEASURES: dict[str, Callable[[CephRunner], object]] = {
 class Lab:
     def __init__(self, cfg: LabConfig, announce: Optional[Announce] = None, *,
                  any_schema: bool = False):
-        cfg.lab_dir = check_lab_dir(cfg.lab_dir)
+        self.verifying = cfg.mode == "verify"
+        cfg.lab_dir = check_lab_dir(cfg.lab_dir, reading=self.verifying)
         kept = None if any_schema else read_options(cfg.lab_dir)
+        if kept and self.verifying:  # a kept lab is graded with the options it was built with
+            cfg.ip_prefix, cfg.ceph_release = kept.ip_prefix, kept.ceph_release
         if kept and cfg.ceph_reason.startswith("auto") and kept.ceph_release != cfg.ceph_release:
             # an automatic choice yields to the release a kept lab was built with
             cfg.ceph_release = kept.ceph_release
             cfg.ceph_reason = f"the kept lab's release (auto would have chosen another)"
         self.cfg = cfg
         self.announce: Announce = announce or log.info
-        self.state = LabState(cfg.lab_dir, cfg.options(), any_schema=any_schema)
-        self.target: Target = make_target(cfg, self.state)
+        self._target_class = target_class(cfg.target)
+        if self.verifying:  # nothing below changes the lab: cephlab.verify refuses it
+            from .verify import open_readonly
+
+            self.state, self.target = open_readonly(cfg, self._target_class)
+        else:
+            self.state = LabState(cfg.lab_dir, cfg.options(), any_schema=any_schema)
+            self.target: Target = make_target(cfg, self.state)
         self._resumed = False
+        self._reached: Optional[tuple[Optional[str]]] = None
+        #: verify mode: stage slug -> what a scenario could not check, and the grade rows
+        self.notes: dict[str, list[str]] = {}
+        self.grades: list = []
         #: Fault-injection reports of this run, for the terminal summary.
         self.fault_reports: list[dict] = []
 
@@ -77,7 +90,7 @@ class Lab:
 
     def why_not(self, stage: Stage | str) -> Optional[str]:
         """Why ``stage`` does not run in this lab (None: it does): the one answer."""
-        return why_not(type(self.target), stage, self.cfg)
+        return why_not(self._target_class, stage, self.cfg)
 
     def built_by_harness(self) -> bool:
         return self.state.built_by_harness
@@ -93,6 +106,11 @@ class Lab:
         if self._resumed:
             return
         self._resumed = True
+        if self.verifying:  # a verify run starts nothing: it says what is not running
+            broken = self.target.broken()
+            if broken:
+                self.announce(f"not running (verify mode leaves it so): {', '.join(broken)}")
+            return
         # A fault a killed run left in place goes first: a partition would keep a lab that
         # is started again from forming its quorum.
         undone = self.target.undo_faults()
@@ -117,12 +135,16 @@ class Lab:
         reason = self.why_not(stage)
         if reason:
             raise LabError(f"cannot reach stage {slug}: {reason}")
+        if self.verifying:
+            return self._require_reached(stage)
         self._rebuild_if_invalidated(stage)
         return self._apply_closure(slug, include_self=True)
 
     def prepare(self, slug: str) -> list[str]:
         """Apply what ``slug`` requires (not ``slug`` itself), skipping what the lab has; a
         lab on which ``slug`` cannot hold any more is rebuilt first."""
+        if self.verifying:
+            return self._require_reached(S.get(slug))
         self._rebuild_if_invalidated(S.get(slug))
         return self._apply_closure(slug, include_self=False)
 
@@ -172,6 +194,42 @@ class Lab:
         self.target = make_target(self.cfg, self.state)
         self.target.sanity_checks()
 
+    # ------------------------------------------------------------------ verify mode
+    def reached(self) -> Optional[str]:
+        """Verify mode: the stage the lab reached (given or detected once per run)."""
+        if self._reached is None:
+            from .verify import settle
+
+            self.resume()
+            self._reached = (settle(self.cfg, self.state, self.target, self.announce),)
+        return self._reached[0]
+
+    def _require_reached(self, stage: Stage) -> list[str]:
+        from .verify import NotReached, VerifyRefused
+
+        if not stage.builds:
+            raise VerifyRefused(f"stage {stage.slug} kills the lab's daemons; verify mode changes nothing")
+        reached = self.reached()
+        if not self.state.applied(stage.slug):
+            raise NotReached(f"stage {stage.slug} is not reached: the lab reached "
+                             f"{reached or 'no stage'}")
+        return []
+
+    def scratch(self, kind: str) -> str:
+        """Verify mode: the scratch name a data round trip writes under (removed after it);
+        refused with --lab-verify-readonly."""
+        from .verify import SCRATCH, VerifyRefused
+
+        if self.cfg.verify_readonly:
+            raise VerifyRefused(f"the {kind} round trip writes data, and this run is --lab-verify-readonly")
+        import uuid
+
+        return f"{SCRATCH}-{uuid.uuid4().hex[:8]}"
+
+    def note(self, slug: str, text: str) -> None:
+        """Verify mode: something of stage ``slug`` that was not checked, and why."""
+        self.notes.setdefault(slug, []).append(text)
+
     def destroy(self) -> list[str]:
         """Stop only the lab's own processes (by pid) and remove its files."""
         if not self.state.exists:
@@ -179,6 +237,15 @@ class Lab:
         killed = self.target.destroy()
         self.announce(f"lab in {self.cfg.lab_dir} destroyed")
         return killed
+
+    def causes(self, detail: bool = False) -> list:
+        """What :meth:`Target.causes` finds; [] when the lab cannot be asked (the failure
+        being reported is what matters)."""
+        try:
+            return self.target.causes(detail)
+        except Exception as exc:
+            log.debug("no causes: %s", exc)
+            return []
 
     def diagnostics(self) -> str:
         try:

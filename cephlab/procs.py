@@ -15,9 +15,23 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
-from .errors import DaemonExited, LabError
+from .errors import CommandError, DaemonExited, LabError
 
 _CHILDREN: dict[int, subprocess.Popen] = {}
+
+
+def run_checked(argv: list[str], timeout: float = 60) -> str:
+    """Run a short command to completion and return its stdout; CommandError (with its
+    output) when it fails or times out, LabError when the program does not exist."""
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise CommandError(argv, -1, "", f"timed out after {timeout}s") from None
+    except FileNotFoundError as exc:
+        raise LabError(f"cannot run {argv[0]!r}: {exc}") from exc
+    if proc.returncode != 0:
+        raise CommandError(argv, proc.returncode, proc.stdout, proc.stderr)
+    return proc.stdout
 
 
 @dataclass

@@ -95,6 +95,19 @@ class Target(ABC):
     def fail_fast(self) -> None:
         """Raise when a wait on this lab can no longer succeed (a daemon or pod is gone)."""
 
+    def causes(self, detail: bool = False) -> list:
+        """Why the lab is not what its applied stages say and will not become it by itself
+        (:class:`cephlab.diagnose.Cause`: the object, a sentence, the next command). Here
+        what every target can see in Ceph's JSON (cluster flags, the lab's pools); a target
+        that knows its daemons says more. ``detail`` also reads ``ceph health detail`` and
+        ``ceph osd tree`` (for status and repair; waits call it without)."""
+        from . import diagnose, model
+
+        expected = diagnose.Expected(pools=tuple(model.lab_pools(self.state.applied_slugs())),
+                                     lab_dir=str(self.cfg.lab_dir))
+        return diagnose.causes(self.ceph.json("osd", "dump"), expected,
+                               health=self.ceph.json("health", "detail") if detail else None)
+
     @abstractmethod
     def diagnostics(self) -> str:
         """What a person debugging a failed scenario reads first."""
@@ -221,7 +234,9 @@ def why_not(target: str | type[Target], stage: Stage | str,
     lacking = cls.unavailable(stage)
     if lacking:
         return f"stage {stage.slug} cannot run here: {lacking}"
-    return cls.refusal(stage, cfg) if cfg is not None else None
+    if cfg is None or cfg.mode == "verify":  # verify mode does nothing the options could forbid
+        return None
+    return cls.refusal(stage, cfg)
 
 
 def support_table(cfg_of: Optional[Mapping[str, LabConfig]] = None) -> dict[str, dict[str, Optional[str]]]:

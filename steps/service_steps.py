@@ -18,7 +18,7 @@ from minio import Minio
 from minio.error import S3Error
 from pytest_bdd import parsers, then, when
 
-from cephlab import data
+from cephlab import data, model, verify
 from steps.lists import LIST
 
 API = {"Accept": "application/vnd.ceph.api.v1.0+json", "Content-Type": "application/json"}
@@ -87,7 +87,8 @@ def _s3(lab, *, wrong_secret: bool = False) -> Minio:
 
 @when("a bucket is created through the S3 API", target_fixture="bucket")
 def s3_bucket(request, lab, expect, timeouts):
-    client, name = _s3(lab), f"lab-{uuid.uuid4().hex[:10]}"
+    name = lab.scratch("S3") if lab.verifying else f"lab-{uuid.uuid4().hex[:10]}"
+    client = _s3(lab)
     host, port = lab.target.endpoint("s3")
 
     def make():
@@ -202,19 +203,37 @@ def mysql_databases(lab, expect, timeouts, record_property):
     print(f"the MySQL-compatible server on this target is {server} {version}")
 
 
+def _rows_db(lab) -> str:
+    """Build mode writes to the lab's database ghost; verify mode to a scratch database of its
+    own, dropped after the scenario (the learner's databases are not touched)."""
+    return verify.SCRATCH_DB if lab.verifying else "ghost"
+
+
 @when(parsers.parse("{count:d} rows are written to database ghost"), target_fixture="mysql_rows")
-def mysql_write_rows(lab, count):
+def mysql_write_rows(request, lab, count):
     rows = [(i, uuid.uuid4().hex) for i in range(count)]
+    db = _rows_db(lab)
+    if lab.verifying:
+        lab.scratch("MySQL")  # refused with --lab-verify-readonly
+        request.addfinalizer(lambda: _drop_scratch(lab))
     with _mysql(lab, autocommit=True) as conn, conn.cursor() as cur:
-        cur.execute("CREATE DATABASE IF NOT EXISTS ghost")
-        cur.execute("CREATE TABLE IF NOT EXISTS ghost.lab_rows (id INT PRIMARY KEY, payload CHAR(32))")
-        cur.execute("DELETE FROM ghost.lab_rows")
-        cur.executemany("INSERT INTO ghost.lab_rows VALUES (%s, %s)", rows)
+        cur.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
+        cur.execute(f"CREATE TABLE IF NOT EXISTS {db}.lab_rows (id INT PRIMARY KEY, payload CHAR(32))")
+        cur.execute(f"DELETE FROM {db}.lab_rows")
+        cur.executemany(f"INSERT INTO {db}.lab_rows VALUES (%s, %s)", rows)
     return rows
+
+
+def _drop_scratch(lab) -> None:
+    with _mysql(lab, autocommit=True) as conn, conn.cursor() as cur:
+        cur.execute(f"DROP DATABASE IF EXISTS {verify.SCRATCH_DB}")
 
 
 @when("the server restarts")
 def mysql_restart(lab):
+    if lab.verifying:  # the rows are still read back, from the running server
+        lab.note("mysql", "rows surviving a restart: verify mode restarts nothing")
+        return
     lab.target.restart("mysql")
 
 
@@ -223,7 +242,7 @@ def mysql_rows_read_back(lab, expect, timeouts, mysql_rows):
     def read():
         try:
             with _mysql(lab) as conn, conn.cursor() as cur:
-                cur.execute("SELECT id, payload FROM ghost.lab_rows ORDER BY id")
+                cur.execute(f"SELECT id, payload FROM {_rows_db(lab)}.lab_rows ORDER BY id")
                 return [tuple(r) for r in cur.fetchall()]
         except pymysql.err.OperationalError as exc:
             raise AssertionError(f"cannot reach MySQL: {exc}") from None
@@ -235,6 +254,9 @@ def mysql_rows_read_back(lab, expect, timeouts, mysql_rows):
 @then("the database's volume holds its data in Ceph")
 def mysql_volume_in_ceph(lab, ceph):
     pool, image = lab.target.block_volume("mysql")
+    assert pool == model.BLOCK_POOL, (
+        f"MySQL's volume is RBD image {image} in pool {pool}, expected pool {model.BLOCK_POOL} "
+        f"(StorageClass rook-ceph-block)")
     usage = ceph.json("du", f"{pool}/{image}", tool="rbd")
     used = sum(i.get("used_size", 0) for i in usage.get("images", []))
     assert used > 0, f"rbd du {pool}/{image} reports {used} bytes used"

@@ -39,7 +39,6 @@ def network_partition(target, node: str = NODES[-1], db=None,
     ceph, cfg = target.ceph, target.cfg
     others = [n for n in cfg.nodes if n != node]
     osds = osds_of(target, node)
-    osd_names = [f"osd.{i}" for i in osds]
     wait_healthy(target, f"a healthy lab before cutting {node} off")
 
     objects = data.write_objects(ceph, BLOCK_POOL, f"fault-partition-{node}")
@@ -48,6 +47,32 @@ def network_partition(target, node: str = NODES[-1], db=None,
     writer = Writer(ceph, BLOCK_POOL, "fault-partition-writes")
     partition = Partition(cfg.lab_dir)
     notes: list[str] = []
+    # The harness holds k8s-3's OSDs down until they rejoin: waits must not fail fast on
+    # an OSD that is down while its process runs (that is the fault).
+    with target.holding(down=osds):
+        detect, recover, rejoin, lost = _cut_and_heal(
+            target, node, others, osds, writer, partition, objects, files, rows, db, fs_root, notes)
+    notes.append(f"{node} back in quorum with its OSDs up {rejoin:.1f}s after the heal")
+    notes += writer.errors
+    lost += data.read_objects(ceph, BLOCK_POOL, objects)
+    lost += data.read_objects(ceph, BLOCK_POOL, writer.written)
+    lost += read_files_bounded(fs_root, files, timeout=cfg.timeouts.mds)
+    if db:
+        lost += _rows_lost(db, rows)
+    return FaultReport(
+        fault="network_partition",
+        injected=f"{node} ({cfg.node_ip(node)}) cut off from {', '.join(others)} by nftables "
+                 f"while a client wrote",
+        detect_seconds=round(detect, 1), recover_seconds=round(recover, 1),
+        checked={"objects": len(objects) + len(writer.written), "files": len(files),
+                 "rows": len(rows)},
+        lost=len(lost), lost_items=lost, notes=notes)
+
+
+def _cut_and_heal(target, node, others, osds, writer, partition, objects, files, rows, db,
+                  fs_root, notes):
+    ceph, cfg = target.ceph, target.cfg
+    osd_names = [f"osd.{i}" for i in osds]
     writer.start()
     try:
         wait_for("the client's first writes", lambda: at_least(len(writer.written), 3),
@@ -98,23 +123,8 @@ def network_partition(target, node: str = NODES[-1], db=None,
         wait_for("an active MDS and a standby-replay again", lambda: _fs_ready(ceph),
                  timeout=cfg.timeouts.mds, interval=0.5, fail_fast=target.fail_fast)
     recover = time.monotonic() - healed_at
-    notes.append(f"{node} back in quorum with its OSDs up {rejoin:.1f}s after the heal")
     notes.append(f"{writer.writes_after(cut_at)} writes completed while cut off")
-    notes += writer.errors
-
-    lost += data.read_objects(ceph, BLOCK_POOL, objects)
-    lost += data.read_objects(ceph, BLOCK_POOL, writer.written)
-    lost += read_files_bounded(fs_root, files, timeout=cfg.timeouts.mds)
-    if db:
-        lost += _rows_lost(db, rows)
-    return FaultReport(
-        fault="network_partition",
-        injected=f"{node} ({cfg.node_ip(node)}) cut off from {', '.join(others)} by nftables "
-                 f"while a client wrote",
-        detect_seconds=round(detect, 1), recover_seconds=round(recover, 1),
-        checked={"objects": len(objects) + len(writer.written), "files": len(files),
-                 "rows": len(rows)},
-        lost=len(lost), lost_items=lost, notes=notes)
+    return detect, recover, rejoin, lost
 
 
 def _mon_own_state(target, node: str) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
-from .. import procs
+from .. import diagnose, model, procs
 from ..ceph import CephRunner
 from ..errors import CommandError, ConfigError, LabError
 from ..model import (BLOCK_POOL, FS_DATA, FS_METADATA, FS_NAME, NODES, PG_NUM_TARGET,
@@ -45,6 +46,11 @@ class LocalTarget(Target):
         self.rgw = RGW(self.cluster, self.secrets)
         self.mysql = BlockDatabase(self.cluster, self.secrets)
         self.ghost = GhostBlog(self.cluster, self.secrets, self.mysql, self.mount_cephfs)
+        #: States the harness holds on purpose right now (see :meth:`holding`).
+        self.held: dict[str, frozenset] = {"flags": frozenset(), "out": frozenset(),
+                                           "down": frozenset()}
+        #: Fail-fast of every wait on this lab: causes that cannot heal end it at once.
+        self.watch = diagnose.Watch(self.causes, toolbox=self.toolbox())
 
     # ----------------------------------------------------------------- Target API
     def sanity_checks(self, say=print) -> None:
@@ -99,8 +105,59 @@ class LocalTarget(Target):
         return started
 
     def status(self) -> list[str]:
-        return [f"{rec.name:<18} pid {rec.pid:<8} {'running' if procs.is_alive(rec) else 'NOT RUNNING'}"
-                for rec in self.cluster.records()]
+        lines = [f"daemon {rec.name:<18} pid {rec.pid:<8} "
+                 f"{'running' if procs.is_alive(rec) else 'NOT RUNNING'}  log {rec.log}"
+                 for rec in self.cluster.records()]
+        mounted = set(mounts.mounts_under(self.cfg.lab_dir))
+        for rec in self.cluster.records():
+            if rec.name.startswith("client.fuse-"):
+                mnt = self.cfg.lab_dir / "mnt" / rec.name[len("client.fuse-"):]
+                lines.append(f"mount  {str(mnt):<40} CephFS {FS_NAME} by {rec.name}: "
+                             f"{'mounted' if str(mnt) in mounted else 'NOT MOUNTED'}")
+        if self.state.applied("mysql"):
+            for mnt, what in ((self.mysql.rbd_mnt, f"rbd-fuse of {BLOCK_POOL}/{blockdb.IMAGE}"),
+                              (self.mysql.xfs_mnt, f"XFS on {self.mysql.loop_device()}")):
+                lines.append(f"mount  {str(mnt):<40} {what}: "
+                             f"{'mounted' if str(mnt) in mounted else 'NOT MOUNTED'}")
+        services = [("ceph_dashboard", "ceph_dashboard", "Ceph dashboard"),
+                    ("object_store", "s3", "S3 (radosgw)"), ("mysql", "mysql", "MySQL (MariaDB)"),
+                    ("ghost", "ghost", "Ghost")]
+        for slug, service, what in services:
+            if self.state.applied(slug):
+                host, port = self.endpoint(service)
+                lines.append(f"service {what} at {host}:{port}")
+        return lines
+
+    def toolbox(self) -> str:
+        return f"ceph -c {self.cluster.conf} …"
+
+    # ----------------------------------------------------------------- diagnosis
+    def causes(self, detail: bool = False) -> list:
+        """What :func:`cephlab.diagnose.causes` finds, knowing the lab's OSDs, pools and
+        daemons, and what the harness holds on purpose (:meth:`holding`)."""
+        daemons = {r.name: diagnose.Daemon(procs.is_alive(r), r.pid, r.log)
+                   for r in self.cluster.records()}
+        osds = {int(name.split(".")[1]): info["node"] for name, info in self.cluster.osd_map().items()
+                if name in daemons}  # one whose daemon was never started is still being made
+        expected = diagnose.Expected(
+            osds=osds, pools=tuple(model.lab_pools(self.state.applied_slugs())), daemons=daemons,
+            lab_dir=str(self.cfg.lab_dir), held_flags=self.held["flags"],
+            held_out=self.held["out"], held_down=self.held["down"])
+        return diagnose.causes(self.ceph.json("osd", "dump"), expected,
+                               health=self.ceph.json("health", "detail") if detail else None,
+                               osd_tree=self.ceph.json("osd", "tree") if detail else None)
+
+    @contextmanager
+    def holding(self, *, flags=(), out=(), down=()):
+        """While inside, the harness itself holds these states (cluster flags it set, OSD ids
+        it marked out or keeps down): waits do not fail fast on them."""
+        before = dict(self.held)
+        self.held = {"flags": before["flags"] | set(flags), "out": before["out"] | set(out),
+                     "down": before["down"] | set(down)}
+        try:
+            yield
+        finally:
+            self.held = before
 
     def apply(self, stage: Stage) -> None:
         getattr(self, f"_{stage.slug}")()  # each supported stage has its _<slug>
@@ -115,6 +172,8 @@ class LocalTarget(Target):
 
     def fail_fast(self) -> None:
         self.cluster.assert_daemons_running()
+        if self.cluster.running_mons():  # with no mon there is no map to read
+            self.watch.check()
 
     def diagnostics(self) -> str:
         parts = []
@@ -173,19 +232,21 @@ class LocalTarget(Target):
         ceph.run("pool", "init", BLOCK_POOL, tool="rbd")
 
     def _shared_filesystem(self) -> None:
-        ceph = self.ceph
-        ceph.run("osd", "crush", "rule", "create-replicated", OSD_RULE, "default", "osd")
-        ceph.run("osd", "pool", "create", FS_METADATA, "16", "16", "replicated")
+        ceph, cluster = self.ceph, self.cluster
+        # The MDS daemons start first and boot as standbys while the pools are made.
+        for node in MDS_NODES:
+            cluster.start_mds(node)
+        cluster.run_at_once(
+            ("osd", "crush", "rule", "create-replicated", OSD_RULE, "default", "osd"),
+            ("osd", "pool", "create", FS_METADATA, "16", "16", "replicated"))
         ceph.run("osd", "pool", "create", FS_DATA, str(POOL_INITIAL_PG_NUM),
                  str(POOL_INITIAL_PG_NUM), "replicated", OSD_RULE)
-        for pool in (FS_METADATA, FS_DATA):
-            ceph.run("osd", "pool", "set", pool, "size", "2")
+        cluster.run_at_once(*[("osd", "pool", "set", pool, "size", "2")
+                              for pool in (FS_METADATA, FS_DATA)])
         res = ceph.run("fs", "new", FS_NAME, FS_METADATA, FS_DATA, check=False)
         if res.rc != 0 and "already exists" not in res.stderr:
             res.check()
         ceph.run("fs", "set", FS_NAME, "allow_standby_replay", "true")
-        for node in MDS_NODES:
-            self.cluster.start_mds(node)
 
     def _extend_storage(self) -> None:
         self.cluster.add_osds([(node, dev) for node in self.cfg.nodes for dev in ("sdc", "sdd")])
@@ -197,9 +258,9 @@ class LocalTarget(Target):
                        f"export CEPH_CONF={self.cluster.conf}\n")
 
     def _pg_num(self) -> None:
-        for pool in (FS_DATA, BLOCK_POOL):
-            self.ceph.run("osd", "pool", "set", pool, "pg_autoscale_mode", "off")
-            self.ceph.run("osd", "pool", "set", pool, "pg_num", str(PG_NUM_TARGET))
+        pools = (FS_DATA, BLOCK_POOL)
+        self.cluster.run_at_once(*[("osd", "pool", "set", p, "pg_autoscale_mode", "off") for p in pools])
+        self.cluster.run_at_once(*[("osd", "pool", "set", p, "pg_num", str(PG_NUM_TARGET)) for p in pools])
 
     def _remove_node(self) -> None:
         self.cluster.remove_node_osds(REMOVED_NODE)
@@ -239,8 +300,11 @@ class LocalTarget(Target):
             super().restart(service)
 
     def block_volume(self, service: str) -> tuple[str, str]:
-        if service == "mysql":
-            return BLOCK_POOL, blockdb.IMAGE
+        if service == "mysql":  # where the running rbd-fuse maps the image from, as started
+            rec = self.cluster.record(blockdb.RBD_FUSE)
+            argv = rec.argv if rec else []
+            flag = lambda f, default: argv[argv.index(f) + 1] if f in argv else default  # noqa: E731
+            return flag("-p", BLOCK_POOL), flag("-r", blockdb.IMAGE)
         return super().block_volume(service)
 
     def inject_fault(self, fault: str, **options):

@@ -14,6 +14,7 @@ from typing import Callable, Optional
 
 import pytest
 
+from ..failure import CompactFailure
 from ..secrets import SecretStore
 from ..stages import Stage
 from .record import Phase, Row, RunRecord, short_message
@@ -100,7 +101,9 @@ class Collector:
             details = ""
         elif report.failed:
             message = short_message(report.longreprtext)
-            details = "\n\n".join([report.longreprtext] + [f"----- {title} -----\n{text}"
+            # the full traceback, also when the terminal showed the compact failure
+            full = report.longrepr.full if isinstance(report.longrepr, CompactFailure) else ""
+            details = "\n\n".join([full or report.longreprtext] + [f"----- {title} -----\n{text}"
                                                            for title, text in report.sections])
         else:
             message = details = ""
@@ -148,9 +151,10 @@ class Collector:
         if "ceph" not in self.header:
             self._ceph_versions()  # nothing passed: ask a kept lab
         faults = list(lab.fault_reports) if lab is not None else []
+        grades = [g.to_json() for g in lab.grades] if lab is not None else []
         try:
             self.written = write_report(self.report_path, self.record, header=self.header,
-                                        faults=faults, redact=self.redact,
+                                        faults=faults, grades=grades, redact=self.redact,
                                         exitstatus=int(exitstatus))
         except Exception as exc:  # the report must not hide the run's own result
             self.write_error = f"{type(exc).__name__}: {exc}"

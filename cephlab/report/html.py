@@ -102,7 +102,7 @@ def _when(ts: Optional[float]) -> str:
 
 
 def render(record: RunRecord, *, header: dict, faults: list[dict], redact: Redactor,
-           exitstatus: int) -> str:
+           exitstatus: int, grades: Optional[list[dict]] = None) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES),
                              autoescape=jinja2.select_autoescape(["html", "j2"]),
                              undefined=jinja2.StrictUndefined)
@@ -115,7 +115,7 @@ def render(record: RunRecord, *, header: dict, faults: list[dict], redact: Redac
              for k, s in enumerate(record.shots)]
     html = env.get_template("report.html.j2").render(
         header=header, rows=rows, index=index, counts=record.counts(), results=RESULTS,
-        colors=COLORS, timeline=timeline(record), faults=faults, shots=shots,
+        colors=COLORS, timeline=timeline(record), faults=faults, shots=shots, grades=grades or [],
         interrupted=record.interrupted, in_progress=record.in_progress(),
         started=_when(record.started), finished=_when(record.finished),
         seconds=(record.finished or record.started) - record.started, exitstatus=exitstatus,
