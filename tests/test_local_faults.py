@@ -68,7 +68,10 @@ def _healthy(path, why: str) -> None:
 
 
 def _tail(res) -> str:
-    return "\n".join(line for line in res.stdout.splitlines() if not line.startswith("[wait]"))[-6000:]
+    """Why a child run failed: its failure lines first (they are far from the end), then its tail."""
+    lines = [line for line in res.stdout.splitlines() if not line.startswith("[wait]")]
+    why = [line for line in lines if "Gave up" in line or "↳" in line or line.startswith("E   ")]
+    return "\n".join(why[:40])[:6000] + "\n…\n" + "\n".join(lines)[-3000:]
 
 
 @pytest.fixture(scope="module")
