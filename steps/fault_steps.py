@@ -40,7 +40,7 @@ def mds_killed(lab):
       target_fixture="fault_report")
 def node_cut_off(lab, node, undo_faults):
     try:
-        return lab.target.inject_fault("network_partition", node=node)
+        return lab.inject_fault("network_partition", node=node)
     except NotOffered as exc:  # no nft or no root here: said before anything was done
         pytest.skip(str(exc))
 
@@ -48,7 +48,7 @@ def node_cut_off(lab, node, undo_faults):
 @when("the OSDs are pushed past near-full and then past full", target_fixture="fault_report")
 def disks_filled(lab, undo_faults, request):
     request.node.stash[RATIOS_BEFORE] = diskfull.ratios(lab.ceph.json("osd", "dump"))
-    return lab.target.inject_fault("disk_full")
+    return lab.inject_fault("disk_full")
 
 
 @then("no partition rule of the lab is left")
