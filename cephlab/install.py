@@ -29,9 +29,9 @@ from .browser import PACKAGES as BROWSER_PACKAGES
 from .local.programs import BINARIES, COMPONENTS
 
 PROJECT = Path(__file__).resolve().parent.parent
-#: This machine's packages for every release: MariaDB and XFS (mysql on RBD), FUSE, and the
-#: headless browser of the checks of the lab's web pages.
-HOST_PACKAGES = ["mariadb-server", "xfsprogs", "fuse3", *BROWSER_PACKAGES]
+#: This machine's packages for every release: MariaDB and XFS (mysql on RBD), FUSE, nftables
+#: (the network partition fault), and the headless browser of the checks of the lab's web pages.
+HOST_PACKAGES = ["mariadb-server", "xfsprogs", "fuse3", "nftables", *BROWSER_PACKAGES]
 #: The distro's Ceph, for --lab-ceph=host (and the harness's own tests, which run on it).
 HOST_CEPH_PACKAGES = sorted(set(BINARIES.values()) | set(COMPONENTS.values()) |
                             {"ceph-mgr-dashboard"})

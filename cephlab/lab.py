@@ -113,9 +113,15 @@ class Lab:
             if broken:
                 self.announce(f"not running (verify mode leaves it so): {', '.join(broken)}")
             return
+        # A fault a killed run left in place goes first: a partition would keep a lab that
+        # is started again from forming its quorum.
+        undone = self.target.undo_faults()
         started = self.target.resume()
         if started:
             self.announce(f"kept lab was not running: started {len(started)}: {', '.join(started)}")
+            undone += self.target.undo_faults()
+        for what in undone:
+            self.announce(f"kept lab: {what}")
         broken = self.target.broken()
         if broken:
             self.announce(f"kept lab: not running, left as found: {', '.join(broken)} "

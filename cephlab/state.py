@@ -74,6 +74,8 @@ FACTS: dict[str, Fact] = {f.key: f for f in (
     Fact("ghost_first_boot_seconds", (int, float), "how long Ghost's first start took (local)"),
     Fact("ceph", dict, "the local lab's Ceph: release, version, name and origin, read from "
                        "`ceph --version` by the local preflight (local)"),
+    Fact("full_ratios", dict, "the cluster's nearfull/backfillfull/full ratios while the disk-full "
+         "fault has them lowered; gone once restored (local)"),
 )}
 
 FactKey = Union[str, Fact]
@@ -223,3 +225,8 @@ class LabState:
         self.doc["data"][fact.key] = value
         if save:
             self.save()
+
+    def remove(self, key: FactKey) -> None:
+        """Forget a fact (one that holds only while something is in place)."""
+        self.doc["data"].pop(_fact(key).key, None)
+        self.save()

@@ -183,6 +183,11 @@ class Target(ABC):
         """Inject a named fault, undo it, and return its report (see cephlab.local.faults)."""
         raise NotOffered(f"the {self.name} target cannot inject {fault}")
 
+    def undo_faults(self) -> list[str]:
+        """Undo any fault an earlier or failed run left in place (partition rules, lowered
+        ratios); return one line per thing undone. Nothing to undo where no fault is offered."""
+        return []
+
 
 # ---------------------------------------------------------------------------- the table
 #: Target name -> "module:Class" (imported on first use: the engines import this module).

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from pytest_bdd import parsers, then, when
+
+from cephlab.local import diskfull, nft
+from cephlab.targets import NotOffered
+
+RATIOS_BEFORE = pytest.StashKey[dict]()
+
+
+@pytest.fixture
+def undo_faults(lab):
+    """Whatever happens in the scenario, no partition rule and no lowered ratio outlives it."""
+    yield
+    for what in lab.target.undo_faults():
+        lab.announce(f"after the scenario: {what}")
 
 
 @when("an OSD is killed while a client writes", target_fixture="fault_report")
@@ -20,6 +34,34 @@ def node_killed(lab, node):
 @when("the active MDS is killed", target_fixture="fault_report")
 def mds_killed(lab):
     return lab.inject_fault("mds_failover")
+
+
+@when(parsers.parse("node {node} is cut off from the other nodes while clients write"),
+      target_fixture="fault_report")
+def node_cut_off(lab, node, undo_faults):
+    try:
+        return lab.inject_fault("network_partition", node=node)
+    except NotOffered as exc:  # no nft or no root here: said before anything was done
+        pytest.skip(str(exc))
+
+
+@when("the OSDs are pushed past near-full and then past full", target_fixture="fault_report")
+def disks_filled(lab, undo_faults, request):
+    request.node.stash[RATIOS_BEFORE] = diskfull.ratios(lab.ceph.json("osd", "dump"))
+    return lab.inject_fault("disk_full")
+
+
+@then("no partition rule of the lab is left")
+def no_partition_rule(lab):
+    table = nft.table_name(lab.cfg.lab_dir)
+    assert not nft.present(table), f"nftables table inet {table} is still there"
+
+
+@then("the full ratios are the cluster's own again")
+def ratios_restored(lab, request):
+    now = diskfull.ratios(lab.ceph.json("osd", "dump"))
+    assert now == request.node.stash[RATIOS_BEFORE], f"ratios now {now}, before {request.node.stash[RATIOS_BEFORE]}"
+    assert not lab.state.has(diskfull.FACT), "the lab still records lowered ratios to restore"
 
 
 @then("the fault was noticed and the lab recovered")

@@ -70,8 +70,7 @@ def test_commands_open_a_kept_lab_with_its_own_prefix(tmp_path, capsys):
     assert lab.cfg.ip_prefix == "127.13.1" and lab.cfg.target == "local"
     assert lab.target.endpoint("mysql") == ("127.13.1.2", 30020)   # where repair binds MariaDB
     assert lab.target.node_address("k8s-3") == "127.13.1.4"
-    # nothing of this lab runs (no daemon was ever started): status says so, exit 1
-    assert main(["status", "--lab-dir", str(lab_dir)]) == 1
+    assert main(["status", "--lab-dir", str(lab_dir)]) == 1  # 1: nothing of this lab runs
     out = capsys.readouterr().out
     assert "k8s-1=127.13.1.2, k8s-2=127.13.1.3, k8s-3=127.13.1.4" in out
     assert "127.0.1." not in out

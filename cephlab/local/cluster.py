@@ -243,6 +243,9 @@ class LocalCluster:
             f"mon cluster log file = {d / 'log'}/$cluster-$name.$channel.log",
             "ms bind ipv4 = true",
             "ms bind ipv6 = false",
+            # Daemons connect from their node's own address, not 127.0.0.1, so the partition
+            # fault can cut one node off by its address (cephlab/local/partition.py).
+            "ms bind before connect = true",
             "osd pool default size = 2",
             "osd pool default min size = 1",
             "osd pool default pg num = 8",

@@ -72,7 +72,7 @@ class Writer(threading.Thread):
 POLL = 0.5
 
 
-def _wait_healthy(target, name: str) -> None:
+def wait_healthy(target, name: str) -> None:
     def probe():
         status, health = target.cluster.json_at_once(("status",), ("health", "detail"))
         checks.assert_pgs_clean(status)
@@ -81,7 +81,7 @@ def _wait_healthy(target, name: str) -> None:
              fail_fast=target.fail_fast)
 
 
-def _osd_down(ceph, ids: list[int]) -> None:
+def osd_down(ceph, ids: list[int]) -> None:
     _down_in(ceph.json("osd", "dump"), ids)
 
 
@@ -91,7 +91,7 @@ def _down_in(dump: dict, ids: list[int]) -> None:
     assert not up, "still reported up: " + ", ".join(f"osd.{i}" for i in up)
 
 
-def _osds_of(target, node: str) -> list[int]:
+def osds_of(target, node: str) -> list[int]:
     return sorted(int(k.split(".")[1]) for k, v in target.cluster.osd_map().items()
                   if v["node"] == node)
 
@@ -104,20 +104,20 @@ def _restart(target, names: list[str]) -> None:
 
 
 def osd_killed_during_writes(target, node: str = NODES[-1]) -> FaultReport:
-    ceph, osd = target.ceph, _osds_of(target, node)[0]
+    ceph, osd = target.ceph, osds_of(target, node)[0]
     name = f"osd.{osd}"
     writer = Writer(ceph, BLOCK_POOL, "fault-osd")
     writer.start()
     try:
-        wait_for("the client's first writes", lambda: _at_least(len(writer.written), 3),
+        wait_for("the client's first writes", lambda: at_least(len(writer.written), 3),
                  timeout=60, interval=0.2)
         procs.kill(target.cluster.record(name), signal.SIGKILL)
         killed_at = time.monotonic()
-        wait_for(f"{name} reported down", lambda: _osd_down(ceph, [osd]),
+        wait_for(f"{name} reported down", lambda: osd_down(ceph, [osd]),
                  timeout=target.cfg.timeouts.osds_up, interval=POLL)
         detect = time.monotonic() - killed_at
         wait_for("writes to go on with the OSD down",
-                 lambda: _at_least(writer.writes_after(killed_at + detect), 5),
+                 lambda: at_least(writer.writes_after(killed_at + detect), 5),
                  timeout=target.cfg.timeouts.osds_up, interval=POLL)
     finally:
         writer.stop_event.set()
@@ -125,7 +125,7 @@ def osd_killed_during_writes(target, node: str = NODES[-1]) -> FaultReport:
     restarted = time.monotonic()
     _restart(target, [name])
     target.cluster.wait_osds()
-    _wait_healthy(target, "recovery to all PGs active+clean after the OSD came back")
+    wait_healthy(target, "recovery to all PGs active+clean after the OSD came back")
     recover = time.monotonic() - restarted
     lost = data.read_objects(ceph, BLOCK_POOL, writer.written)
     report = FaultReport(
@@ -143,7 +143,7 @@ def node_stopped(target, node: str = NODES[-1], rows: Callable[[], list] | None 
     objects = data.write_objects(ceph, BLOCK_POOL, f"fault-node-{node}")
     files = data.write_files(fs_root, f"fault-node-{node}") if fs_root else {}
     rows_before = rows() if rows else []
-    names = [f"mon.{node}"] + [f"osd.{i}" for i in _osds_of(target, node)]
+    names = [f"mon.{node}"] + [f"osd.{i}" for i in osds_of(target, node)]
     if target.cluster.record(f"mds.{node}"):
         names.append(f"mds.{node}")
     killed_at = time.monotonic()
@@ -154,21 +154,21 @@ def node_stopped(target, node: str = NODES[-1], rows: Callable[[], list] | None 
     def noticed():
         quorum, dump = target.cluster.json_at_once(("quorum_status",), ("osd", "dump"))
         checks.assert_quorum(quorum, others)
-        _down_in(dump, _osds_of(target, node))
+        _down_in(dump, osds_of(target, node))
     wait_for(f"{node} noticed down (quorum of {', '.join(others)}, its OSDs down)", noticed,
              timeout=target.cfg.timeouts.osds_up, interval=POLL)
     detect = time.monotonic() - killed_at
     quorum = ceph.json("quorum_status")["quorum_names"]
     assert node not in quorum and len(quorum) == 2, f"quorum is {quorum} with {node} down"
     lost = data.read_objects(ceph, BLOCK_POOL, objects)
-    lost += _read_files_bounded(fs_root, files, timeout=target.cfg.timeouts.mds)
+    lost += read_files_bounded(fs_root, files, timeout=target.cfg.timeouts.mds)
     rows_during = rows() if rows else []
     if rows_during != rows_before:
         lost.append(f"MySQL rows differ while {node} is down ({len(rows_during)} of {len(rows_before)})")
     restarted = time.monotonic()
     _restart(target, names)
     target.cluster.wait_osds()
-    _wait_healthy(target, f"HEALTH_OK again after {node} came back")
+    wait_healthy(target, f"HEALTH_OK again after {node} came back")
     recover = time.monotonic() - restarted
     lost += data.read_objects(ceph, BLOCK_POOL, objects)
     return FaultReport(
@@ -198,7 +198,7 @@ def mds_failover(target, fs_root: Path) -> FaultReport:
     successor = wait_for(f"the standby-replay MDS to take over from mds.{active}", taken_over,
                          timeout=target.cfg.timeouts.mds, interval=POLL)
     detect = time.monotonic() - killed_at
-    lost = _read_files_bounded(fs_root, files, timeout=target.cfg.timeouts.mds)
+    lost = read_files_bounded(fs_root, files, timeout=target.cfg.timeouts.mds)
     more = data.write_files(fs_root, "fault-mds-after")  # the mount still takes writes
     files.update(more)
     restarted = time.monotonic()
@@ -206,7 +206,7 @@ def mds_failover(target, fs_root: Path) -> FaultReport:
     wait_for("an active MDS and a standby-replay again", by_state, timeout=target.cfg.timeouts.mds,
              interval=POLL, fail_fast=target.fail_fast)
     recover = time.monotonic() - restarted
-    lost += _read_files_bounded(fs_root, files, timeout=target.cfg.timeouts.mds)
+    lost += read_files_bounded(fs_root, files, timeout=target.cfg.timeouts.mds)
     return FaultReport(
         fault="mds_failover", injected=f"SIGKILL to the active MDS mds.{active}",
         detect_seconds=round(detect, 1), recover_seconds=round(recover, 1),
@@ -214,12 +214,12 @@ def mds_failover(target, fs_root: Path) -> FaultReport:
         notes=[f"mds.{successor} took over rank 0"])
 
 
-def _at_least(n: int, want: int) -> int:
+def at_least(n: int, want: int) -> int:
     assert n >= want, f"{n} so far, waiting for {want}"
     return n
 
 
-def _read_files_bounded(root: Path | None, files: dict, timeout: float) -> list[str]:
+def read_files_bounded(root: Path | None, files: dict, timeout: float) -> list[str]:
     """Read files through a FUSE mount in a thread, so a hung mount fails instead of hanging."""
     if not root or not files:
         return []

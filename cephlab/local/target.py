@@ -16,9 +16,9 @@ from ..model import (BLOCK_POOL, FS_DATA, FS_METADATA, FS_NAME, NODES, PG_NUM_TA
                      REMOVED_NODE, SERVICE_NODE)
 from ..secrets import SecretStore
 from ..stages import Stage
-from ..targets import Target
+from ..targets import NotOffered, Target
 from ..waits import wait_for
-from . import blockdb, ghost, mounts
+from . import blockdb, diskfull, ghost, mounts, nft, partition
 from .blockdb import BlockDatabase
 from .ghost import GhostBlog
 from .cluster import LocalCluster, port_problem
@@ -198,6 +198,7 @@ class LocalTarget(Target):
 
     def destroy(self) -> list[str]:
         # Clients of the cluster first (Ghost, MariaDB and its mounts, CephFS mounts), then daemons.
+        nft.remove_leftover(self.cfg.lab_dir)  # the cluster goes; its partition rules too
         self.ghost.stop()
         self.mysql.down()
         self.unmount_all()
@@ -322,12 +323,29 @@ class LocalTarget(Target):
         if fault == "node_stopped":
             root, why = self.cephfs_root("faults")
             return faults.node_stopped(self, rows=self._mysql_rows, fs_root=root, **options)
+        if fault == "network_partition":
+            why = nft.unavailable()
+            if why:
+                raise NotOffered(f"the local target cannot partition its network here: {why}")
+            root, _ = self.cephfs_root("faults")
+            return partition.network_partition(self, db=self.mysql, fs_root=root, **options)
+        if fault == "disk_full":
+            root, _ = self.cephfs_root("faults")
+            return diskfull.disk_full(self, rows=self._mysql_rows, fs_root=root, **options)
         if fault == "mds_failover":
             root, why = self.cephfs_root("faults")
             if root is None:
                 raise LookupError(f"mds_failover needs a CephFS mount: {why}")
             return faults.mds_failover(self, fs_root=root, **options)
         return super().inject_fault(fault, **options)
+
+    def undo_faults(self) -> list[str]:
+        """Partition rules are removed whatever runs; lowered ratios are restored when the
+        mons run (else after the lab is started again: the lifecycle asks twice)."""
+        undone = [nft.remove_leftover(self.cfg.lab_dir)]
+        if self.state.exists and self.cluster.running_mons():
+            undone.append(diskfull.restore_leftover(self))
+        return [what for what in undone if what]
 
     def _mysql_rows(self) -> list:
         """Every row of the fault check table (created on first use)."""
