@@ -156,7 +156,9 @@ def answer(cluster, argv: list[str], stdin: bytes = b"") -> Any:
 
 
 def _rbd(cluster, args: list[str], pool_names: set[str], stdin: bytes) -> Any:
-    images = cluster.state.setdefault("images", {})
+    images = cluster.state.get("images", {})     # a read leaves the state as it was
+    if args[0] in ("import", "create", "resize"):
+        images = cluster.state.setdefault("images", {})
     if args[:2] == ["import", "-"]:
         images[args[2]] = len(stdin)
         _blob(cluster, "rbd", args[2]).write_bytes(stdin)
@@ -177,7 +179,11 @@ def _rbd(cluster, args: list[str], pool_names: set[str], stdin: bytes) -> Any:
     if args[0] == "ls":
         return [k.split("/")[1] for k in images if k.startswith(args[1] + "/")]
     if args[0] == "rm":
-        images.pop(args[1], None)
+        if args[1] not in images:
+            raise Refused(f"rbd: error opening image {args[1]}: (2) No such file or directory")
+        images.pop(args[1])
+        if not images:        # created and removed again: the state is as it was before
+            cluster.state.pop("images", None)
         return ""
     raise Refused("rbd " + " ".join(args))
 
