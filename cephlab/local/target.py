@@ -267,7 +267,10 @@ class LocalTarget(Target):
         self.cluster.run_at_once(*[("osd", "pool", "set", p, "pg_num", str(PG_NUM_TARGET)) for p in pools])
 
     def _remove_node(self) -> None:
-        self.cluster.remove_node_osds(REMOVED_NODE)
+        leaving = [int(k.split(".")[1]) for k, v in self.cluster.osd_map().items()
+                   if v["node"] == REMOVED_NODE]
+        with self.holding(out=leaving, down=leaving):  # out, drained, stopped: on purpose
+            self.cluster.remove_node_osds(REMOVED_NODE)
 
     # ----------------------------------------------------------------- services
     def endpoint(self, service: str) -> tuple[str, int]:
