@@ -412,11 +412,11 @@ class LocalCluster:
     def add_osds(self, placements: list[tuple[str, str]]) -> list[int]:
         """Create one BlueStore OSD per (node, device) not yet used, start them, wait up+in.
 
-        Every OSD is made on its own thread from start to finish (key, ``osd new``, mkfs,
-        start): the mons take the ``osd new`` calls concurrently, mkfs writes its own disk,
-        and the one wait at the end sees them all. Ids are chosen here, the lowest free ones
-        in placement order (what Ceph itself would pick one call at a time), so the layout
-        stays the same from run to run whichever thread finishes first."""
+        The OSDs are registered at once (key, ``osd new``: the mons take them concurrently),
+        their keys written to the keyring one after another, then each is made and started
+        on its own thread (mkfs writes its own disk); the one wait at the end sees them all.
+        Ids are chosen here, the lowest free ones in placement order (what Ceph itself would
+        pick one call at a time), so the layout stays the same whichever thread is first."""
         for node, device in placements:
             if node not in self.cfg.nodes:
                 raise ConfigError(f"unknown node {node!r}; the lab's nodes are {', '.join(self.cfg.nodes)}")
@@ -429,18 +429,17 @@ class LocalCluster:
             self.wait_osds()
             return []
         ids = free_ids(self.ceph.json("osd", "ls"), len(todo))
-        keyring_lock = threading.Lock()  # ceph-authtool rewrites the whole keyring file
 
-        def make(osd_id: int, node: str, device: str) -> None:
+        def register(osd_id: int) -> tuple[str, str]:
             osd_uuid = str(uuid.uuid4())
             key = self._tool(["ceph-authtool", "--gen-print-key"]).strip()
             secret = json.dumps({"cephx_secret": key}).encode()
             out = self.ceph.run("osd", "new", osd_uuid, str(osd_id), "-i", "-", stdin=secret)
             if int(out.stdout.strip()) != osd_id:
                 raise LabError(f"ceph osd new gave osd.{out.stdout.strip()}, asked for osd.{osd_id}")
-            with keyring_lock:
-                self._tool(["ceph-authtool", str(self.keyring), "--name", f"osd.{osd_id}",
-                            "--add-key", key])
+            return osd_uuid, key
+
+        def make(osd_id: int, node: str, device: str, osd_uuid: str) -> None:
             disk = self.disk_path(node, device)
             disk.parent.mkdir(parents=True, exist_ok=True)
             with open(disk, "wb") as fh:  # a fresh, sparse, empty disk
@@ -458,7 +457,15 @@ class LocalCluster:
             self.start_osd(osd_id, node)
 
         with ThreadPoolExecutor(len(todo)) as pool:
-            for job in [pool.submit(make, i, n, d) for i, (n, d) in zip(ids, todo)]:
+            made = [job.result() for job in [pool.submit(register, i) for i in ids]]
+        # One writer at a time, and all before any mkfs: ceph-authtool rewrites the whole
+        # keyring file in place, and an mkfs (which authenticates to the mons as its OSD)
+        # reading it mid-write found no key (seen: handle_auth_bad_method, mkfs exit 1).
+        for osd_id, (_, key) in zip(ids, made):
+            self._tool(["ceph-authtool", str(self.keyring), "--name", f"osd.{osd_id}", "--add-key", key])
+        with ThreadPoolExecutor(len(todo)) as pool:
+            jobs = [pool.submit(make, i, n, d, u) for i, (n, d), (u, _) in zip(ids, todo, made)]
+            for job in jobs:
                 job.result()  # the first failure is raised, after every thread has ended
         self.wait_osds()
         return ids
