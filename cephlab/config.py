@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from .errors import ConfigError
+from .lock import only_lock_file
 from .model import LOCAL_IP_PREFIX, NODES
 from .state import LabOptions
 
@@ -103,7 +104,8 @@ def check_lab_dir(path: Path, *, reading: bool = False) -> Path:
         raise ConfigError(f"lab directory {path} cannot be created or written (no write access to {probe})")
     if reading:
         return path
-    if path.exists() and any(path.iterdir()) and not (path / "state.json").exists():
+    if (path.exists() and any(path.iterdir()) and not (path / "state.json").exists()
+            and not only_lock_file(path)):
         raise ConfigError(f"lab directory {path} is not empty and holds no lab of this harness; "
                           f"refusing to write into it")
     return path

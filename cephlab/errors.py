@@ -1,7 +1,7 @@
 """The harness's own exceptions.
 
 ``LabError`` is the root. ``ConfigError`` is raised before any work starts (bad input).
-``WaitTimeout`` and ``DaemonExited`` subclass ``AssertionError`` so that pytest reports
+``WaitTimeout``, ``DaemonExited`` and ``CannotHeal`` subclass ``AssertionError`` so that pytest reports
 them as failed assertions of the scenario, not as crashes of the harness.
 """
 
@@ -33,6 +33,15 @@ class WaitTimeout(AssertionError, LabError):
 
 class DaemonExited(AssertionError, LabError):
     """A daemon the harness started is gone; the message carries its log tail."""
+
+
+class CannotHeal(AssertionError, LabError):
+    """A wait's state cannot come: causes found in the lab (``cephlab.diagnose.Cause``), each
+    naming its object and the next command."""
+
+    def __init__(self, message: str, causes=()):
+        super().__init__(message)
+        self.causes = list(causes)
 
 
 #: Flags whose value is a credential: shown as *** in every message.

@@ -11,11 +11,12 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-from . import checks
+from . import checks, procs
 from . import stages as S
 from .ceph import CephRunner
 from .config import LabConfig, check_lab_dir
 from .errors import ConfigError, LabError
+from .lock import held_here
 from .stages import Stage
 from .state import STATE_FILE, LabState, read_options
 from .targets import Target, make_target, target_class, why_not
@@ -53,6 +54,7 @@ class Lab:
             self.state = LabState(cfg.lab_dir, cfg.options(), any_schema=any_schema)
             self.target: Target = make_target(cfg, self.state)
         self._resumed = False
+        self._recovered = False
         self._reached: Optional[tuple[Optional[str]]] = None
         #: verify mode: stage slug -> what a scenario could not check, and the grade rows
         self.notes: dict[str, list[str]] = {}
@@ -131,6 +133,7 @@ class Lab:
             raise LabError(f"cannot reach stage {slug}: {reason}")
         if self.verifying:
             return self._require_reached(stage)
+        self.recover()
         self._rebuild_if_invalidated(stage)
         return self._apply_closure(slug, include_self=True)
 
@@ -139,6 +142,7 @@ class Lab:
         lab on which ``slug`` cannot hold any more is rebuilt first."""
         if self.verifying:
             return self._require_reached(S.get(slug))
+        self.recover()
         self._rebuild_if_invalidated(S.get(slug))
         return self._apply_closure(slug, include_self=False)
 
@@ -162,6 +166,7 @@ class Lab:
             if not self.state.has(fact):  # once per lab: a retried stage keeps the first one
                 self.state.put(fact, MEASURES[fact](self.ceph))
         if st.builds:
+            self.state.begin("stage", st.slug)  # until applied: a stopped run leaves it unfinished
             self.target.apply(st)
         seconds = time.monotonic() - start
         self.state.mark_applied(st.slug, seconds)
@@ -183,10 +188,71 @@ class Lab:
                            f"{', '.join(spoiled)}), and it is not rebuilt: {refused}")
         self.announce(f"stage {st.slug} no longer holds after {', '.join(spoiled)}: "
                       f"destroying and rebuilding the lab")
+        self._rebuild()
+
+    def _rebuild(self) -> None:
         self.destroy()
         self.state = LabState(self.cfg.lab_dir, self.cfg.options())
         self.target = make_target(self.cfg, self.state)
         self.target.sanity_checks()
+
+    # ------------------------------------------------------------------ unfinished work
+    def recover(self) -> None:
+        """Once per run, before any stage: what an earlier run started and did not finish
+        (stopped by a signal, or failed in the middle) is picked up. A fault is undone
+        (what it stopped is started again); a stage is applied again, or, when the target
+        cannot pick up that stage's work where it stopped, the lab is rebuilt."""
+        if self._recovered:
+            return
+        self._recovered = True
+        left = self.state.unfinished
+        if not left:
+            return
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(left.get("since", 0)))
+        what = f"{left['kind']} {left['name']}"
+        said = f"the run of {when} (pid {left.get('pid')}) did not finish {what}"
+        if left["kind"] == "fault":
+            started = self.target.repair()
+            self.state.done("fault", left["name"])
+            self.announce(f"{said}: undone, started again: {', '.join(started) or 'nothing was down'}")
+            return
+        slug = left["name"]
+        if slug not in self.target.rebuild_if_unfinished:
+            self.announce(f"{said} (not recorded as applied): it is applied again when "
+                          f"a scenario needs it")
+            return
+        if not self.built_by_harness():
+            raise LabError(f"{said}, which cannot be picked up where it stopped, and the "
+                           f"harness did not build this lab: destroy it first")
+        refused = self.target.rebuild_refusal()
+        if refused:
+            raise LabError(f"{said}, which cannot be picked up where it stopped, and the lab "
+                           f"is not rebuilt: {refused}")
+        self.announce(f"{said} (not recorded as applied), which cannot be picked up where it "
+                      f"stopped: destroying and rebuilding the lab")
+        self._rebuild()
+
+    def inject_fault(self, fault: str, **options):
+        """The target's fault, recorded as unfinished until it is undone: a run stopped in
+        the middle leaves the lab broken, and the next run starts again what it stopped."""
+        self.state.begin("fault", fault)
+        report = self.target.inject_fault(fault, **options)
+        self.state.done("fault", fault)
+        return report
+
+    def stop_unrecorded(self) -> list[str]:
+        """Stop the daemons this process started that the lab does not record (a run
+        stopped between starting one and recording it); by pid, as always."""
+        recorded = {d.get("pid") for d in self.state.doc.get("daemons", {}).values()}
+        stopped = []
+        for rec in procs.children():
+            if rec.pid not in recorded and procs.is_alive(rec):
+                procs.stop(rec, timeout=10)
+                stopped.append(f"{rec.name} (pid {rec.pid})")
+        if stopped:
+            self.announce(f"stopped what this run started and the lab did not record: "
+                          f"{', '.join(stopped)}")
+        return stopped
 
     # ------------------------------------------------------------------ verify mode
     def reached(self) -> Optional[str]:
@@ -229,8 +295,20 @@ class Lab:
         if not self.state.exists:
             return []
         killed = self.target.destroy()
+        lock = held_here(self.cfg.lab_dir)
+        if lock is not None:
+            lock.restore()  # a target that removed the lock file with the lab: lock again
         self.announce(f"lab in {self.cfg.lab_dir} destroyed")
         return killed
+
+    def causes(self, detail: bool = False) -> list:
+        """What :meth:`Target.causes` finds; [] when the lab cannot be asked (the failure
+        being reported is what matters)."""
+        try:
+            return self.target.causes(detail)
+        except Exception as exc:
+            log.debug("no causes: %s", exc)
+            return []
 
     def diagnostics(self) -> str:
         try:

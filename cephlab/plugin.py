@@ -6,6 +6,7 @@ as a marker, which is how an item is tied to its stage.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 from typing import Optional
@@ -50,6 +51,8 @@ OPTIONS = (
     ("--lab-plan", "LAB_PLAN", "lab_plan",
      "write every manifest and host command of the whole lab into DIR and run nothing "
      "(vagrant and cluster targets)"),
+    ("--lab-plan-force", "LAB_PLAN_FORCE", "lab_plan_force",
+     "plan mode: rewrite a plan already in DIR, keeping its generated credentials (yes/no)"),
 )
 
 DEFAULTS = {"lab_target": "auto", "lab_destroy": "passing", "lab_ip_prefix": LOCAL_IP_PREFIX,
@@ -144,6 +147,7 @@ class LabSession:
         self.cfg = cfg
         self.lab = None  # created lazily: tests of the harness itself never build a lab
         self.report = None  # the run's record and HTML report (cephlab.report.collector)
+        self.lock = None  # the lab dir's lock (cephlab.lock.LabLock), once the run touches it
 
 
 SESSION = pytest.StashKey[LabSession]()
@@ -194,6 +198,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     sess = config.stash.get(SESSION, None)
     if sess is not None and sess.report is not None:
         sess.report.restore_sigterm()
+    if sess is not None and sess.lock is not None:
+        sess.lock.release()
 
 
 def lab_session(config: pytest.Config) -> LabSession:
@@ -238,44 +244,76 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     when) this run will touch the lab."""
     if session.config.option.collectonly:
         return
-    sess = lab_session(session.config)
-    plan_dir = _option(session.config, "lab_plan", "LAB_PLAN")
-    if plan_dir:
-        _write_plan(sess.cfg, Path(plan_dir))
     wanted = [i for i in session.items
               if item_stage(i) is not None and not i.get_closest_marker("skip")]
     if not wanted:
         return
     try:
+        _hold_lab(session.config)  # first: a lab another run uses is not even looked at
         get_lab(session.config).sanity_checks()
     except ConfigError as exc:
         pytest.exit(f"cephlab: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
 
 
-def _write_plan(cfg: LabConfig, out_dir: Path) -> None:
-    """Plan mode: render the whole lab for review, run nothing, end the session."""
-    from .k8s.plan import write_plan
+def _hold_lab(config: pytest.Config) -> None:
+    """The lab dir's lock, held until the session ends (:func:`pytest_unconfigure`)."""
+    from .lock import LabLock
 
+    sess = lab_session(config)
+    if sess.cfg.mode == "verify":
+        return  # verify mode writes nothing, not even a lock file, into a lab it only reads
+    sess.lock = LabLock(sess.cfg.lab_dir)
+    note = sess.lock.acquire()
+    if note:
+        _live_writer(config)(f"[lab] {note}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> Optional[int]:
+    """Plan mode (``--lab-plan DIR``): write the plan, say so in one line, run nothing. It
+    ends the run here, before a session starts (no collection, no lab)."""
+    plan_dir = _option(config, "lab_plan", "LAB_PLAN")
+    if not plan_dir or config.option.collectonly or config.getoption("help") \
+            or config.getoption("version"):
+        return None
+    try:
+        cfg = build_config(config)
+        force = (_option(config, "lab_plan_force", "LAB_PLAN_FORCE") or "no").lower()
+        if force not in YES_NO:
+            raise ConfigError(f"--lab-plan-force takes yes or no, not {force!r}")
+        out_dir = Path(plan_dir)
+        if not out_dir.is_absolute():
+            out_dir = Path(config.invocation_params.dir) / out_dir
+        message = _write_plan(cfg, out_dir, force=YES_NO[force])
+    except (ValueError, FileExistsError, ConfigError) as exc:
+        sys.stderr.write(f"cephlab: {exc}\n")
+        return int(pytest.ExitCode.USAGE_ERROR)
+    sys.stdout.write(message + "\n")
+    return int(pytest.ExitCode.OK)
+
+
+#: the spellings of yes/no an option accepts
+YES_NO = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
+
+
+def _write_plan(cfg: LabConfig, out_dir: Path, force: bool) -> str:
+    """Plan mode: render the whole lab for review, run nothing; the one-line message."""
+    from .k8s.plan import write_plan
     from .targets import target_class
 
     if not target_class(cfg.target).has_kubernetes:
-        pytest.exit(f"cephlab: --lab-plan is for the vagrant and cluster targets (this run's "
-                    f"target is {cfg.target}: {cfg.target_reason})",
-                    returncode=pytest.ExitCode.USAGE_ERROR)
-    try:
-        # the cluster target's plan is for the configured nodes and devices, when given
-        conf = None
-        if cfg.target == "cluster" and cfg.cluster_config:
-            from .k8s import cluster_config
+        raise ConfigError(f"--lab-plan is for the vagrant and cluster targets (this run's "
+                          f"target is {cfg.target}: {cfg.target_reason})")
+    # the cluster target's plan is for the configured nodes and devices, when given
+    conf = None
+    if cfg.target == "cluster" and cfg.cluster_config:
+        from .k8s import cluster_config
 
-            conf = cluster_config.load(cfg.cluster_config)
-        # write_plan runs the plan checker first: a plan that fails it is refused, unwritten
-        written = write_plan(out_dir, target=cfg.target, cluster_config=conf)
-    except (ValueError, FileExistsError, ConfigError) as exc:
-        pytest.exit(f"cephlab: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
-    pytest.exit(f"cephlab: plan for the {cfg.target} target written to {out_dir} "
-                f"({len(written)} files; index: {out_dir / 'plan.md'}); nothing was run",
-                returncode=pytest.ExitCode.OK)
+        conf = cluster_config.load(cfg.cluster_config)
+    # write_plan runs the plan checker first: a plan that fails it is refused, unwritten
+    written = write_plan(out_dir, target=cfg.target, cluster_config=conf, force=force)
+    return (f"cephlab: wrote the {cfg.target} plan ({len(written)} files) to {out_dir}; "
+            f"read {out_dir / 'plan.md'} first. Nothing was run.")
 
 
 def get_lab(config: pytest.Config):
@@ -353,6 +391,7 @@ def pytest_runtest_makereport(item: pytest.Item, call):
         if sess.report is not None:
             text = sess.report.redact(text)
         item.user_properties.append(("lab diagnostics", text))  # lands in --junitxml
+        _compact_failure(item, call, report, sess)
     if report.failed and sess.report is not None:
         # pytest prints a failure's text (its assertion introspection, captured output) in
         # FAILURES and the short summary: no value of the lab's secrets may reach them
@@ -362,6 +401,33 @@ def pytest_runtest_makereport(item: pytest.Item, call):
         if redact(text) != text:
             report.longrepr = redact(text)
         report.sections = [(title, redact(body)) for title, body in report.sections]
+
+
+FAILED_STEP = pytest.StashKey[str]()
+
+
+def pytest_bdd_step_error(request, feature, scenario, step, step_func, step_func_args, exception):
+    request.node.stash[FAILED_STEP] = (f"{step.keyword} {step.name}  "
+                                       f"({feature.rel_filename}:{step.line_number})")
+
+
+def _compact_failure(item: pytest.Item, call, report, sess: LabSession) -> None:
+    """The lab's own failures read as the harness's message, causes and next commands
+    (cephlab.failure); --tb=long or -v keeps pytest's full traceback."""
+    from .errors import CannotHeal, LabError
+    from .failure import compact, project_frame, wants_compact
+
+    opt = item.config.option
+    if call.excinfo is None or not isinstance(call.excinfo.value, LabError) \
+            or not wants_compact(opt.tbstyle, opt.verbose):
+        return
+    exc = call.excinfo.value
+    short = compact(exc, lab_dir=sess.cfg.lab_dir, step=item.stash.get(FAILED_STEP, ""),
+                    where=project_frame(call.excinfo.traceback, Path(item.config.rootpath)),
+                    causes=[] if isinstance(exc, CannotHeal) else sess.lab.causes(),
+                    full=report.longreprtext)
+    if short is not None:
+        report.longrepr = short
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config) -> None:
@@ -387,7 +453,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
             tr.write_line(f"{rep['fault']:<26}{rep['detect_seconds']:>9.1f}{rep['recover_seconds']:>10.1f}"
                           f"{rep['lost']:>6}  {checked}; {rep['injected'][:70]}")
     if sess.lab is not None and sess.lab.state.exists:
-        tr.write_line(f"lab kept in {sess.cfg.lab_dir}: {sess.lab.target.describe()}")
+        from .failure import next_commands
+
+        describe = sess.lab.target.describe()
+        tr.write_line(f"lab kept in {sess.cfg.lab_dir}: {describe}")
+        for line in next_commands(sess.cfg.lab_dir, describe):
+            tr.write_line(f"  {line}")
     if sess.report.written is not None:
         tr.write_line(f"HTML report: {sess.report.written}"
                       + (f" (screenshots in {sess.report.shots_dir})" if record.shots else ""))

@@ -10,14 +10,31 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Optional
 
-from .errors import DaemonExited, LabError
+from .errors import CommandError, DaemonExited, LabError
 
 _CHILDREN: dict[int, subprocess.Popen] = {}
+_NAMES: dict[int, str] = {}
+
+
+def run_checked(argv: list[str], timeout: float = 60) -> str:
+    """Run a short command to completion and return its stdout; CommandError (with its
+    output) when it fails or times out, LabError when the program does not exist."""
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise CommandError(argv, -1, "", f"timed out after {timeout}s") from None
+    except FileNotFoundError as exc:
+        raise LabError(f"cannot run {argv[0]!r}: {exc}") from exc
+    if proc.returncode != 0:
+        raise CommandError(argv, proc.returncode, proc.stdout, proc.stderr)
+    return proc.stdout
 
 
 @dataclass
@@ -57,9 +74,50 @@ def is_alive(rec: DaemonRecord) -> bool:
     return proc_starttime(rec.pid) == rec.starttime
 
 
+def children() -> list[DaemonRecord]:
+    """Every daemon this process started and has not seen exit (whoever recorded it)."""
+    out = []
+    for pid, child in list(_CHILDREN.items()):
+        start = proc_starttime(pid) if child.poll() is None else None
+        if start is not None:
+            out.append(DaemonRecord(name=_NAMES.get(pid, str(pid)), pid=pid, starttime=start,
+                                    argv=[str(a) for a in child.args], log=""))
+    return out
+
+
+@contextmanager
+def _signals_deferred():
+    """SIGINT and SIGTERM wait until the block is done (main thread only; elsewhere they are
+    not delivered to Python code anyway): a daemon is never half started."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    saved = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in saved:
+        signal.signal(sig, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+        for sig in pending[:1]:
+            handler = saved[sig]
+            if callable(handler):
+                handler(sig, None)
+            elif handler != signal.SIG_IGN:
+                os.kill(os.getpid(), sig)
+
+
 def spawn(name: str, argv: list[str], log: Path, env: Optional[dict] = None,
           cwd: Optional[Path] = None) -> DaemonRecord:
     """Start ``argv`` in the foreground of its own session, output appended to ``log``."""
+    with _signals_deferred():
+        return _spawn(name, argv, log, env, cwd)
+
+
+def _spawn(name: str, argv: list[str], log: Path, env: Optional[dict],
+           cwd: Optional[Path]) -> DaemonRecord:
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "ab") as out:
         out.write(f"\n=== cephlab starting {name}: {' '.join(argv)}\n".encode())
@@ -77,6 +135,7 @@ def spawn(name: str, argv: list[str], log: Path, env: Optional[dict] = None,
         except FileNotFoundError as exc:
             raise LabError(f"cannot start {name}: {exc}") from exc
     _CHILDREN[child.pid] = child
+    _NAMES[child.pid] = name
     start = None
     for _ in range(50):
         start = proc_starttime(child.pid)
@@ -127,6 +186,7 @@ def _reap(pid: int) -> None:
     child = _CHILDREN.get(pid)
     if child is not None and child.poll() is not None:
         _CHILDREN.pop(pid, None)
+        _NAMES.pop(pid, None)
 
 
 def log_tail(path: Path | str, lines: int = 25) -> str:

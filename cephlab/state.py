@@ -6,6 +6,9 @@ The document has a schema version (:data:`SCHEMA`) and fixed sections:
 - ``options``: the :class:`LabOptions` the lab was built with (target, ip prefix, Ceph
   release), saved at creation and used by every later command on it;
 - ``stages`` (slug -> {"applied_at", "seconds"}), ``daemons`` (name -> DaemonRecord JSON);
+- ``unfinished``: the stage being applied or the fault being injected, from its start until
+  it is done ({"kind", "name", "pid", "since"}); left in place when a run stops or fails in
+  the middle, for the next run to pick up (see :meth:`cephlab.lab.Lab.recover`);
 - ``data``: facts, each one of the known :data:`FACTS` with its type. An unknown key or a
   value of the wrong type is a programming error, refused at once.
 
@@ -69,6 +72,8 @@ FACTS: dict[str, Fact] = {f.key: f for f in (
     Fact("mysql_loop", (str, type(None)), "the loop device under MariaDB's XFS (local)"),
     Fact("mysql_lazy_unmount", bool, "MariaDB's XFS was detached lazily (local)"),
     Fact("ghost_first_boot_seconds", (int, float), "how long Ghost's first start took (local)"),
+    Fact("ceph", dict, "the local lab's Ceph: release, version, name and origin, read from "
+                       "`ceph --version` by the local preflight (local)"),
 )}
 
 FactKey = Union[str, Fact]
@@ -141,6 +146,8 @@ class LabState:
                         f"the lab in {self.path.parent} was built with {', '.join(diff)}; run "
                         f"with the lab's own options, or use another --lab-dir, or destroy it "
                         f"first")
+            if isinstance(doc.get("ceph"), dict):  # before it was a typed fact (same schema)
+                doc.setdefault("data", {}).setdefault("ceph", doc.pop("ceph"))
             self.doc = doc
         else:
             self.doc = {"schema": SCHEMA,
@@ -180,7 +187,26 @@ class LabState:
 
     def mark_applied(self, slug: str, seconds: float) -> None:
         self.doc["stages"][slug] = {"applied_at": time.time(), "seconds": round(seconds, 2)}
+        if (self.unfinished or {}).get("name") == slug:
+            self.doc.pop("unfinished")
         self.save()
+
+    # work in progress -------------------------------------------------------------------
+    def begin(self, kind: str, name: str) -> None:
+        """``kind`` ("stage" or "fault") ``name`` starts: recorded until :meth:`done`."""
+        self.doc["unfinished"] = {"kind": kind, "name": name, "pid": os.getpid(), "since": time.time()}
+        self.save()
+
+    def done(self, kind: str, name: str) -> None:
+        left = self.unfinished
+        if left and left.get("kind") == kind and left.get("name") == name:
+            self.doc.pop("unfinished")
+            self.save()
+
+    @property
+    def unfinished(self) -> Optional[dict]:
+        """What a run started and did not finish (None: nothing)."""
+        return self.doc.get("unfinished")
 
     # facts --------------------------------------------------------------------------------
     def get(self, key: FactKey, default: Any = None) -> Any:
@@ -189,9 +215,11 @@ class LabState:
     def has(self, key: FactKey) -> bool:
         return _fact(key).key in self.doc["data"]
 
-    def put(self, key: FactKey, value: Any) -> None:
+    def put(self, key: FactKey, value: Any, *, save: bool = True) -> None:
+        """Record a fact; ``save=False`` keeps it in memory only (a lab not written yet)."""
         fact = _fact(key)
         if not isinstance(value, fact.kind) or (fact.kind is int and isinstance(value, bool)):
             raise TypeError(f"lab fact {fact.key} takes {fact.kind}, not {type(value).__name__}")
         self.doc["data"][fact.key] = value
-        self.save()
+        if save:
+            self.save()

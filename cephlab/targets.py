@@ -45,6 +45,9 @@ class Target(ABC):
     not_built: ClassVar[Mapping[str, str]] = {}
     #: Whether the target has a Kubernetes API (stages marked ``kubernetes`` need one).
     has_kubernetes: ClassVar[bool] = False
+    #: Stages whose work cannot be picked up where a stopped (or failed) run left it: an
+    #: unfinished one rebuilds the lab (others are simply applied again).
+    rebuild_if_unfinished: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, cfg: LabConfig, state: LabState):
         self.cfg = cfg
@@ -94,6 +97,19 @@ class Target(ABC):
     @abstractmethod
     def fail_fast(self) -> None:
         """Raise when a wait on this lab can no longer succeed (a daemon or pod is gone)."""
+
+    def causes(self, detail: bool = False) -> list:
+        """Why the lab is not what its applied stages say and will not become it by itself
+        (:class:`cephlab.diagnose.Cause`: the object, a sentence, the next command). Here
+        what every target can see in Ceph's JSON (cluster flags, the lab's pools); a target
+        that knows its daemons says more. ``detail`` also reads ``ceph health detail`` and
+        ``ceph osd tree`` (for status and repair; waits call it without)."""
+        from . import diagnose, model
+
+        expected = diagnose.Expected(pools=tuple(model.lab_pools(self.state.applied_slugs())),
+                                     lab_dir=str(self.cfg.lab_dir))
+        return diagnose.causes(self.ceph.json("osd", "dump"), expected,
+                               health=self.ceph.json("health", "detail") if detail else None)
 
     @abstractmethod
     def diagnostics(self) -> str:

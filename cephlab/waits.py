@@ -5,8 +5,9 @@ A *probe* is a callable that returns a value when the awaited condition holds an
 ``AssertionError`` (whose message describes what it saw) when it does not yet hold. The
 same pure check functions used for plain assertions therefore serve as probes.
 
-``fail_fast`` is called before every attempt; it raises (e.g. ``DaemonExited``) when the
-awaited state can no longer come, so the wait ends at once instead of at its timeout.
+``fail_fast`` is called after every attempt that did not succeed; it raises (``DaemonExited``, ``CannotHeal``)
+when the awaited state can no longer come, so the wait ends at once instead of at its
+timeout; the error then also names the wait, how long it ran and its last observed state.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Callable, Optional, TypeVar
 
 import tenacity
 
-from .errors import CommandError, DaemonExited, WaitTimeout
+from .errors import CannotHeal, CommandError, DaemonExited, WaitTimeout
 
 T = TypeVar("T")
 
@@ -33,7 +34,7 @@ def set_progress(fn: Optional[ProgressFn]) -> None:
 
 
 #: Never retried: the awaited state cannot come any more (or an inner wait already gave up).
-_TERMINAL = (DaemonExited, WaitTimeout)
+_TERMINAL = (DaemonExited, CannotHeal, WaitTimeout)
 
 
 @dataclass
@@ -56,8 +57,6 @@ def wait_for(
     start = time.monotonic()
 
     def attempt() -> T:
-        if fail_fast is not None:
-            fail_fast()
         seen.attempts += 1
         try:
             return probe()
@@ -65,6 +64,14 @@ def wait_for(
             seen.text = _one_line(str(exc)) or type(exc).__name__
             if _progress is not None:
                 _progress(name, seen.text, time.monotonic() - start)
+            if fail_fast is not None:
+                try:
+                    fail_fast()
+                except _TERMINAL as end:  # say which wait gave up, when, and what it saw last
+                    end.args = (f"{end}\n(the wait '{name}' gave up after "
+                                f"{time.monotonic() - start:.1f}s of {timeout:g}s; last observed: "
+                                f"{seen.text})",)
+                    raise end from None
             raise
 
     retrying = tenacity.Retrying(

@@ -9,17 +9,17 @@ from pytest_bdd import parsers, then, when
 
 @when("an OSD is killed while a client writes", target_fixture="fault_report")
 def osd_killed(lab):
-    return lab.target.inject_fault("osd_killed_during_writes")
+    return lab.inject_fault("osd_killed_during_writes")
 
 
 @when(parsers.parse("every daemon of node {node} is killed"), target_fixture="fault_report")
 def node_killed(lab, node):
-    return lab.target.inject_fault("node_stopped", node=node)
+    return lab.inject_fault("node_stopped", node=node)
 
 
 @when("the active MDS is killed", target_fixture="fault_report")
 def mds_killed(lab):
-    return lab.target.inject_fault("mds_failover")
+    return lab.inject_fault("mds_failover")
 
 
 @then("the fault was noticed and the lab recovered")

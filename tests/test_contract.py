@@ -2,10 +2,11 @@
 pytest-bdd, through the real plugin, lifecycle and steps) on each of the three targets.
 
 - local: a real Ceph cluster on this machine (skipped when Ceph is not installed);
-- vagrant, cluster: the targets' own engines against the stand-ins of
-  tests/contract_world.py (an in-memory Kubernetes API, a ``kubectl`` whose toolbox exec
-  answers from a model of the Ceph cluster the applied objects describe, the ``vagrant``
-  stand-in). No Kubernetes and no VMs can run here, so that boundary is faked, nothing else.
+- vagrant, cluster: the targets' own engines against the stateful stand-ins of tests/standins
+  (tests/contract_world.py: the Kubernetes API with Rook's operator, ``kubectl``/``curl``/
+  ``helm`` over the same cluster, the toolbox's Ceph CLI answering from a model of the OSDs
+  and pools the applied objects make, the ``vagrant`` stand-in with kubeadm's files on each
+  VM). No Kubernetes and no VMs can run here, so that boundary is faked, nothing else.
 
 Per (target, stage): a stage that does not run on the target must be skipped with the reason
 the target table gives; a stage the stand-ins can serve must pass; the rest say why not.
@@ -43,18 +44,18 @@ def _selected(target: str) -> list[str]:
     return [s.slug for s in stages.STAGES if s.slug in SERVED or why_not(target, s)]
 
 
-def _run(target: str, work: Path) -> dict[str, list[dict]]:
+def _run(target: str, work: Path, marks: str | None = None, undo: str = "") -> dict[str, list[dict]]:
     report = work / "report.json"
-    env = {"CONTRACT_REPORT": str(report)}
+    env = {"CONTRACT_REPORT": str(report), "CONTRACT_UNDO": undo}
     args = [f"--lab-target={target}", f"--lab-dir={work / 'lab'}", "--lab-destroy=always",
-            "-p", "tests.contract_plugin", "-m", " or ".join(_selected(target))]
+            "-p", "tests.contract_plugin", "-m", marks or " or ".join(_selected(target))]
     if target == "local":
         args.append(f"--lab-ip-prefix={PREFIX}")
     else:
         world = work / "world"
         world.mkdir()
         bin_dir = work / "bin"
-        install_tools(bin_dir, ROOT)
+        install_tools(bin_dir, ROOT, world)
         env.update(CONTRACT_WORLD=str(world), FAKE_VAGRANT_LOG=str(work / "vagrant.jsonl"),
                    PATH=f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}/usr/bin:/bin",
                    VAGRANT_DOTFILE_PATH="", VAGRANT_CWD="", KUBECONFIG="", LAB_PROVIDER="")
@@ -91,11 +92,6 @@ def runs(tmp_path_factory):
 @pytest.mark.parametrize("stage", stages.STAGES, ids=lambda s: s.slug)
 @pytest.mark.parametrize("target", TARGETS)
 def test_stage_contract(request, runs, target, stage):
-    if target == "vagrant":
-        # KNOWN GAP (after merging the typed plan): the vagrant plan's waits read objects the
-        # contract's in-memory API does not make (kubeadm/Calico/Rook); port the contract to
-        # tests/standins. Not strict: a cell that passes still shows as XPASS.
-        request.applymarker(pytest.mark.xfail(reason="vagrant stand-ins not ported to the typed plan"))
     reason = why_not(target, stage)
     if not reason and stage.slug not in SERVED:
         pytest.skip(f"not in the contract run: {NOT_SERVED}")
@@ -109,6 +105,20 @@ def test_stage_contract(request, runs, target, stage):
     assert not failed, f"stage {stage.slug} on the {target} target:\n" + "\n".join(
         f"{r['nodeid']}:\n{r['text']}" for r in failed)
     assert any(r["outcome"] == "passed" for r in rows), f"no scenario of {stage.slug} passed: {rows}"
+
+
+@pytest.mark.parametrize("target", ["vagrant", "cluster"])
+def test_extend_storage_is_red_with_the_lifecycle_as_it_was_before_the_fix(tmp_path, target):
+    """The fix: the lifecycle measures the raw capacity before extend_storage on every target
+    (``Stage.records_before``). Undo it (the lifecycle records no fact, as when only the
+    local target's own stage code did) and the same contract cell goes red on the
+    Kubernetes targets, naming the missing fact."""
+    if target == "vagrant":
+        pytest.importorskip("vagrant", reason="pip install python-vagrant")
+    rows = _run(target, tmp_path, marks="extend_storage", undo="lifecycle_facts")["extend_storage"]
+    failed = [r for r in rows if r["outcome"] == "failed"]
+    assert failed, f"extend_storage did not go red without the fix on {target}: {rows}"
+    assert all("the raw capacity before extend_storage was not recorded" in r["text"] for r in failed)
 
 
 def test_callers_of_the_contract_do_not_probe_targets():

@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from cephlab.errors import DaemonExited, WaitTimeout
+from cephlab.errors import CannotHeal, DaemonExited, WaitTimeout
 from cephlab.waits import wait_for
 
 
@@ -44,6 +44,26 @@ def test_fail_fast_ends_the_wait_at_once():
         wait_for("never", lambda: (_ for _ in ()).throw(AssertionError("no")), timeout=30,
                  interval=0.1, fail_fast=gone)
     assert time.monotonic() - start < 2
+
+
+def test_a_cause_that_cannot_heal_ends_the_wait_naming_it_and_the_last_observed_state():
+    from cephlab.diagnose import Cause, Watch
+
+    out = Cause("osd.1", "osd.1 on k8s-2 is marked out (by hand)", "ceph osd in 1")
+    watch = Watch(lambda: [out], every=0.1, confirm=0.1)
+    start = time.monotonic()
+    with pytest.raises(CannotHeal) as err:
+        wait_for("3 OSDs up and in", lambda: checks_probe(), timeout=30, interval=0.1,
+                 fail_fast=watch.check)
+    assert time.monotonic() - start < 2
+    msg = str(err.value)
+    assert msg.startswith("osd.1 on k8s-2 is marked out (by hand); next: ceph osd in 1")
+    assert "the wait '3 OSDs up and in' gave up after" in msg
+    assert "last observed: osd.1 is up and out" in msg
+
+
+def checks_probe():
+    raise AssertionError("osd.1 is up and out")
 
 
 def test_unexpected_errors_are_not_retried():

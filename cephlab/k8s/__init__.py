@@ -3,6 +3,7 @@
 Rendering — the lab's objects as plain dicts, nothing runs:
 
 - :mod:`cephlab.k8s.versions` — every pinned version
+- :mod:`cephlab.k8s.host_tools` — the host programs the targets need, what for, how to install
 - :mod:`cephlab.k8s.objects` — shared names and small object builders (Calico settings, CSI PVs)
 - :mod:`cephlab.k8s.rook` — Rook custom resources, the toolbox
 - :mod:`cephlab.k8s.apps` — dashboard access, CephFS helper, MinIO, MySQL, Ghost
@@ -11,7 +12,10 @@ Rendering — the lab's objects as plain dicts, nothing runs:
 
 Plan — what each stage does, as typed operations:
 
-- :mod:`cephlab.k8s.plan_ops` — the operation types, each with ``render()`` for commands.sh
+- :mod:`cephlab.k8s.plan_ref` — what operations share (object refs, the toolbox's exec, quoting)
+- :mod:`cephlab.k8s.ops_kube` — operations on the API and its workloads (apply, waits, exec, …)
+- :mod:`cephlab.k8s.ops_host` — operations on hosts (VMs, node scripts, HTTP checks, OSD removal)
+- :mod:`cephlab.k8s.plan_ops` — the operation types gathered, and :class:`StagePlan`
 - :mod:`cephlab.k8s.plan_build` — the lab's plan per stage of :data:`cephlab.stages.STAGES`
 - :mod:`cephlab.k8s.provided` — what upstream manifests, Helm, kubeadm and Rook create
 - :mod:`cephlab.k8s.plan_check` — the plan checker (a model of what exists, step by step)
@@ -22,10 +26,12 @@ Engine — running a plan on a live cluster:
 - :mod:`cephlab.k8s.kube` — the Kubernetes API client (plain-dict objects)
 - :mod:`cephlab.k8s.checks` — pure checks over Kubernetes objects
 - :mod:`cephlab.k8s.engine` — runs typed operations (one method per type)
+- :mod:`cephlab.k8s.kube_engine` — what the Kubernetes targets compose: plan runs, records, waits
 - :mod:`cephlab.k8s.diagnostics` — the "lab diagnostics" of a failed scenario
 
 Targets — where the lab runs:
 
+- :mod:`cephlab.k8s.kube_target` — the base both Kubernetes targets share (API, toolbox, services)
 - :mod:`cephlab.k8s.cluster_config` — the cluster target's node/device file
 - :mod:`cephlab.k8s.cluster_target` — an existing cluster through a kubeconfig
 - :mod:`cephlab.k8s.cluster_services` — the lab's services on a Kubernetes target

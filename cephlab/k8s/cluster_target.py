@@ -12,17 +12,16 @@ import logging
 import shutil
 from typing import Optional
 
-from ..ceph import CephRunner
 from ..config import LabConfig
 from ..errors import ConfigError, LabError
 from ..model import SERVICE_NODE
 from ..stages import Stage
-from ..targets import Target
 from . import checks, cluster_config, preflight
 from . import manifests as m
 from .cluster_services import KubeServices
 from .kube import Kube, kubeconfig_paths
 from .kube_engine import KubeEngine
+from .kube_target import KubeTarget
 from .objects import crush_host_name
 from .plan_build import build, by_stage
 from .plan_ops import StagePlan
@@ -41,9 +40,8 @@ PROVIDED = {
 }
 
 
-class ClusterTarget(Target):
+class ClusterTarget(KubeTarget):
     name = "cluster"
-    has_kubernetes = True
     provided = PROVIDED
     supported = frozenset({"dashboard", "rook_operator", "ceph_cluster", "ceph_dashboard",
                            "block_pool", "shared_filesystem", "object_store", "extend_storage",
@@ -80,9 +78,6 @@ class ClusterTarget(Target):
             self._kube = Kube.connect(self.cfg.kubeconfig, self.cfg.kube_context)
         return self._kube
 
-    def kube_api(self) -> Kube:
-        return self.kube
-
     @property
     def config(self) -> cluster_config.ClusterConfig:
         if self._config is None:
@@ -116,23 +111,6 @@ class ClusterTarget(Target):
     def expected_address(self, lab_node: str) -> Optional[str]:
         name = self.node_name(lab_node)
         return next((n.address for n in self.config.nodes if n.name == name), None)
-
-    @property
-    def ceph(self) -> CephRunner:
-        return self.engine.ceph()
-
-    # ------------------------------------------------------------------ services
-    def endpoint(self, service: str) -> tuple[str, int]:
-        return self.services.endpoint(service)
-
-    def credentials(self, service: str) -> dict[str, str]:
-        return self.services.credentials(service)
-
-    def restart(self, service: str) -> None:
-        self.services.restart(service)
-
-    def block_volume(self, service: str) -> tuple[str, str]:
-        return self.services.block_volume(service)
 
     # ------------------------------------------------------------------ checks first
     def sanity_checks(self) -> None:

@@ -2,10 +2,16 @@
 
 ``write_plan(out_dir)`` creates one directory per stage (``07_ceph_cluster/`` ...) holding
 every manifest the stage applies (one object per YAML file, numbered in apply order) and
-``commands.sh``, the ordered host commands; ``plan.md`` indexes them. Credentials are
-generated per plan (or passed in) and appear only in the Secret manifests (mode 0600).
+``commands.sh``, the ordered host commands; ``plan.md`` indexes them, names every variable
+the scripts read and every host tool they need, and how to verify each stage. Credentials
+are generated per plan (or passed in) and appear only in the Secret manifests (mode 0600).
 
-    python -m cephlab.k8s.plan OUT_DIR [--target vagrant|cluster]
+A directory that already holds a plan is rewritten only when asked (``force``); its
+generated credentials are then read back and kept, so a plan already applied still agrees
+with its files. The vagrant plan carries a copy of the lab's Vagrantfile: its scripts find
+it beside the plan (``VAGRANT_CWD`` defaults to the plan directory), never in this checkout.
+
+    python -m cephlab.k8s.plan OUT_DIR [--target vagrant|cluster] [--force]
 """
 
 from __future__ import annotations
@@ -20,14 +26,52 @@ import yaml
 
 from . import manifests as m
 from . import versions
-from .plan_build import TARGETS, build, planned_stages
+from .host_tools import TOOLS
+from .plan_build import LAB_DEVICES, TARGETS, build, planned_stages
 from .plan_check import check_plan
 from .plan_ops import StagePlan
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
-def _header(plan: StagePlan, target: str, vagrant_cwd: pathlib.Path) -> str:
+class PlanExists(FileExistsError):
+    """The directory holds a plan already and rewriting it was not asked for."""
+
+
+#: Variables the vagrant plan's scripts read, and what they mean.
+VAGRANT_VARIABLES = {
+    "VAGRANT_CWD": "the directory holding the lab's Vagrantfile (default: the plan directory, "
+                   "which holds a copy); Vagrant keeps the machines' state in its .vagrant/",
+    "VAGRANT_DOTFILE_PATH": "where Vagrant keeps the machines' state (default: $VAGRANT_CWD/.vagrant); "
+                            "read by Vagrant itself",
+    "LAB_PROVIDER": "the VM provider for `vagrant up`: virtualbox (default) or libvirt",
+    "KUBECONFIG": "the admin kubeconfig: stage kubernetes writes it (default: $PLAN/kubeconfig, "
+                  "mode 0600) and every later stage's kubectl and helm use it",
+}
+#: Variables of the Vagrantfile (read by `vagrant up`, stage vms); the plan is for their defaults.
+VAGRANTFILE_VARIABLES = {
+    "LAB_NODES": "number of VMs (default 3; the plan is written for its nodes, keep it)",
+    "LAB_CPUS": "vCPUs per VM (default 2)",
+    "LAB_MEMORY": "MiB of memory per VM (default 4096)",
+    "LAB_DISK_GB": "size of each data disk sdc/sdd in GB (default 10)",
+    "LAB_BOX": f"the Vagrant box (default {versions.UBUNTU_BOX})",
+    "LAB_BOX_VERSION": f"the box version (default {versions.UBUNTU_BOX_VERSION} for the default box)",
+    "LAB_FIRMWARE": "bios (default) or efi (libvirt: the OVMF loader)",
+    "LAB_OVMF_CODE": "libvirt with efi: the OVMF firmware file (default: the first of the usual paths)",
+    "LAB_VB_CONTROLLER": "VirtualBox: the box's storage controller (default: read from its box.ovf)",
+    "VAGRANT_HOME": "Vagrant's home, where the Vagrantfile looks for the box's box.ovf",
+}
+CLUSTER_VARIABLES = {
+    "KUBECONFIG": "the kubeconfig of the existing cluster (kubectl's and helm's own variable; "
+                  "unset: ~/.kube/config), with its current context set to the lab's cluster",
+}
+#: programs of every stage's commands.sh besides the lab's tools (coreutils, grep, sed)
+BASE_TOOLS = "bash, coreutils (timeout, tr, wc, sleep), grep, sed"
+TARGET_TOOLS = {"vagrant": ("vagrant", "VBoxManage", "virsh", "kubectl", "helm", "curl"),
+                "cluster": ("kubectl", "helm", "curl")}
+
+
+def _header(plan: StagePlan, target: str) -> str:
     lines = [
         "#!/usr/bin/env bash",
         f"# Stage {plan.stage.key} {plan.slug}: {plan.stage.title}.",
@@ -37,7 +81,8 @@ def _header(plan: StagePlan, target: str, vagrant_cwd: pathlib.Path) -> str:
         'PLAN="$(dirname "$STAGE")"',
     ]
     if target == "vagrant":
-        lines += [f'export VAGRANT_CWD="${{VAGRANT_CWD:-{vagrant_cwd}}}"',
+        # the Vagrantfile beside the plan (a copy) unless VAGRANT_CWD names another
+        lines += ['export VAGRANT_CWD="${VAGRANT_CWD:-$PLAN}"',
                   'export KUBECONFIG="${KUBECONFIG:-$PLAN/kubeconfig}"']
     return "\n".join(lines) + "\n"
 
@@ -56,15 +101,96 @@ def _write(path: pathlib.Path, text: str, mode: int = 0o644) -> pathlib.Path:
     return path
 
 
-def _prepare(out_dir: pathlib.Path) -> None:
+def _prepare(out_dir: pathlib.Path, force: bool) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
     entries = list(out_dir.iterdir())
     if entries and not (out_dir / "plan.md").exists():
         raise FileExistsError(f"{out_dir} is not empty and holds no plan.md; refusing to write into it")
+    if entries and not force:
+        raise PlanExists(f"{out_dir} holds a plan already (plan.md); a plan that was applied must "
+                         f"agree with its files, so it is not replaced. Rewrite it on purpose with "
+                         f"--lab-plan-force (python -m cephlab.k8s.plan: --force); its generated "
+                         f"credentials are kept. Or choose another directory")
     stage_dirs = {f"{s.key}_{s.slug}" for s in planned_stages()}
     for entry in entries:          # a previous plan: replace its stage directories
         if entry.is_dir() and entry.name in stage_dirs:
             shutil.rmtree(entry)
+
+
+def secrets_in(out_dir: pathlib.Path, target: str, nodes, plan_params: Mapping) -> dict[str, str]:
+    """The generated credentials of the plan in ``out_dir``, read back from its Secret
+    manifests (where each key lands is found by building the plan with marker values);
+    keys the directory does not hold (an older or partial plan) are left out."""
+    markers = {k: (f"m{i}marker{'x' * 8}" if k.endswith("_user") else f"Marker{i}{'x' * 20}")
+               for i, k in enumerate(m.SECRET_KEYS)}
+    found: dict[str, str] = {}
+    for plan in build(target, nodes, m.check_secrets(markers), **plan_params):
+        for op in plan.applies():
+            if op.obj["kind"] != "Secret":
+                continue
+            path = out_dir / plan.dirname / op.file
+            if not path.is_file():
+                continue
+            held = (yaml.safe_load(path.read_text()) or {}).get("stringData") or {}
+            for field, value in (op.obj.get("stringData") or {}).items():
+                for key, marker in markers.items():
+                    if value == marker and held.get(field):
+                        found[key] = str(held[field])
+    return found
+
+
+def _variables_table(variables: Mapping[str, str]) -> str:
+    return "\n".join(f"| `{name}` | {text} |" for name, text in variables.items())
+
+
+def _tools_section(target: str) -> str:
+    rows = "\n".join(f"| `{TOOLS[t].program}` | {TOOLS[t].needed_for} | {TOOLS[t].how} |"
+                      for t in TARGET_TOOLS[target])
+    vms = ""
+    if target == "vagrant":
+        vms = (f"\n\nOn the VMs, nothing is needed from this host: `vagrant up` (stage vms) runs the "
+               f"Vagrantfile's provisioning, which installs containerd and kubeadm, kubelet and "
+               f"kubectl `{versions.KUBERNETES_DEB}` (held) from {versions.KUBERNETES_APT_REPO}; "
+               f"stage kubernetes then runs that kubeadm over `vagrant ssh`. One provider is "
+               f"enough: VirtualBox (`VBoxManage`) or libvirt (`virsh` and the vagrant-libvirt "
+               f"plugin, with `LAB_PROVIDER=libvirt`).")
+    return (f"Every `commands.sh` uses {BASE_TOOLS} and:\n\n| program | needed because it | how to get it |\n"
+            f"|---|---|---|\n{rows}{vms}")
+
+
+def vagrant_cluster_config(nodes) -> dict:
+    """The cluster target's config for the cluster a vagrant plan builds: the VMs, their data
+    disks and private addresses (written beside the plan as cluster.yaml)."""
+    return {"nodes": [{"name": n, "devices": list(LAB_DEVICES), "address": m.node_ip(i)}
+                      for i, n in enumerate(nodes)]}
+
+
+def _verify_section(plans: list[StagePlan], target: str) -> str:
+    kubeconfig = "$PLAN/kubeconfig" if target == "vagrant" else "$KUBECONFIG"
+    config = "$PLAN/cluster.yaml" if target == "vagrant" else "CLUSTER.yaml"
+    example = plans[min(6, len(plans) - 1)].slug
+    where = ("cluster.yaml beside this file names the VMs, their data disks and addresses"
+             if target == "vagrant" else
+             "CLUSTER.yaml is the cluster config this plan was written for (the storage "
+             "nodes and their devices; see examples/ in the checkout)")
+    return "\n".join([
+        "After running a stage's `commands.sh`, check it with the harness's scenarios for that "
+        "stage, run from a checkout of this project against the cluster the plan built, with "
+        "`PLAN` set to this directory:", "",
+        "```sh",
+        f"pytest features/ --lab-target=cluster --kubeconfig={kubeconfig} \\",
+        f"    --lab-cluster-config={config} --lab-destroy=never -k <stage>",
+        "```", "",
+        f"e.g. `-k {example}`; {where}. The cluster target applies the stage's own objects "
+        "again first (server-side apply of the same objects changes nothing), then asserts "
+        "what the stage promises; it never creates or destroys nodes, and with "
+        "`--lab-destroy=never` it deletes nothing. A stage that removes storage (remove_node) "
+        "is asserted this way only with `--lab-allow-destructive=yes`. Stages the cluster "
+        "target does not run (vms, kubernetes, cni, master_isolation: an existing cluster "
+        "has them) are checked by the cluster target's pre-flight on every such run (the "
+        "nodes Ready with their addresses, no NoSchedule taint on a storage node), or by "
+        "hand with `kubectl get nodes -o wide` and `kubectl describe nodes | grep Taints`.",
+    ])
 
 
 def _index(plans: list[StagePlan], target: str, nodes: tuple[str, ...]) -> str:
@@ -73,6 +199,13 @@ def _index(plans: list[StagePlan], target: str, nodes: tuple[str, ...]) -> str:
         for p in plans)
     pinned = "\n".join(f"| {k} | `{v}` |" for k, v in versions.ALL.items())
     addresses = ", ".join(f"{n} {m.node_ip(i)}" for i, n in enumerate(nodes))
+    variables = _variables_table(VAGRANT_VARIABLES if target == "vagrant" else CLUSTER_VARIABLES)
+    vagrantfile = ""
+    if target == "vagrant":
+        vagrantfile = ("\nThe Vagrantfile (a copy beside this file) reads, at `vagrant up`:\n\n"
+                       "| variable | meaning |\n|----------|---------|\n"
+                       + _variables_table(VAGRANTFILE_VARIABLES) + "\n")
+    tools, verify = _tools_section(target), _verify_section(plans, target)
     return f"""# Lab plan ({target} target)
 
 Nodes: {addresses}. Pod network {m.POD_CIDR}. Nothing here has been run.
@@ -90,18 +223,43 @@ created by an earlier step, and every stage is safe to run twice.
 |------|---------|
 {pinned}
 
+## Variables the scripts read
+
+Each `commands.sh` sets `STAGE` (its own directory) and `PLAN` (the plan directory) itself
+and keeps run-time values (the join command, OSD ids) in its own variables. From the
+environment it reads:
+
+| variable | meaning |
+|----------|---------|
+{variables}
+{vagrantfile}
+## Host tools
+
+{tools}
+
+## Verifying each stage
+
+{verify}
+
 ## Credentials
 
 MinIO and MySQL credentials were generated for this plan (or passed in) and appear only in
 the Secret manifests (`*-secret-*.yaml`, mode 0600). Treat this directory as secret; the
 join token and the dashboard token are created at run time and never written here.
+Writing the plan again into this directory needs `--lab-plan-force` and keeps these
+credentials (they are read back from the Secret manifests).
 """
 
 
 def write_plan(out_dir: pathlib.Path, *, target: str = "vagrant",
                nodes: Iterable[str] = m.NODES, secrets: Mapping[str, str] | None = None,
-               vagrant_cwd: pathlib.Path = REPO_ROOT, cluster_config=None) -> list[pathlib.Path]:
+               vagrantfile: pathlib.Path = REPO_ROOT / "Vagrantfile", cluster_config=None,
+               force: bool = False) -> list[pathlib.Path]:
     """Write the plan; return every file written, in stage and apply order, plan.md last.
+
+    A directory holding a plan already raises :class:`PlanExists` unless ``force``; with
+    ``force`` and no ``secrets`` given, the plan's generated credentials are read back from
+    it and kept. The vagrant plan gets a copy of ``vagrantfile``.
 
     ``cluster_config`` (a :class:`cephlab.k8s.cluster_config.ClusterConfig`, cluster target
     only) supplies node names, devices and the first node's address. The plan is checked
@@ -109,18 +267,23 @@ def write_plan(out_dir: pathlib.Path, *, target: str = "vagrant",
     raises :class:`cephlab.k8s.plan_check.PlanCheckError` and writes nothing."""
     if target not in TARGETS:
         raise ValueError(f"unknown target {target!r}; targets are: {', '.join(TARGETS)}")
-    secrets = m.check_secrets(secrets) if secrets is not None else m.generate_secrets()
+    out_dir = pathlib.Path(out_dir)
+    params: dict = {}
     if cluster_config is not None:
         if target != "cluster":
             raise ValueError("a cluster config is for the cluster target only")
         nodes = cluster_config.names
-        plans = build(target, nodes, secrets, **cluster_config.plan_parameters())
+        params = cluster_config.plan_parameters()
     else:
         nodes = m.check_nodes(nodes)
-        plans = build(target, nodes, secrets)
+    if secrets is not None:
+        secrets = m.check_secrets(secrets)
+    else:
+        kept = secrets_in(out_dir, target, nodes, params) if force and out_dir.is_dir() else {}
+        secrets = m.check_secrets({**m.generate_secrets(), **kept})
+    plans = build(target, nodes, secrets, **params)
     check_plan(plans, target)
-    out_dir = pathlib.Path(out_dir)
-    _prepare(out_dir)
+    _prepare(out_dir, force)
     written: list[pathlib.Path] = []
     for plan in plans:
         stage_dir = out_dir / plan.dirname
@@ -130,8 +293,12 @@ def write_plan(out_dir: pathlib.Path, *, target: str = "vagrant",
             written.append(_write(stage_dir / op.file, _dump(op.obj), mode))
         for name, text in plan.scripts.items():
             written.append(_write(stage_dir / name, text, 0o755))
-        body = _header(plan, target, pathlib.Path(vagrant_cwd)) + plan.render() + "\n"
+        body = _header(plan, target) + plan.render() + "\n"
         written.append(_write(stage_dir / "commands.sh", body, 0o755))
+    if target == "vagrant":
+        written.append(_write(out_dir / "Vagrantfile", pathlib.Path(vagrantfile).read_text()))
+        written.append(_write(out_dir / "cluster.yaml", yaml.safe_dump(vagrant_cluster_config(nodes),
+                                                                       sort_keys=False)))
     written.append(_write(out_dir / "plan.md", _index(plans, target, nodes)))
     return written
 
@@ -141,8 +308,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out_dir", type=pathlib.Path)
     parser.add_argument("--target", choices=TARGETS, default="vagrant")
     parser.add_argument("--nodes", default=",".join(m.NODES), help="comma-separated node names")
+    parser.add_argument("--force", action="store_true",
+                        help="rewrite a plan already in OUT_DIR (its generated credentials are kept)")
     args = parser.parse_args(argv)
-    files = write_plan(args.out_dir, target=args.target, nodes=args.nodes.split(","))
+    try:
+        files = write_plan(args.out_dir, target=args.target, nodes=args.nodes.split(","),
+                           force=args.force)
+    except (ValueError, FileExistsError) as exc:
+        parser.exit(2, f"{parser.prog}: {exc}\n")
     print(f"wrote {len(files)} files; index: {files[-1]}")
     return 0
 

@@ -25,11 +25,11 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import dataclass
 from typing import Callable, Iterable, Optional
 
 from ..errors import ConfigError
 from ..model import SUBNET
+from .host_tools import TOOLS
 
 Which = Callable[[str], Optional[str]]
 Run = Callable[[list], Optional[str]]
@@ -43,33 +43,6 @@ NEWEST_VAGRANT_READ = (2, 4, 9)
 HOSTONLY_RESTRICTED_FROM = (6, 1, 28)
 HOSTONLY_DEFAULT_RANGES = ("192.168.56.0/21", "fe80::/10")
 LIBVIRT_PLUGIN = "vagrant-libvirt"
-
-
-@dataclass(frozen=True)
-class Tool:
-    program: str
-    needed_for: str
-    how: str
-
-
-TOOLS = {
-    "vagrant": Tool("vagrant", "creates the lab's VMs",
-                    "install Vagrant 2.4.9 or newer (https://developer.hashicorp.com/vagrant/install; "
-                    "Debian 12's apt package is 2.3.4, which knows no VirtualBox after 7.0)"),
-    "VBoxManage": Tool("VBoxManage", "is VirtualBox, the default provider",
-                       "install VirtualBox 7.0-7.2 (https://www.virtualbox.org/wiki/Linux_Downloads), "
-                       "or use libvirt: LAB_PROVIDER=libvirt"),
-    "virsh": Tool("virsh", "is libvirt, the other provider",
-                  "apt-get install libvirt-daemon-system libvirt-clients vagrant-libvirt "
-                  "(or `vagrant plugin install vagrant-libvirt`)"),
-    "kubectl": Tool("kubectl", "applies the lab and reaches the Rook toolbox",
-                    "install kubectl within one minor of the lab's Kubernetes "
-                    "(https://kubernetes.io/docs/tasks/tools/)"),
-    "helm": Tool("helm", "installs the Kubernetes Dashboard chart (stage dashboard)",
-                 "install Helm 3 (https://helm.sh/docs/intro/install/)"),
-    "curl": Tool("curl", "probes the NodePort services from this machine",
-                 "apt-get install curl"),
-}
 
 
 def parse_version(text: Optional[str]) -> Optional[tuple[int, ...]]:

@@ -26,15 +26,14 @@ import shutil
 from pathlib import Path
 from typing import Optional
 
-from ..ceph import CephRunner
 from ..errors import CommandError, ConfigError, LabError
 from ..stages import STAGES, Stage
-from ..targets import Target
 from . import manifests as m
 from . import preflight, vm_checks
 from .cluster_services import KubeServices
 from .kube import Kube
 from .kube_engine import KubeEngine
+from .kube_target import KubeTarget
 from .plan_build import build, by_stage
 from .plan_ops import StagePlan
 
@@ -56,11 +55,10 @@ DATA_DISKS = ("sdc", "sdd")
 _TOKEN = re.compile(r"(--token[ =])\S+")
 
 
-class VagrantTarget(Target):
+class VagrantTarget(KubeTarget):
     """The harness built this lab, so destructive stages need no allowance (no ``refusal``)."""
 
     name = "vagrant"
-    has_kubernetes = True
     supported = frozenset(s.slug for s in STAGES) - frozenset(LOCAL_ONLY)
     not_built = LOCAL_ONLY
 
@@ -114,31 +112,11 @@ class VagrantTarget(Target):
         # to where it will be and no context
         return self.kube if self._has_kubeconfig() else Kube(str(self.kubeconfig_path), None)
 
-    def kube_api(self) -> Kube:
-        return self.kube
-
     def machines(self):
         return self.vagrant
 
-    @property
-    def ceph(self) -> CephRunner:
-        return self.engine.ceph()
-
     def node_address(self, lab_node: str) -> str:
         return m.node_ip(list(self.cfg.nodes).index(lab_node))   # the VMs' private addresses
-
-    # ------------------------------------------------------------------ services
-    def endpoint(self, service: str) -> tuple[str, int]:
-        return self.services.endpoint(service)
-
-    def credentials(self, service: str) -> dict[str, str]:
-        return self.services.credentials(service)
-
-    def restart(self, service: str) -> None:
-        self.services.restart(service)
-
-    def block_volume(self, service: str) -> tuple[str, str]:
-        return self.services.block_volume(service)
 
     @property
     def provider(self) -> str:

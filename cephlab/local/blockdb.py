@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -24,7 +25,8 @@ from ..model import BLOCK_POOL, PORTS, SERVICE_NODE
 from ..secrets import SecretStore, password
 from ..waits import wait_for
 from . import mounts
-from .cluster import LocalCluster, _run
+from ..procs import run_checked
+from .cluster import LocalCluster
 
 IMAGE = "mysql-pvc"
 IMAGE_SIZE = "5G"
@@ -116,7 +118,7 @@ class BlockDatabase:
                  fail_fast=lambda: procs.assert_running([rec]))
 
     def _attach_and_mount(self, format_if_new: bool) -> None:
-        loop = _run(["losetup", "--find", "--show", str(self.image_file)]).strip()
+        loop = run_checked(["losetup", "--find", "--show", str(self.image_file)]).strip()
         self.cluster.state.put("mysql_loop", loop)
         fs = subprocess.run(["blkid", "-o", "value", "-s", "TYPE", loop],
                             capture_output=True, text=True).stdout.strip()
@@ -124,18 +126,18 @@ class BlockDatabase:
             if not format_if_new:
                 raise LabError(f"{BLOCK_POOL}/{IMAGE} holds no filesystem although MySQL's data "
                                f"was written to it before")
-            _run(["mkfs.xfs", "-q", loop], timeout=120)
+            run_checked(["mkfs.xfs", "-q", loop], timeout=120)
         elif fs != "xfs":
             raise LabError(f"{BLOCK_POOL}/{IMAGE} holds {fs}, not XFS; refusing to touch it")
         self.xfs_mnt.mkdir(parents=True, exist_ok=True)
         # nouuid: after a crash the old, lazily detached mount of this XFS may linger.
-        _run(["mount", "-t", "xfs", "-o", "nouuid", loop, str(self.xfs_mnt)])
+        run_checked(["mount", "-t", "xfs", "-o", "nouuid", loop, str(self.xfs_mnt)])
 
     def _start_mariadb(self) -> None:
         fresh = not (self.datadir / "mysql").exists()
         if fresh:
             self.datadir.mkdir(parents=True, exist_ok=True)
-            _run(["mariadb-install-db", "--no-defaults", f"--datadir={self.datadir}",
+            run_checked(["mariadb-install-db", "--no-defaults", f"--datadir={self.datadir}",
                   "--user=root", "--auth-root-authentication-method=normal", "--skip-test-db"],
                  timeout=180)
         argv = ["mariadbd", "--no-defaults", f"--datadir={self.datadir}", f"--socket={self.socket}",
@@ -192,6 +194,13 @@ class BlockDatabase:
         mounts.unmount(self.rbd_mnt)
         rec = self.cluster.record(RBD_FUSE)
         if rec:
+            # Unmounted, rbd-fuse closes the image and exits by itself (0.1 s here); closing
+            # releases the image's exclusive lock. A SIGTERM during that leaves the lock to a
+            # dead client, and the next rbd-fuse waited 30 s (the OSDs' watch timeout) before
+            # blocklisting it (seen once under load). So it gets time to finish first.
+            deadline = time.monotonic() + 10
+            while procs.is_alive(rec) and time.monotonic() < deadline:
+                time.sleep(0.05)
             procs.stop(rec)
             self.cluster.forget(RBD_FUSE)
 

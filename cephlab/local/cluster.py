@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -25,17 +24,73 @@ from typing import Iterable, Optional
 from .. import checks, procs
 from ..ceph import LocalCeph
 from ..config import LabConfig
-from ..errors import CommandError, ConfigError, LabError
-from ..procs import DaemonRecord
+from ..errors import ConfigError, LabError
+from ..procs import DaemonRecord, run_checked
 from ..state import LabState
 from ..waits import wait_for
-from . import chroot
+from . import chroot, listeners
 from .programs import (BINARIES, COMPONENTS, DASHBOARD_MODULE, install_hint,  # noqa: F401
                        missing_binaries)
 from .releases import Running
 
 MON_PORTS = (3300, 6789)  # msgr2, msgr1
 DEVICES = ("sdc", "sdd")
+
+#: ceph.conf [global] lines that size Ceph's clocks and throttles for this lab: three nodes
+#: on loopback, a few megabytes of data, BlueStore on sparse files that report themselves
+#: rotational (device class hdd), so Ceph's HDD throttles would apply. None changes what the
+#: lab is (pools, sizes, failure domains); each only makes Ceph notice or finish sooner.
+#: Every option exists in 16, 18 and 20; what only 18/20 have is in releases.py.
+LAB_TIMING = (
+    # The mons run their periodic checks (MDS beacons, OSD reports, health) every second,
+    # not every 5 s: the detection below cannot be faster than this tick.
+    "mon tick interval = 1",
+    # MDS beacons every second (default 4 s), declared failed after 4 s without one
+    # (default 15 s), so a standby-replay takes over within ~5 s. The mons skip the check
+    # after a tick gap longer than grace - interval (20: 3 s) or half the grace (16: 2 s);
+    # with a 1 s tick that only happens when the machine stalls, which delays, never fails.
+    "mds beacon interval = 1",
+    "mds beacon grace = 4",
+    # A quorum younger than this defers failing an MDS (default 60 s): the node fault
+    # restarts a mon just before the MDS fault, so this must not exceed the grace above.
+    "mds beacon mon down grace = 4",
+    # Mon leases of 2 s (default 5 s): a mon that died while in quorum is noticed when its
+    # lease ack / accept is 2 x lease = 4 s late (default 10 s), then 2 mons re-elect.
+    "mon lease = 2",
+    # Map changes (OSD down/up, up_thru for peering, pg_temp) are proposed 0.2 s after they
+    # arrive, not batched for 1 s: peering waits on several of them in a row.
+    "paxos propose interval = 0.2",
+    # OSDs resend failure reports and their state to the mons every second (default 5 s).
+    "osd mon report interval = 1",
+    # OSDs send PG stats to the mgr every second (default 5 s), and the mgr reports health
+    # and the PG summary to the mons (and steps pg_num) every second (default 2 s): what
+    # `ceph status` and `health detail` say lags the cluster by ~1 s, not up to 7 s.
+    "mgr stats period = 1",
+    "mgr tick period = 1",
+    # Peer heartbeats every 2 s, a silent peer reported after 8 s (defaults 6 s / 20 s).
+    # A killed OSD is reported at once anyway (connection refused).
+    "osd heartbeat interval = 2",
+    "osd heartbeat grace = 8",
+    # The disks are files on one fast disk, not spindles: no sleep between recovery,
+    # PG-deletion or snap-trim operations on "hdd" OSDs (defaults 0.1 s, 5 s, 5 s). Under
+    # mClock (18, 20) Ceph zeroes these itself; the wpq scheduler (16) honours them.
+    "osd recovery sleep hdd = 0",
+    "osd delete sleep hdd = 0",
+    "osd snap trim sleep hdd = 0",
+    # Up to 8 PGs backfill to/from one OSD at once, 8 recovery ops in flight (defaults 1
+    # and 3 for hdd): draining k8s-1 moves hundreds of tiny PGs. mClock (18, 20) applies
+    # these only with osd_mclock_override_recovery_settings (releases.py).
+    "osd max backfills = 8",
+    "osd recovery max active = 8",
+    # A backfill or recovery whose reservation was refused retries after 2 s, not 30 s.
+    "osd backfill retry interval = 2",
+    "osd recovery retry interval = 2",
+    # Each BlueStore OSD (and each mkfs) reserves 2 x this many kernel AIO events from the
+    # machine-wide fs.aio-max-nr (65536 here): at the default 1024, 32 OSDs of all the labs
+    # on a machine exhaust it and the next mkfs aborts (io_setup EAGAIN, seen here). A lab
+    # OSD on a sparse file never has more than a few dozen I/Os in flight.
+    "bdev aio max queue depth = 128",
+)
 
 
 class LocalCluster:
@@ -47,7 +102,7 @@ class LocalCluster:
         self.keyring = self.dir / "keyring"
         # A kept lab runs on the release it was built with (an explicit --lab-ceph that
         # differs is refused by preflight; an automatic choice follows the lab).
-        self.release = state.doc.get("ceph", {}).get("release") or cfg.ceph_release
+        self.release = (state.get("ceph") or {}).get("release") or cfg.ceph_release
         self.env = chroot.for_release(self.release, self.dir)
         self.ceph = LocalCeph(self.conf, wrap=self.env.wrap)
         self.ceph.timeout = cfg.timeouts.command
@@ -105,27 +160,50 @@ class LocalCluster:
             raise ConfigError(f"the mgr dashboard module is not installed in {origin}; install "
                               f"with:\n    {install_hint(['dashboard'], {'dashboard': 'ceph-mgr-dashboard'})}")
         say(f"[lab] {self.running.describe()} from {origin}")
-        self.state.doc["ceph"] = {"release": self.release, "version": self.running.version,
-                                  "name": self.running.release.name, "origin": origin}
-        if self.state.exists:
-            self.state.save()
+        self.state.put("ceph", {"release": self.release, "version": self.running.version,
+                                "name": self.running.release.name, "origin": origin},
+                       save=self.state.exists)  # a lab not built yet is not written here
         if not self.state.exists or not self.running_mons():
             self.check_ports_free()
 
     def describe_ceph(self) -> str:
-        info = self.state.doc.get("ceph")
+        info = self.state.get("ceph")
         if not info:
             return f"ceph {self.release} (not checked yet)"
         return f"ceph {info['version']} {info['name']} from {info['origin']}"
 
     def check_ports_free(self) -> None:
-        busy = []
-        for node in self.cfg.nodes:
-            ip = self.cfg.node_ip(node)
+        """The mons' fixed ports, and every other port on the nodes' addresses: the lab's
+        other daemons (mgr, OSDs, MDS, RGW, MariaDB, Ghost) bind ports of their own choosing
+        there, so a listener on a node's address that the lab does not own is another lab's
+        (named by its directory) or somebody else's (named by pid and command)."""
+        ips = [self.cfg.node_ip(n) for n in self.cfg.nodes]
+        mine = {r.pid for r in self.records() if procs.is_alive(r)}
+        found = [ln for ln in listeners.on(ips, MON_PORTS) if ln.pid not in mine or ln.pid is None]
+        busy, other_labs, held = [], {}, {}
+        for ln in found:
+            if ln.lab_dir is not None:
+                other_labs.setdefault(ln.lab_dir, []).append(ln)
+        for lab_dir, lns in other_labs.items():
+            pids = sorted({ln.pid for ln in lns})
+            busy.append(f"the lab in {lab_dir} uses these addresses: {len(lns)} ports on "
+                        f"{', '.join(sorted({ln.ip for ln in lns}))} held by its daemons (pids "
+                        f"{', '.join(map(str, pids[:8]))}{' …' if len(pids) > 8 else ''})")
+        for node, ip in zip(self.cfg.nodes, ips):
             for port in MON_PORTS:
+                ln = next((x for x in found if x.port == port and x.ip in (ip, listeners.ANY)), None)
+                if ln is not None and ln.lab_dir is not None:
+                    continue  # named with its lab above
                 problem = port_problem(ip, port)
                 if problem:
                     busy.append(f"{ip}:{port} ({node}'s mon): {problem}")
+        for ln in found:
+            if ln.lab_dir is None and ln.port not in MON_PORTS:
+                held.setdefault(ln.describe(), []).append(f"{ln.ip}:{ln.port}")
+        for who, where in held.items():
+            more = f" and {len(where) - 4} more" if len(where) > 4 else ""
+            busy.append(f"{', '.join(where[:4])}{more} (the lab's node addresses, where its "
+                        f"daemons listen): held by {who}")
         if busy:
             raise ConfigError(
                 "ports the local lab needs are not free:\n  " + "\n  ".join(busy) +
@@ -159,6 +237,10 @@ class LocalCluster:
             f"run dir = {d / 'run'}",
             f"crash dir = {d / 'crash'}",
             f"log file = {d / 'log'}/$cluster-$name.log",
+            # The mons' cluster and audit logs in the lab too (default /var/log/ceph: the
+            # host's, or the root's read-only one, where every entry failed to be written);
+            # one file per mon, as every mon writes each entry.
+            f"mon cluster log file = {d / 'log'}/$cluster-$name.$channel.log",
             "ms bind ipv4 = true",
             "ms bind ipv6 = false",
             "osd pool default size = 2",
@@ -181,15 +263,7 @@ class LocalCluster:
             # restful cannot load on Debian's pacific (PyO3 may be initialised only once per
             # process) and would raise MGR_MODULE_DEPENDENCY; the lab does not use it.
             "mgr initial modules = iostat",
-            # A killed MDS is declared failed after 12 s (default 15) and its standby-replay
-            # takes over. Not lower: the mons skip the check whenever a tick (5 s) took
-            # longer than half the grace, so a grace of 10 s or less never fails an MDS.
-            "mds beacon grace = 12",
-            # After a mon election the mons wait this long before failing any MDS (default
-            # 60 s); the lab's node fault restarts a mon just before the MDS fault.
-            "mds beacon mon down grace = 20",
-            "osd heartbeat interval = 2",
-            "osd heartbeat grace = 8",
+            *LAB_TIMING,
             *(self.running.release.conf_lines() if self.running else []),
             "",
             "[mon]",
@@ -281,7 +355,7 @@ class LocalCluster:
 
     def _tool(self, argv: list[str], timeout: float = 60) -> str:
         """One of Ceph's own tools (ceph-authtool, monmaptool, mkfs), of this lab's release."""
-        return _run(self.env.wrap(argv), timeout=timeout)
+        return run_checked(self.env.wrap(argv), timeout=timeout)
 
     def start_mon(self, node: str) -> DaemonRecord:
         return self._start(f"mon.{node}", self._daemon_argv("ceph-mon", node, node))
@@ -311,6 +385,19 @@ class LocalCluster:
                  fail_fast=lambda: self.assert_daemons_running(
                      [r.name for r in self.records() if r.name.startswith("mgr.")]))
 
+    def run_at_once(self, *commands: tuple[str, ...]) -> None:
+        """Independent ``ceph …`` commands sent together (the mons take them concurrently);
+        every one must succeed."""
+        with ThreadPoolExecutor(len(commands)) as pool:
+            for job in [pool.submit(self.ceph.run, *args) for args in commands]:
+                job.result()
+
+    def json_at_once(self, *commands: tuple[str, ...]) -> list:
+        """Several ``ceph … -f json`` answers fetched concurrently: one poll of a wait costs
+        one CLI round trip, not one per command."""
+        with ThreadPoolExecutor(len(commands)) as pool:
+            return list(pool.map(lambda args: self.ceph.json(*args), commands))
+
     # ------------------------------------------------------------------ OSDs
     def disk_path(self, node: str, device: str) -> Path:
         return self.dir / "nodes" / node / f"{device}.img"
@@ -320,7 +407,13 @@ class LocalCluster:
         return self.state.doc["data"].setdefault("osds", {})
 
     def add_osds(self, placements: list[tuple[str, str]]) -> list[int]:
-        """Create one BlueStore OSD per (node, device) not yet used, start them, wait up+in."""
+        """Create one BlueStore OSD per (node, device) not yet used, start them, wait up+in.
+
+        Every OSD is made on its own thread from start to finish (key, ``osd new``, mkfs,
+        start): the mons take the ``osd new`` calls concurrently, mkfs writes its own disk,
+        and the one wait at the end sees them all. Ids are chosen here, the lowest free ones
+        in placement order (what Ceph itself would pick one call at a time), so the layout
+        stays the same from run to run whichever thread finishes first."""
         for node, device in placements:
             if node not in self.cfg.nodes:
                 raise ConfigError(f"unknown node {node!r}; the lab's nodes are {', '.join(self.cfg.nodes)}")
@@ -329,17 +422,22 @@ class LocalCluster:
                                   f"{', '.join(DEVICES)}")
         used = {(v["node"], v["device"]) for v in self.osd_map().values()}
         todo = [p for p in placements if p not in used]
-        created: list[tuple[int, str, str, str]] = []
-        for node, device in todo:
+        if not todo:
+            self.wait_osds()
+            return []
+        ids = free_ids(self.ceph.json("osd", "ls"), len(todo))
+        keyring_lock = threading.Lock()  # ceph-authtool rewrites the whole keyring file
+
+        def make(osd_id: int, node: str, device: str) -> None:
             osd_uuid = str(uuid.uuid4())
             key = self._tool(["ceph-authtool", "--gen-print-key"]).strip()
             secret = json.dumps({"cephx_secret": key}).encode()
-            out = self.ceph.run("osd", "new", osd_uuid, "-i", "-", stdin=secret)
-            osd_id = int(out.stdout.strip())
-            self._tool(["ceph-authtool", str(self.keyring), "--name", f"osd.{osd_id}", "--add-key", key])
-            created.append((osd_id, node, device, osd_uuid))
-        def mkfs(item):
-            osd_id, node, device, osd_uuid = item
+            out = self.ceph.run("osd", "new", osd_uuid, str(osd_id), "-i", "-", stdin=secret)
+            if int(out.stdout.strip()) != osd_id:
+                raise LabError(f"ceph osd new gave osd.{out.stdout.strip()}, asked for osd.{osd_id}")
+            with keyring_lock:
+                self._tool(["ceph-authtool", str(self.keyring), "--name", f"osd.{osd_id}",
+                            "--add-key", key])
             disk = self.disk_path(node, device)
             disk.parent.mkdir(parents=True, exist_ok=True)
             with open(disk, "wb") as fh:  # a fresh, sparse, empty disk
@@ -350,15 +448,17 @@ class LocalCluster:
             data.mkdir(parents=True)
             (data / "block").symlink_to(disk)
             self._tool(["ceph-osd", "-c", str(self.conf), "-i", str(osd_id), "--mkfs",
-                  "--osd-uuid", osd_uuid], timeout=120)
-        with ThreadPoolExecutor(max(1, len(created))) as pool:
-            list(pool.map(mkfs, created))
-        for osd_id, node, device, osd_uuid in created:
-            self.osd_map()[f"osd.{osd_id}"] = {"node": node, "device": device, "uuid": osd_uuid}
-            self.state.save()
+                        "--osd-uuid", osd_uuid], timeout=120)
+            with self._lock:
+                self.osd_map()[f"osd.{osd_id}"] = {"node": node, "device": device, "uuid": osd_uuid}
+                self.state.save()
             self.start_osd(osd_id, node)
+
+        with ThreadPoolExecutor(len(todo)) as pool:
+            for job in [pool.submit(make, i, n, d) for i, (n, d) in zip(ids, todo)]:
+                job.result()  # the first failure is raised, after every thread has ended
         self.wait_osds()
-        return [c[0] for c in created]
+        return ids
 
     def expected_layout(self) -> dict[str, int]:
         """OSD count per CRUSH host, as the lab's applied stages say it should be."""
@@ -370,7 +470,7 @@ class LocalCluster:
     def wait_osds(self) -> None:
         layout = self.expected_layout()
         wait_for(f"{sum(layout.values())} OSDs up and in", lambda: checks.assert_osds(
-            self.ceph.json("osd", "dump"), self.ceph.json("osd", "tree"), layout),
+            *self.json_at_once(("osd", "dump"), ("osd", "tree")), layout),
             timeout=self.cfg.timeouts.osds_up, interval=0.5,
             fail_fast=lambda: self.assert_daemons_running(self.osd_map().keys()))
 
@@ -391,13 +491,12 @@ class LocalCluster:
                  timeout=self.cfg.timeouts.safe_to_destroy, interval=1.0,
                  fail_fast=lambda: self.assert_daemons_running(
                      n for n in self.osd_map() if n not in names))
+        recs = [r for r in map(self.record, names) if r]
+        with ThreadPoolExecutor(max(1, len(recs))) as pool:
+            list(pool.map(procs.stop, recs))
         for name in names:
-            rec = self.record(name)
-            if rec:
-                procs.stop(rec)
             self.forget(name)
-        for i in ids:
-            self.ceph.run("osd", "purge", str(i), "--yes-i-really-mean-it")
+        self.run_at_once(*[("osd", "purge", str(i), "--yes-i-really-mean-it") for i in ids])
         self.ceph.run("osd", "crush", "rm", node)
         for name in names:
             info = self.osd_map().pop(name)
@@ -444,6 +543,16 @@ class LocalCluster:
         return killed
 
 
+def free_ids(existing: list[int], count: int) -> list[int]:
+    """The ``count`` lowest OSD ids not in ``existing`` (``ceph osd ls``), as Ceph picks them."""
+    taken, out, candidate = set(existing), [], 0
+    while len(out) < count:
+        if candidate not in taken:
+            out.append(candidate)
+        candidate += 1
+    return out
+
+
 def port_problem(ip: str, port: int) -> Optional[str]:
     """None when ``ip:port`` can be bound now, else why not."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -452,19 +561,11 @@ def port_problem(ip: str, port: int) -> Optional[str]:
     try:
         sock.bind((ip, port))
     except OSError as exc:
-        return exc.strerror or str(exc)
+        problem = exc.strerror or str(exc)
+    else:
+        return None
     finally:
         sock.close()
-    return None
+    held = listeners.holder(ip, port)
+    return f"{problem}, held by {held.describe()}" if held else problem
 
-
-def _run(argv: list[str], timeout: float = 60) -> str:
-    try:
-        proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise CommandError(argv, -1, "", f"timed out after {timeout}s") from None
-    except FileNotFoundError as exc:
-        raise LabError(f"cannot run {argv[0]!r}: {exc}") from exc
-    if proc.returncode != 0:
-        raise CommandError(argv, proc.returncode, proc.stdout, proc.stderr)
-    return proc.stdout

@@ -66,18 +66,27 @@ class Writer(threading.Thread):
         return sum(1 for t in self.times if t > moment)
 
 
-def _wait_healthy(target, name: str) -> None:
-    ceph = target.ceph
+#: Poll interval of the waits that time a fault (seconds): a detect or recover figure is
+#: late by up to one interval plus one CLI round trip, so it is kept short; each poll costs
+#: a `ceph` call or two on a machine the daemons share.
+POLL = 0.5
 
+
+def _wait_healthy(target, name: str) -> None:
     def probe():
-        checks.assert_pgs_clean(ceph.json("status"))
-        checks.assert_health(ceph.json("health", "detail"))
-    wait_for(name, probe, timeout=target.cfg.timeouts.health, interval=1,
+        status, health = target.cluster.json_at_once(("status",), ("health", "detail"))
+        checks.assert_pgs_clean(status)
+        checks.assert_health(health)
+    wait_for(name, probe, timeout=target.cfg.timeouts.health, interval=POLL,
              fail_fast=target.fail_fast)
 
 
 def _osd_down(ceph, ids: list[int]) -> None:
-    states = checks.osd_states(ceph.json("osd", "dump"))
+    _down_in(ceph.json("osd", "dump"), ids)
+
+
+def _down_in(dump: dict, ids: list[int]) -> None:
+    states = checks.osd_states(dump)
     up = [i for i in ids if states.get(i, (True, True))[0]]
     assert not up, "still reported up: " + ", ".join(f"osd.{i}" for i in up)
 
@@ -105,11 +114,11 @@ def osd_killed_during_writes(target, node: str = NODES[-1]) -> FaultReport:
         procs.kill(target.cluster.record(name), signal.SIGKILL)
         killed_at = time.monotonic()
         wait_for(f"{name} reported down", lambda: _osd_down(ceph, [osd]),
-                 timeout=target.cfg.timeouts.osds_up, interval=0.5)
+                 timeout=target.cfg.timeouts.osds_up, interval=POLL)
         detect = time.monotonic() - killed_at
         wait_for("writes to go on with the OSD down",
                  lambda: _at_least(writer.writes_after(killed_at + detect), 5),
-                 timeout=target.cfg.timeouts.osds_up, interval=0.5)
+                 timeout=target.cfg.timeouts.osds_up, interval=POLL)
     finally:
         writer.stop_event.set()
         writer.join(timeout=180)
@@ -141,9 +150,13 @@ def node_stopped(target, node: str = NODES[-1], rows: Callable[[], list] | None 
     for name in names:
         procs.kill(target.cluster.record(name), signal.SIGKILL)
     others = [n for n in target.cfg.nodes if n != node]
-    wait_for(f"{node} noticed down (quorum of {', '.join(others)}, its OSDs down)", lambda: (
-        checks.assert_quorum(ceph.json("quorum_status"), others),
-        _osd_down(ceph, _osds_of(target, node))), timeout=target.cfg.timeouts.osds_up, interval=0.5)
+
+    def noticed():
+        quorum, dump = target.cluster.json_at_once(("quorum_status",), ("osd", "dump"))
+        checks.assert_quorum(quorum, others)
+        _down_in(dump, _osds_of(target, node))
+    wait_for(f"{node} noticed down (quorum of {', '.join(others)}, its OSDs down)", noticed,
+             timeout=target.cfg.timeouts.osds_up, interval=POLL)
     detect = time.monotonic() - killed_at
     quorum = ceph.json("quorum_status")["quorum_names"]
     assert node not in quorum and len(quorum) == 2, f"quorum is {quorum} with {node} down"
@@ -183,7 +196,7 @@ def mds_failover(target, fs_root: Path) -> FaultReport:
         assert act and act != [active], f"active MDS: {act or 'none'} (killed: {active})"
         return act[0]
     successor = wait_for(f"the standby-replay MDS to take over from mds.{active}", taken_over,
-                         timeout=target.cfg.timeouts.mds, interval=0.5)
+                         timeout=target.cfg.timeouts.mds, interval=POLL)
     detect = time.monotonic() - killed_at
     lost = _read_files_bounded(fs_root, files, timeout=target.cfg.timeouts.mds)
     more = data.write_files(fs_root, "fault-mds-after")  # the mount still takes writes
@@ -191,7 +204,7 @@ def mds_failover(target, fs_root: Path) -> FaultReport:
     restarted = time.monotonic()
     _restart(target, [f"mds.{active}"])
     wait_for("an active MDS and a standby-replay again", by_state, timeout=target.cfg.timeouts.mds,
-             interval=0.5, fail_fast=target.fail_fast)
+             interval=POLL, fail_fast=target.fail_fast)
     recover = time.monotonic() - restarted
     lost += _read_files_bounded(fs_root, files, timeout=target.cfg.timeouts.mds)
     return FaultReport(

@@ -31,9 +31,9 @@ class Dashboard:
 
     def deploy(self) -> None:
         ceph = self.cluster.ceph
-        for key, value in (("server_addr", self.ip), ("server_port", str(DASHBOARD_PORT)),
-                           ("ssl", "false")):
-            ceph.run("config", "set", "mgr", f"mgr/dashboard/{key}", value)
+        self.cluster.run_at_once(*[("config", "set", "mgr", f"mgr/dashboard/{key}", value) for key, value in
+                                   (("server_addr", self.ip), ("server_port", str(DASHBOARD_PORT)),
+                                    ("ssl", "false"))])
         ceph.run("mgr", "module", "enable", "dashboard")
         wait_for(f"the dashboard to answer on {self.url}", self._answers,
                  timeout=self.cluster.cfg.timeouts.daemon_start, interval=1,

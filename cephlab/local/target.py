@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
-from .. import procs
+from .. import diagnose, model, procs
 from ..ceph import CephRunner
 from ..errors import CommandError, ConfigError, LabError
+from ..lock import clear_lab_dir
 from ..model import (BLOCK_POOL, FS_DATA, FS_METADATA, FS_NAME, NODES, PG_NUM_TARGET,
                      REMOVED_NODE, SERVICE_NODE)
 from ..secrets import SecretStore
@@ -23,7 +25,7 @@ from .cluster import LocalCluster, port_problem
 from .services import DASHBOARD_PORT, RGW, RGW_PORT, Dashboard
 
 SERVICE_PORTS = ((DASHBOARD_PORT, "Ceph dashboard"), (blockdb.MYSQL_PORT, "MySQL"),
-                 (RGW_PORT, "RGW S3"))
+                 (RGW_PORT, "RGW S3"), (ghost.PORT, "Ghost"))
 
 POOL_INITIAL_PG_NUM = 32  # a power of two: HEALTH_OK until the pg_num stage sets 150
 OSD_RULE = "replicated_osd"  # the lab's CephFS data pool has failure domain osd
@@ -36,6 +38,10 @@ class LocalTarget(Target):
     supported = frozenset({"ceph_cluster", "ceph_dashboard", "block_pool", "shared_filesystem",
                            "object_store", "faults", "extend_storage", "toolbox", "pg_num",
                            "remove_node", "mysql", "ghost"})
+    #: Bootstrap (fsid, keys, mon stores) and OSD creation (ids taken before their disks are
+    #: made) start over; so do the MariaDB chain (a half-made XFS) and Ghost's first boot
+    #: (its migrations). The other stages' commands are idempotent and are run again.
+    rebuild_if_unfinished = frozenset({"ceph_cluster", "extend_storage", "mysql", "ghost"})
 
     def __init__(self, cfg, state):
         super().__init__(cfg, state)
@@ -45,6 +51,11 @@ class LocalTarget(Target):
         self.rgw = RGW(self.cluster, self.secrets)
         self.mysql = BlockDatabase(self.cluster, self.secrets)
         self.ghost = GhostBlog(self.cluster, self.secrets, self.mysql, self.mount_cephfs)
+        #: States the harness holds on purpose right now (see :meth:`holding`).
+        self.held: dict[str, frozenset] = {"flags": frozenset(), "out": frozenset(),
+                                           "down": frozenset()}
+        #: Fail-fast of every wait on this lab: causes that cannot heal end it at once.
+        self.watch = diagnose.Watch(self.causes, toolbox=self.toolbox())
 
     # ----------------------------------------------------------------- Target API
     def sanity_checks(self, say=print) -> None:
@@ -99,8 +110,59 @@ class LocalTarget(Target):
         return started
 
     def status(self) -> list[str]:
-        return [f"{rec.name:<18} pid {rec.pid:<8} {'running' if procs.is_alive(rec) else 'NOT RUNNING'}"
-                for rec in self.cluster.records()]
+        lines = [f"daemon {rec.name:<18} pid {rec.pid:<8} "
+                 f"{'running' if procs.is_alive(rec) else 'NOT RUNNING'}  log {rec.log}"
+                 for rec in self.cluster.records()]
+        mounted = set(mounts.mounts_under(self.cfg.lab_dir))
+        for rec in self.cluster.records():
+            if rec.name.startswith("client.fuse-"):
+                mnt = self.cfg.lab_dir / "mnt" / rec.name[len("client.fuse-"):]
+                lines.append(f"mount  {str(mnt):<40} CephFS {FS_NAME} by {rec.name}: "
+                             f"{'mounted' if str(mnt) in mounted else 'NOT MOUNTED'}")
+        if self.state.applied("mysql"):
+            for mnt, what in ((self.mysql.rbd_mnt, f"rbd-fuse of {BLOCK_POOL}/{blockdb.IMAGE}"),
+                              (self.mysql.xfs_mnt, f"XFS on {self.mysql.loop_device()}")):
+                lines.append(f"mount  {str(mnt):<40} {what}: "
+                             f"{'mounted' if str(mnt) in mounted else 'NOT MOUNTED'}")
+        services = [("ceph_dashboard", "ceph_dashboard", "Ceph dashboard"),
+                    ("object_store", "s3", "S3 (radosgw)"), ("mysql", "mysql", "MySQL (MariaDB)"),
+                    ("ghost", "ghost", "Ghost")]
+        for slug, service, what in services:
+            if self.state.applied(slug):
+                host, port = self.endpoint(service)
+                lines.append(f"service {what} at {host}:{port}")
+        return lines
+
+    def toolbox(self) -> str:
+        return f"ceph -c {self.cluster.conf} …"
+
+    # ----------------------------------------------------------------- diagnosis
+    def causes(self, detail: bool = False) -> list:
+        """What :func:`cephlab.diagnose.causes` finds, knowing the lab's OSDs, pools and
+        daemons, and what the harness holds on purpose (:meth:`holding`)."""
+        daemons = {r.name: diagnose.Daemon(procs.is_alive(r), r.pid, r.log)
+                   for r in self.cluster.records()}
+        osds = {int(name.split(".")[1]): info["node"] for name, info in self.cluster.osd_map().items()
+                if name in daemons}  # one whose daemon was never started is still being made
+        expected = diagnose.Expected(
+            osds=osds, pools=tuple(model.lab_pools(self.state.applied_slugs())), daemons=daemons,
+            lab_dir=str(self.cfg.lab_dir), held_flags=self.held["flags"],
+            held_out=self.held["out"], held_down=self.held["down"])
+        return diagnose.causes(self.ceph.json("osd", "dump"), expected,
+                               health=self.ceph.json("health", "detail") if detail else None,
+                               osd_tree=self.ceph.json("osd", "tree") if detail else None)
+
+    @contextmanager
+    def holding(self, *, flags=(), out=(), down=()):
+        """While inside, the harness itself holds these states (cluster flags it set, OSD ids
+        it marked out or keeps down): waits do not fail fast on them."""
+        before = dict(self.held)
+        self.held = {"flags": before["flags"] | set(flags), "out": before["out"] | set(out),
+                     "down": before["down"] | set(down)}
+        try:
+            yield
+        finally:
+            self.held = before
 
     def apply(self, stage: Stage) -> None:
         getattr(self, f"_{stage.slug}")()  # each supported stage has its _<slug>
@@ -115,6 +177,8 @@ class LocalTarget(Target):
 
     def fail_fast(self) -> None:
         self.cluster.assert_daemons_running()
+        if self.cluster.running_mons():  # with no mon there is no map to read
+            self.watch.check()
 
     def diagnostics(self) -> str:
         parts = []
@@ -143,7 +207,7 @@ class LocalTarget(Target):
         left = mounts.mounts_under(self.cfg.lab_dir)
         if left:  # removing files below a live mount would delete data through it
             raise LabError(f"still mounted, so {self.cfg.lab_dir} was not removed: {', '.join(left)}")
-        shutil.rmtree(self.cfg.lab_dir, ignore_errors=True)
+        clear_lab_dir(self.cfg.lab_dir)  # the run's lock file stays until the run ends
         return killed
 
     # ----------------------------------------------------------------- stages
@@ -172,19 +236,21 @@ class LocalTarget(Target):
         ceph.run("pool", "init", BLOCK_POOL, tool="rbd")
 
     def _shared_filesystem(self) -> None:
-        ceph = self.ceph
-        ceph.run("osd", "crush", "rule", "create-replicated", OSD_RULE, "default", "osd")
-        ceph.run("osd", "pool", "create", FS_METADATA, "16", "16", "replicated")
+        ceph, cluster = self.ceph, self.cluster
+        # The MDS daemons start first and boot as standbys while the pools are made.
+        for node in MDS_NODES:
+            cluster.start_mds(node)
+        cluster.run_at_once(
+            ("osd", "crush", "rule", "create-replicated", OSD_RULE, "default", "osd"),
+            ("osd", "pool", "create", FS_METADATA, "16", "16", "replicated"))
         ceph.run("osd", "pool", "create", FS_DATA, str(POOL_INITIAL_PG_NUM),
                  str(POOL_INITIAL_PG_NUM), "replicated", OSD_RULE)
-        for pool in (FS_METADATA, FS_DATA):
-            ceph.run("osd", "pool", "set", pool, "size", "2")
+        cluster.run_at_once(*[("osd", "pool", "set", pool, "size", "2")
+                              for pool in (FS_METADATA, FS_DATA)])
         res = ceph.run("fs", "new", FS_NAME, FS_METADATA, FS_DATA, check=False)
         if res.rc != 0 and "already exists" not in res.stderr:
             res.check()
         ceph.run("fs", "set", FS_NAME, "allow_standby_replay", "true")
-        for node in MDS_NODES:
-            self.cluster.start_mds(node)
 
     def _extend_storage(self) -> None:
         self.cluster.add_osds([(node, dev) for node in self.cfg.nodes for dev in ("sdc", "sdd")])
@@ -196,12 +262,15 @@ class LocalTarget(Target):
                        f"export CEPH_CONF={self.cluster.conf}\n")
 
     def _pg_num(self) -> None:
-        for pool in (FS_DATA, BLOCK_POOL):
-            self.ceph.run("osd", "pool", "set", pool, "pg_autoscale_mode", "off")
-            self.ceph.run("osd", "pool", "set", pool, "pg_num", str(PG_NUM_TARGET))
+        pools = (FS_DATA, BLOCK_POOL)
+        self.cluster.run_at_once(*[("osd", "pool", "set", p, "pg_autoscale_mode", "off") for p in pools])
+        self.cluster.run_at_once(*[("osd", "pool", "set", p, "pg_num", str(PG_NUM_TARGET)) for p in pools])
 
     def _remove_node(self) -> None:
-        self.cluster.remove_node_osds(REMOVED_NODE)
+        leaving = [int(k.split(".")[1]) for k, v in self.cluster.osd_map().items()
+                   if v["node"] == REMOVED_NODE]
+        with self.holding(out=leaving, down=leaving):  # out, drained, stopped: on purpose
+            self.cluster.remove_node_osds(REMOVED_NODE)
 
     # ----------------------------------------------------------------- services
     def endpoint(self, service: str) -> tuple[str, int]:

@@ -14,6 +14,7 @@ from typing import Callable, Optional
 
 import pytest
 
+from ..failure import CompactFailure
 from ..secrets import SecretStore
 from ..stages import Stage
 from .record import Phase, Row, RunRecord, short_message
@@ -100,7 +101,9 @@ class Collector:
             details = ""
         elif report.failed:
             message = short_message(report.longreprtext)
-            details = "\n\n".join([report.longreprtext] + [f"----- {title} -----\n{text}"
+            # the full traceback, also when the terminal showed the compact failure
+            full = report.longrepr.full if isinstance(report.longrepr, CompactFailure) else ""
+            details = "\n\n".join([full or report.longreprtext] + [f"----- {title} -----\n{text}"
                                                            for title, text in report.sections])
         else:
             message = details = ""

@@ -247,6 +247,8 @@ class FakeCluster:
                 i = str(self.state["next_osd"])
                 self.state["next_osd"] += 1
                 osds[i] = {"host": host, "device": dev["name"], "up": True, "in": True}
+                if host not in self.state.setdefault("crush_hosts", []):
+                    self.state["crush_hosts"].append(host)    # a CRUSH bucket until `osd crush rm`
                 labels = {"app": "rook-ceph-osd", "ceph-osd-id": i}
                 self._put("Deployment", f"rook-ceph-osd-{i}", "rook-ceph", {
                     "metadata": {"labels": labels},

@@ -26,6 +26,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from cephlab.k8s import provided, versions  # noqa: E402
+from tests.standins import ceph  # noqa: E402
 from tests.standins.cluster import ApiError, FakeCluster  # noqa: E402
 
 #: the lines of Rook's operator.yaml the plan relies on (v1.20.6 deploy/examples/operator.yaml)
@@ -189,13 +190,12 @@ def kubectl(cluster: FakeCluster, argv: list[str]) -> int:
 
 
 def toolbox(cluster: FakeCluster, argv: list[str]) -> int:
-    """The Ceph CLI of the toolbox, over the stand-in's OSDs and pools."""
+    """The Ceph CLI of the toolbox: what changes the cluster here, what reads it from the
+    model of :mod:`tests.standins.ceph`."""
     tool, args = argv[0], [a for a in argv[1:]]
     _flag(args, "--connect-timeout")
+    want_json = _flag(args, "--format") == "json"
     osds = cluster.state["osds"]
-    if tool == "rados" or args in (["status"], ["osd", "status"], ["df"], ["osd", "tree"]):
-        print(json.dumps({"osds": osds, "pools": cluster.state["pools"]}))
-        return 0
     if args[:2] == ["osd", "ls-tree"]:
         print("\n".join(i for i, o in sorted(osds.items()) if o["host"] == args[2]))
         return 0
@@ -221,7 +221,10 @@ def toolbox(cluster: FakeCluster, argv: list[str]) -> int:
         return 0
     if args[:3] == ["osd", "crush", "rm"]:
         if any(o["host"] == args[3] for o in osds.values()):
-            raise ApiError(f"Error ENOTEMPTY: (39) Directory not empty", 39)
+            raise ApiError("Error ENOTEMPTY: (39) Directory not empty", 39)
+        if args[3] not in cluster.state.get("crush_removed", []):
+            cluster.state.setdefault("crush_removed", []).append(args[3])
+            cluster.save()
         return 0
     if args[:3] == ["osd", "pool", "create"]:
         pools = cluster.state["pools"]
@@ -232,14 +235,32 @@ def toolbox(cluster: FakeCluster, argv: list[str]) -> int:
         cluster.save()
         return 0
     if args[:3] in (["osd", "pool", "set"], ["osd", "pool", "get"]):
+        known = {p["pool_name"] for p in ceph.pools(cluster)} | set(cluster.state["pools"])
+        if args[3] not in known:
+            raise ApiError(f"Error ENOENT: unrecognized pool '{args[3]}'", 2)
         pool = cluster.state["pools"].setdefault(args[3], {})
         if args[2] == "set":
             pool[args[4]] = args[5]
             cluster.save()
         else:
-            print(f"{args[4]}: {pool.get(args[4], '')}")
+            model = next((q for q in ceph.pools(cluster) if q["pool_name"] == args[3]), {})
+            value = model.get(args[4], pool.get(args[4], ""))
+            print(json.dumps({args[4]: value}) if want_json else f"{args[4]}: {value}")
         return 0
-    raise ApiError(f"the stand-in toolbox does not know `{' '.join(argv)}`")
+    stdin = sys.stdin.buffer.read() if "-" in args and ("put" in args or "import" in args) else b""
+    try:
+        out = ceph.answer(cluster, [tool, *args], stdin)
+    except ceph.Refused as exc:
+        raise ApiError(f"the stand-in toolbox refuses or does not model `{' '.join(argv)}`: {exc}",
+                       22) from None
+    cluster.save()
+    if isinstance(out, bytes):
+        sys.stdout.buffer.write(out)
+    elif isinstance(out, str):
+        sys.stdout.write(out)
+    else:
+        sys.stdout.write(json.dumps(out) if want_json else json.dumps(out, indent=1))
+    return 0
 
 
 def curl(cluster: FakeCluster, argv: list[str]) -> int:
