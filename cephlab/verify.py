@@ -350,7 +350,7 @@ class ReadOnlyMachines:
 #: The target contract's methods, by what they do to the lab (a test keeps this complete).
 MUTATING = frozenset({"apply", "resume", "repair", "destroy", "restart", "inject_fault",
                       "cephfs_root"})
-READING = frozenset({"sanity_checks", "ceph", "broken", "status", "fail_fast", "diagnostics", "causes",
+READING = frozenset({"sanity_checks", "ceph", "broken", "status", "fail_fast", "causes", "diagnostics",
                      "describe", "rebuild_refusal", "mon_names", "node_name", "crush_host",
                      "node_address", "expected_address", "kube_api", "machines", "endpoint",
                      "credentials", "block_volume", "unavailable", "refusal"})
@@ -412,6 +412,9 @@ class ReadOnlyTarget(Target):
 
     def fail_fast(self) -> None:
         self.inner.fail_fast()
+
+    def causes(self, detail: bool = False) -> list:
+        return self.inner.causes(detail)
 
     def diagnostics(self) -> str:
         return self.inner.diagnostics()
