@@ -349,7 +349,7 @@ class ReadOnlyMachines:
 # ---------------------------------------------------------------------------- the target
 #: The target contract's methods, by what they do to the lab (a test keeps this complete).
 MUTATING = frozenset({"apply", "resume", "repair", "destroy", "restart", "inject_fault",
-                      "cephfs_root"})
+                      "undo_faults", "cephfs_root"})
 READING = frozenset({"sanity_checks", "ceph", "broken", "status", "fail_fast", "causes", "diagnostics",
                      "describe", "rebuild_refusal", "mon_names", "node_name", "crush_host",
                      "node_address", "expected_address", "kube_api", "machines", "endpoint",
@@ -389,6 +389,9 @@ class ReadOnlyTarget(Target):
 
     def inject_fault(self, fault: str, **options: Any):
         self._refuse(f"inject fault {fault}")
+
+    def undo_faults(self) -> list[str]:
+        self._refuse("undo a fault left in place (remove partition rules, restore full ratios)")
 
     def cephfs_root(self, name: str):
         return None, ("verify mode starts no CephFS client (a mount is a daemon of its own and "
