@@ -190,8 +190,18 @@ class ReachedState(LabState):
     def mark_applied(self, slug: str, seconds: float) -> None:
         raise VerifyRefused(f"verify mode does not mark stage {slug} applied")
 
-    def put(self, key, value) -> None:
+    def put(self, key, value, *, save: bool = True) -> None:
+        """A fact re-recorded as the state already has it (the pre-flight's Ceph release)
+        passes; any other is refused."""
+        if self.has(key) and self.get(key) == value:
+            return
         raise VerifyRefused(f"verify mode does not record lab fact {key}")
+
+    def remove(self, key) -> None:
+        raise VerifyRefused(f"verify mode does not forget lab fact {key}")
+
+    def begin(self, kind: str, name: str) -> None:
+        raise VerifyRefused(f"verify mode does not begin {kind} {name}")
 
 
 # ---------------------------------------------------------------------------- Ceph

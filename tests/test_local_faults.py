@@ -30,7 +30,7 @@ pytestmark = pytest.mark.skipif(
     reason=f"needs Ceph, MariaDB, root and nft: "
            f"{missing_binaries() or blockdb.unavailable() or nft.unavailable()}")
 
-PREFIX = loopback_prefix(15)
+PREFIX = loopback_prefix(17)
 PARTITION = "faults and partition"
 FULL = "faults and nearfull"
 DEFAULT_RATIOS = {"nearfull": 0.85, "backfillfull": 0.9, "full": 0.95}
