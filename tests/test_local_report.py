@@ -87,6 +87,31 @@ def test_dashboard_screenshots_are_real_pages_in_a_report_without_secrets(lab_di
         assert value not in html and value not in res.stdout
 
 
+@pytest.mark.skipif(not FOUND.usable, reason=FOUND.missing or "browser present")
+def test_the_browser_check_goes_red_with_the_dashboard_off_and_the_report_shows_why(lab_dir, tmp_path):
+    """Runs after the screenshot test (same kept lab, dashboard applied) and before the Ctrl-C
+    test, whose interrupted extend_storage makes the next run rebuild the lab."""
+    ceph = _lab(lab_dir).ceph  # the lab's own runner, whatever Ceph the lab runs
+    ceph.run("mgr", "module", "disable", "dashboard")
+    try:
+        report = tmp_path / "red.html"
+        res = run_harness(*_args(lab_dir, report, "-k", "ceph_dashboard and browser",
+                                 "--lab-timeout-scale=0.5"), timeout=900)
+    finally:
+        ceph.run("mgr", "module", "enable", "dashboard")
+    assert res.returncode == 1, res.stdout[-4000:]
+    table = res.stdout[res.stdout.index("lab stages"):]
+    row = next(ln for ln in table.splitlines() if "a person logs in through" in ln)
+    assert "failed" in row and "passed" not in row
+    assert "Gave up waiting for 'the browser to load http://" in table, table
+    html = report.read_text()
+    assert "does not load in the browser: unknown error: net::ERR_CONNECTION_REFUSED" in html
+    assert "the page when the scenario failed" in html  # the failure's screenshot
+    assert "lab diagnostics" in html and 'id="fail-0"' in html
+    for value in json.loads((lab_dir / "secrets.json").read_text()).values():
+        assert value not in html
+
+
 def test_ctrl_c_while_the_lab_applies_a_stage_says_interrupted_for_it(lab_dir, tmp_path):
     report = tmp_path / "interrupted.html"
     child = subprocess.Popen(_argv(lab_dir, report, "-k", "extend_storage"), cwd=ROOT, env=_env(),
@@ -122,30 +147,6 @@ def test_ctrl_c_while_the_lab_applies_a_stage_says_interrupted_for_it(lab_dir, t
     rows = re.findall(r'<tr id="row-\d+">(.*?)</tr>', html, re.S)
     assert len(rows) == 1 and 'r-interrupted">interrupted<' in rows[0] and ">passed<" not in rows[0]
     assert "Interrupted by SIGINT (Ctrl-C): stage 11 extend_storage" in html
-
-
-@pytest.mark.skipif(not FOUND.usable, reason=FOUND.missing or "browser present")
-def test_the_browser_check_goes_red_with_the_dashboard_off_and_the_report_shows_why(lab_dir, tmp_path):
-    """Runs after the screenshot test (same kept lab, dashboard applied)."""
-    ceph = _lab(lab_dir).ceph  # the lab's own runner, whatever Ceph the lab runs
-    ceph.run("mgr", "module", "disable", "dashboard")
-    try:
-        report = tmp_path / "red.html"
-        res = run_harness(*_args(lab_dir, report, "-k", "ceph_dashboard and browser",
-                                 "--lab-timeout-scale=0.5"), timeout=900)
-    finally:
-        ceph.run("mgr", "module", "enable", "dashboard")
-    assert res.returncode == 1, res.stdout[-4000:]
-    table = res.stdout[res.stdout.index("lab stages"):]
-    row = next(ln for ln in table.splitlines() if "a person logs in through" in ln)
-    assert "failed" in row and "passed" not in row
-    assert "Gave up waiting for 'the browser to load http://" in table, table
-    html = report.read_text()
-    assert "does not load in the browser: unknown error: net::ERR_CONNECTION_REFUSED" in html
-    assert "the page when the scenario failed" in html  # the failure's screenshot
-    assert "lab diagnostics" in html and 'id="fail-0"' in html
-    for value in json.loads((lab_dir / "secrets.json").read_text()).values():
-        assert value not in html
 
 
 def test_a_destroyed_lab_is_left_alone_by_the_report(tmp_path):
