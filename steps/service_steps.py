@@ -81,7 +81,9 @@ def dashboard_health(lab, ceph, expect, timeouts, dashboard_token):
 def _s3(lab, *, wrong_secret: bool = False) -> Minio:
     host, port = lab.target.endpoint("s3")
     creds = lab.target.credentials("s3")
-    secret = "x" + creds["secret_key"][1:] if wrong_secret else creds["secret_key"]
+    secret = creds["secret_key"]
+    if wrong_secret:  # differs in its first character whatever that character is
+        secret = ("y" if secret[:1] == "x" else "x") + secret[1:]
     return Minio(f"{host}:{port}", access_key=creds["access_key"], secret_key=secret, secure=False)
 
 

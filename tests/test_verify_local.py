@@ -256,7 +256,7 @@ def test_one_osd_out(built, baseline, tmp_path):
     lab.ceph.run("osd", "out", str(osd))
     try:
         _wait_clean(lab)
-        check_named(built, tmp_path, baseline[1], "ceph_cluster", f"osd.{osd} is up and out")
+        check_named(built, tmp_path, baseline[1], "ceph_cluster", f"osd.{osd} on k8s-2 is marked out")
     finally:
         lab.ceph.run("osd", "in", str(osd))
         _wait_clean(lab)
