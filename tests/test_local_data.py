@@ -46,6 +46,8 @@ def _lab(path):
 def lab_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "lab"
     res = run_harness(*_args(path, scale="1"), "-k", SELECT)
+    if res.returncode != 0 and (path / "state.json").exists():
+        _lab(path).destroy()  # a set-up that failed leaves no lab running behind it
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
     yield path
     if (path / "state.json").exists():
