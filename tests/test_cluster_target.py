@@ -58,9 +58,14 @@ def make_target(tmp_path, config=CONFIG, kube=None, **cfg_kw) -> ClusterTarget:
     return target
 
 
+_API_DIRS = tempfile.TemporaryDirectory(prefix="cephlab-api-")  # removed when the module is unloaded
+
+
 def FakeKube(pods=()) -> StandinKube:
-    """The stateful stand-in API (tests/standins) with the three worker nodes registered."""
-    kube = StandinKube(FakeCluster(Path(tempfile.mkdtemp(prefix="cephlab-api-")) / "cluster.json",
+    """The stateful stand-in API (tests/standins) with the three worker nodes registered; its
+    state file lives in one directory per test session, removed at exit (it was one directory
+    per call in /tmp, never removed: 2218 were found after a few sessions)."""
+    kube = StandinKube(FakeCluster(Path(tempfile.mkdtemp(dir=_API_DIRS.name)) / "cluster.json",
                                    tuple(WORKERS)))
     kube.pods = list(pods)
     return kube
