@@ -248,3 +248,12 @@ class Watch:
                 if now - seen[c.ident][0] >= max(c.persist, self.confirm)]
         if ripe:
             raise cannot_heal(ripe, self.toolbox)
+
+
+#: The cluster's full ratios, in the order Ceph requires them (nearfull <= backfillfull <= full).
+FULL_RATIOS = ("nearfull", "backfillfull", "full")
+
+
+def full_ratios(osd_dump: Mapping[str, Any]) -> dict[str, float]:
+    """The cluster's three full ratios from ``ceph osd dump``."""
+    return {name: round(float(osd_dump[f"{name}_ratio"]), 4) for name in FULL_RATIOS}

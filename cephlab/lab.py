@@ -183,17 +183,20 @@ class Lab:
         has its effect (a pool is still there after OSDs were added)."""
         applied = set(self.state.applied_slugs())
         spoiled = [later for later in st.invalidated_by if later in applied]
-        if not spoiled:
-            return
+        if spoiled:
+            self._rebuild_because(f"stage {st.slug} no longer holds on this lab (after "
+                                  f"{', '.join(spoiled)})")
+
+    def _rebuild_because(self, problem: str) -> None:
+        """Destroy and rebuild the lab because of ``problem`` (a sentence), only on a lab the
+        harness built and only when the target allows it; otherwise stop, saying why."""
         if not self.built_by_harness():
-            raise LabError(f"stage {st.slug} no longer holds on this lab (after "
-                           f"{', '.join(spoiled)}) and the harness did not build it")
+            raise LabError(f"{problem}, and the harness did not build this lab: it is not "
+                           f"rebuilt (destroy it first, or build a new one)")
         refused = self.target.rebuild_refusal()
         if refused:
-            raise LabError(f"stage {st.slug} no longer holds on this lab (after "
-                           f"{', '.join(spoiled)}), and it is not rebuilt: {refused}")
-        self.announce(f"stage {st.slug} no longer holds after {', '.join(spoiled)}: "
-                      f"destroying and rebuilding the lab")
+            raise LabError(f"{problem}, and the lab is not rebuilt: {refused}")
+        self.announce(f"{problem}: destroying and rebuilding the lab")
         self._rebuild()
 
     def _rebuild(self) -> None:
@@ -218,25 +221,19 @@ class Lab:
         what = f"{left['kind']} {left['name']}"
         said = f"the run of {when} (pid {left.get('pid')}) did not finish {what}"
         if left["kind"] == "fault":
+            undone = self.target.undo_faults()  # rules and ratios first: then restart
             started = self.target.repair()
             self.state.done("fault", left["name"])
-            self.announce(f"{said}: undone, started again: {', '.join(started) or 'nothing was down'}")
+            self.announce(f"{said}: undone ({'; '.join(undone) or 'no rule or ratio was left'}), "
+                          f"started again: {', '.join(started) or 'nothing was down'}")
             return
         slug = left["name"]
         if slug not in self.target.rebuild_if_unfinished:
             self.announce(f"{said} (not recorded as applied): it is applied again when "
                           f"a scenario needs it")
             return
-        if not self.built_by_harness():
-            raise LabError(f"{said}, which cannot be picked up where it stopped, and the "
-                           f"harness did not build this lab: destroy it first")
-        refused = self.target.rebuild_refusal()
-        if refused:
-            raise LabError(f"{said}, which cannot be picked up where it stopped, and the lab "
-                           f"is not rebuilt: {refused}")
-        self.announce(f"{said} (not recorded as applied), which cannot be picked up where it "
-                      f"stopped: destroying and rebuilding the lab")
-        self._rebuild()
+        self._rebuild_because(f"{said} (not recorded as applied), which cannot be picked up "
+                              f"where it stopped")
 
     def inject_fault(self, fault: str, **options):
         """The target's fault, recorded as unfinished until it is undone: a run stopped in

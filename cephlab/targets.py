@@ -183,6 +183,11 @@ class Target(ABC):
         """Inject a named fault, undo it, and return its report (see cephlab.local.faults)."""
         raise NotOffered(f"the {self.name} target cannot inject {fault}")
 
+    def fault_leftovers(self) -> list[str]:
+        """What of an injected fault is still in place (a partition rule, a lowered ratio),
+        one sentence each, without changing anything; empty where no fault is offered."""
+        return []
+
     def undo_faults(self) -> list[str]:
         """Undo any fault an earlier or failed run left in place (partition rules, lowered
         ratios); return one line per thing undone. Nothing to undo where no fault is offered."""

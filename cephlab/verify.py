@@ -361,7 +361,7 @@ class ReadOnlyMachines:
 MUTATING = frozenset({"apply", "resume", "repair", "destroy", "restart", "inject_fault",
                       "undo_faults", "cephfs_root"})
 READING = frozenset({"sanity_checks", "ceph", "broken", "status", "fail_fast", "causes", "diagnostics",
-                     "describe", "rebuild_refusal", "mon_names", "node_name", "crush_host",
+                     "describe", "rebuild_refusal", "fault_leftovers", "mon_names", "node_name", "crush_host",
                      "node_address", "expected_address", "kube_api", "machines", "endpoint",
                      "credentials", "block_volume", "unavailable", "refusal"})
 
@@ -432,8 +432,8 @@ class ReadOnlyTarget(Target):
     def diagnostics(self) -> str:
         return self.inner.diagnostics()
 
-    def causes(self, detail: bool = False) -> list:
-        return self.inner.causes(detail)
+    def fault_leftovers(self) -> list[str]:
+        return self.inner.fault_leftovers()
 
     def describe(self) -> str:
         return self.inner.describe()

@@ -7,7 +7,7 @@ import json
 import pytest
 from pytest_bdd import parsers, then, when
 
-from cephlab.local import diskfull, nft
+from cephlab.diagnose import full_ratios
 from cephlab.targets import NotOffered
 
 RATIOS_BEFORE = pytest.StashKey[dict]()
@@ -47,21 +47,22 @@ def node_cut_off(lab, node, undo_faults):
 
 @when("the OSDs are pushed past near-full and then past full", target_fixture="fault_report")
 def disks_filled(lab, undo_faults, request):
-    request.node.stash[RATIOS_BEFORE] = diskfull.ratios(lab.ceph.json("osd", "dump"))
+    request.node.stash[RATIOS_BEFORE] = full_ratios(lab.ceph.json("osd", "dump"))
     return lab.inject_fault("disk_full")
 
 
 @then("no partition rule of the lab is left")
 def no_partition_rule(lab):
-    table = nft.table_name(lab.cfg.lab_dir)
-    assert not nft.present(table), f"nftables table inet {table} is still there"
+    left = lab.target.fault_leftovers()
+    assert not left, "; ".join(left)
 
 
 @then("the full ratios are the cluster's own again")
 def ratios_restored(lab, request):
-    now = diskfull.ratios(lab.ceph.json("osd", "dump"))
+    now = full_ratios(lab.ceph.json("osd", "dump"))
     assert now == request.node.stash[RATIOS_BEFORE], f"ratios now {now}, before {request.node.stash[RATIOS_BEFORE]}"
-    assert not lab.state.has(diskfull.FACT), "the lab still records lowered ratios to restore"
+    left = lab.target.fault_leftovers()
+    assert not left, "; ".join(left)
 
 
 @then("the fault was noticed and the lab recovered")

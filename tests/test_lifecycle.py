@@ -106,7 +106,7 @@ def test_a_lab_the_target_may_not_rebuild_is_refused_naming_the_stage(lab, monke
     monkeypatch.setattr(FakeTarget, "refuse_rebuild", "an existing cluster is not ours to wipe")
     FakeTarget.calls.clear()
     with pytest.raises(LabError, match=r"stage ceph_cluster no longer holds on this lab \(after "
-                                       r"extend_storage\), and it is not rebuilt: an existing"):
+                                       r"extend_storage\), and the lab is not rebuilt: an existing"):
         lab.prepare("ceph_cluster")
     assert FakeTarget.calls == [] and lab.state.applied("extend_storage")
 
@@ -116,7 +116,7 @@ def test_a_lab_the_harness_did_not_build_is_never_destroyed(lab, monkeypatch):
     monkeypatch.setattr(type(lab.state), "built_by_harness", property(lambda self: False))
     FakeTarget.calls.clear()
     with pytest.raises(LabError, match="stage ceph_cluster no longer holds on this lab .*"
-                                       "the harness did not build it"):
+                                       "the harness did not build this lab"):
         lab.reach("ceph_cluster")
     assert FakeTarget.calls == []
 

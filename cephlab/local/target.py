@@ -339,6 +339,16 @@ class LocalTarget(Target):
             return faults.mds_failover(self, fs_root=root, **options)
         return super().inject_fault(fault, **options)
 
+    def fault_leftovers(self) -> list[str]:
+        left = []
+        table = nft.table_name(self.cfg.lab_dir)
+        if nft.present(table):
+            left.append(f"the network partition's nftables table {nft.FAMILY} {table} is still there")
+        saved = self.state.get(diskfull.FACT)
+        if saved:
+            left.append(f"the lab still records lowered full ratios to restore ({saved})")
+        return left
+
     def undo_faults(self) -> list[str]:
         """Partition rules are removed whatever runs; lowered ratios are restored when the
         mons run (else after the lab is started again: the lifecycle asks twice)."""
