@@ -62,6 +62,12 @@ def test_lowered_ratios_put_every_osd_past_nearfull_then_full(sample):
     assert 0 < full["nearfull"] < full["backfillfull"] < full["full"] < min(used.values())
 
 
+def test_the_refused_write_is_bounded_by_ten_times_an_allowed_write():
+    assert diskfull.write_bound(0.05) == diskfull.WRITE_BOUND_MIN  # idle machine: 3 s
+    assert diskfull.write_bound(0.6) == 6
+    assert diskfull.write_bound(4.0) == diskfull.WRITE_BOUND  # a loaded machine: the old 10 s
+
+
 def test_lowered_ratios_refuse_osds_that_hold_nothing():
     with pytest.raises(Exception, match="no OSD"):
         diskfull.lowered({}, {"nearfull": 0.85, "backfillfull": 0.9, "full": 0.95}, "full")

@@ -22,22 +22,27 @@ from pathlib import Path
 from typing import Any, Mapping, Optional
 
 from .. import checks, data
+from ..diagnose import FULL_RATIOS as ORDER, full_ratios as ratios
 from ..errors import LabError
 from ..model import BLOCK_POOL, NODES
 from ..waits import wait_for
 from .faults import FaultReport, read_files_bounded, wait_healthy
 
 FACT = "full_ratios"
-#: ``ceph osd set-<name>-ratio`` for each; lowered in this order, restored in reverse, so the
-#: three stay ordered (nearfull <= backfillfull <= full) at every step.
-ORDER = ("nearfull", "backfillfull", "full")
-#: The client's own bound on a write (librados ``rados_osd_op_timeout``), in seconds.
+#: ``ceph osd set-<name>-ratio`` for each of ORDER (cephlab.diagnose.FULL_RATIOS); lowered in
+#: that order, restored in reverse, so the three stay ordered at every step.
+#: The client's own bound on a write (librados ``rados_osd_op_timeout``), in seconds: ten
+#: times what the same write took at near-full (where Ceph still takes writes), at least
+#: WRITE_BOUND_MIN and at most WRITE_BOUND; the CephFS write waits 3 x WRITE_BOUND.
 WRITE_BOUND = 10
+WRITE_BOUND_MIN = 3
+WRITE_BOUND_FACTOR = 10
 
 
-def ratios(osd_dump: Mapping[str, Any]) -> dict[str, float]:
-    """The cluster's three ratios from ``ceph osd dump``."""
-    return {name: round(float(osd_dump[f"{name}_ratio"]), 4) for name in ORDER}
+def write_bound(allowed_write_seconds: float) -> int:
+    """The op timeout for the write that a full cluster must refuse: long enough that a slow
+    machine's ordinary write would complete in it (ten times the one just before)."""
+    return int(min(WRITE_BOUND, max(WRITE_BOUND_MIN, round(WRITE_BOUND_FACTOR * allowed_write_seconds))))
 
 
 def usage(osd_df: Mapping[str, Any]) -> dict[int, float]:
@@ -107,7 +112,9 @@ def disk_full(target, rows=None, fs_root: Optional[Path] = None) -> FaultReport:
                            interval=0.5)
         detect = time.monotonic() - lowered_at
         notes.append(f"OSD_NEARFULL after {detect:.1f}s: {flagged}")
+        started = time.monotonic()
         res = _put(ceph, "fault-full-at-nearfull", os.urandom(4096))
+        bound = write_bound(time.monotonic() - started)
         assert res.rc == 0, f"a write failed at near-full, where Ceph only warns: {res.stderr.strip()[:300]}"
 
         set_ratios(ceph, full)
@@ -115,7 +122,7 @@ def disk_full(target, rows=None, fs_root: Optional[Path] = None) -> FaultReport:
         flagged = wait_for("OSD_FULL raised and the pools flagged full", lambda: _full(ceph),
                            timeout=cfg.timeouts.osds_up, interval=0.5)
         notes.append(f"OSD_FULL after {time.monotonic() - full_at:.1f}s: {flagged}")
-        notes.append(_write_refused(ceph))
+        notes.append(_write_refused(ceph, bound))
         if fs_root:
             notes.append(_file_write_refused(fs_root, timeout=WRITE_BOUND * 3))
         lost = data.read_objects(ceph, BLOCK_POOL, objects)
@@ -172,17 +179,17 @@ def _put(ceph, name: str, blob: bytes, bound: int = 0):
                     check=False, timeout=(bound or 60) + 30)
 
 
-def _write_refused(ceph) -> str:
+def _write_refused(ceph, bound: int) -> str:
     """A write with a bound (the client's own op timeout) must not complete."""
     started = time.monotonic()
-    res = _put(ceph, "fault-full-blocked", os.urandom(4096), bound=WRITE_BOUND)
+    res = _put(ceph, "fault-full-blocked", os.urandom(4096), bound=bound)
     waited = time.monotonic() - started
     said = res.stderr.strip().splitlines()[-1:] or [""]
     assert res.rc != 0, f"a write completed on a full cluster in {waited:.1f}s"
     refused = [f"({errno.ETIMEDOUT})", f"({errno.ENOSPC})", f"({errno.EDQUOT})"]
     assert any(code in said[0] for code in refused), \
         f"the write on a full cluster failed otherwise than by waiting or ENOSPC: {said[0]!r}"
-    return f"a write waited {waited:.1f}s without completing: {said[0]}"
+    return f"a write bounded at {bound}s waited {waited:.1f}s without completing: {said[0]}"
 
 
 def _file_write_refused(root: Path, timeout: float) -> str:
