@@ -67,10 +67,26 @@ LAB_TIMING = (
     # `ceph status` and `health detail` say lags the cluster by ~1 s, not up to 7 s.
     "mgr stats period = 1",
     "mgr tick period = 1",
-    # Peer heartbeats every 2 s, a silent peer reported after 8 s (defaults 6 s / 20 s).
-    # A killed OSD is reported at once anyway (connection refused).
-    "osd heartbeat interval = 2",
-    "osd heartbeat grace = 8",
+    # Peer heartbeats every second, a silent peer reported after 6 s (defaults 6 s / 20 s):
+    # what bounds noticing an OSD cut off by the partition fault. A killed OSD is reported
+    # at once anyway (connection refused). Not lower: at load 12-20 on 2 cores (CI) an OSD
+    # answers late, and a wrongly-marked-down OSD would make waits slower, not faster.
+    "osd heartbeat interval = 1",
+    "osd heartbeat grace = 6",
+    # ... and the grace stays 6 s: the mons otherwise stretch it for an OSD with a history of
+    # being marked down (8.1 s seen), and every fault marks k8s-3's OSD down on purpose.
+    "mon osd adjust heartbeat grace = false",
+    # Every daemon and client pings its mon every second and looks for another after 5 s
+    # without an answer (defaults 10 s / 30 s): a daemon whose mon session was on the node
+    # the partition fault cuts off (k8s-2's MDS was, in a run) otherwise sits 30 s unheard.
+    "mon client ping interval = 1",
+    "mon client ping timeout = 5",
+    # A connection that is not ready after 4 s is dropped and dialled again (default 10 s),
+    # after at most 1 s of back-off (default 15 s): after the partition fault heals, a
+    # connect whose SYNs were dropped would otherwise sit in the kernel's SYN back-off and
+    # then the messenger's, and the cut-off node rejoined 13 s after the heal.
+    "ms connection ready timeout = 4",
+    "ms max backoff = 1",
     # The disks are files on one fast disk, not spindles: no sleep between recovery,
     # PG-deletion or snap-trim operations on "hdd" OSDs (defaults 0.1 s, 5 s, 5 s). Under
     # mClock (18, 20) Ceph zeroes these itself; the wpq scheduler (16) honours them.
@@ -85,6 +101,10 @@ LAB_TIMING = (
     # A backfill or recovery whose reservation was refused retries after 2 s, not 30 s.
     "osd backfill retry interval = 2",
     "osd recovery retry interval = 2",
+    # The mgr moves pgp_num to pg_num in one step, not in steps that misplace at most 5% of
+    # the objects each (a few MB here): the pg_num stage's 32 -> 150 split otherwise waits
+    # for one mgr tick and a round of peering per step.
+    "target max misplaced ratio = 1",
     # Each BlueStore OSD (and each mkfs) reserves 2 x this many kernel AIO events from the
     # machine-wide fs.aio-max-nr (65536 here): at the default 1024, 32 OSDs of all the labs
     # on a machine exhaust it and the next mkfs aborts (io_setup EAGAIN, seen here). A lab
