@@ -148,6 +148,7 @@ class LabSession:
         self.lab = None  # created lazily: tests of the harness itself never build a lab
         self.report = None  # the run's record and HTML report (cephlab.report.collector)
         self.lock = None  # the lab dir's lock (cephlab.lock.LabLock), once the run touches it
+        self.step_seconds: list[tuple[float, str, str]] = []  # (seconds, step, where), as run
 
 
 SESSION = pytest.StashKey[LabSession]()
@@ -404,9 +405,32 @@ def pytest_runtest_makereport(item: pytest.Item, call):
 
 
 FAILED_STEP = pytest.StashKey[str]()
+STEP_START = pytest.StashKey[float]()
+#: How many of the slowest steps the terminal summary lists.
+SLOWEST_STEPS = 8
+
+
+def pytest_bdd_before_step(request, feature, scenario, step, step_func):
+    request.node.stash[STEP_START] = time.monotonic()
+
+
+def _step_done(request, feature, step) -> None:
+    sess = request.config.stash.get(SESSION, None)
+    start = request.node.stash.get(STEP_START, None)
+    if sess is None or start is None:
+        return
+    seconds = time.monotonic() - start
+    where = f"{feature.rel_filename}:{step.line_number}"
+    sess.step_seconds.append((seconds, f"{step.keyword} {step.name}", where))
+    request.node.user_properties.append(("step seconds", f"{seconds:.1f} {where}"))
+
+
+def pytest_bdd_after_step(request, feature, scenario, step, step_func, step_func_args):
+    _step_done(request, feature, step)
 
 
 def pytest_bdd_step_error(request, feature, scenario, step, step_func, step_func_args, exception):
+    _step_done(request, feature, step)
     request.node.stash[FAILED_STEP] = (f"{step.keyword} {step.name}  "
                                        f"({feature.rel_filename}:{step.line_number})")
 
@@ -445,6 +469,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         tr.write_line(line)
     if record.interrupted:
         tr.write_line(f"INTERRUPTED: {sess.report.redact(record.in_progress())}", red=True, bold=True)
+    if sess.step_seconds:
+        slow = sorted(sess.step_seconds, reverse=True)[:SLOWEST_STEPS]
+        tr.write_line(f"slowest steps ({len(sess.step_seconds)} steps took "
+                      f"{sum(s for s, _, _ in sess.step_seconds):.1f}s in all):")
+        for seconds, text, where in slow:
+            tr.write_line(f"  {seconds:6.1f}s  {text[:70]}  ({where})")
     if sess.lab is not None and sess.lab.fault_reports:
         tr.section("fault injection")
         tr.write_line(f"{'fault':<26}{'detect s':>9}{'recover s':>10}{'lost':>6}  checked; injected")
