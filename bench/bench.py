@@ -91,6 +91,8 @@ class Figures:
 
     def put(self, name: str, seconds: float, note: str = "") -> None:
         self.values[name] = (seconds, note)
+        # as it is measured, on stderr: a bench stopped later still shows what it had
+        print(f"  measured {name}: {seconds:.1f}s ({load()})", file=sys.stderr, flush=True)
 
 
 def child_env() -> dict:
@@ -289,14 +291,27 @@ def main() -> int:
             tree = export(args.before, base / "before-tree")
             before = measure(tree, base / "before", args.prefix, args.ceph, not args.skip_full)
         now = measure(ROOT, base / "now", args.prefix, args.ceph, not args.skip_full)
-        data_lines = data_bench(base / "data", args.prefix, args.ceph) if not args.skip_data else []
+        worst = print_table(now, before, args.before)
+        if not args.skip_data:  # after the table: a failure here loses no figure above
+            try:
+                for line in data_bench(base / "data", args.prefix, args.ceph):
+                    print(line, flush=True)
+            except Exception as exc:  # noqa: BLE001 - the figures above stand; say what broke
+                print(f"data figures: not measured ({type(exc).__name__}: {exc})", flush=True)
+                worst = 1
+    return worst
+
+
+def print_table(now: Figures, before: Optional[Figures], ref: Optional[str]) -> int:
+    """The figures beside their targets and before-figures; 1 when one is over its target
+    or a fault lost something."""
     worst = 0
     print(f"{'figure':<46}{'seconds':>9}{'target':>8}  {'verdict':<7}  before")
     for name, (secs, note) in now.values.items():
         target, ok = verdict(name, secs)
         worst |= 1 if ok == "OVER" else 0
         if before is not None and name in before.values:
-            was = f"{before.values[name][0]:.1f} (measured now at {args.before})"
+            was = f"{before.values[name][0]:.1f} (measured now at {ref})"
         elif name in RECORDED:
             was = f"{RECORDED[name][0]:.1f} ({RECORDED[name][1]})"
         else:
@@ -310,9 +325,8 @@ def main() -> int:
         print(line)
     if before is not None:
         for line in before.lines:
-            print(f"before ({args.before}): {line}")
-    for line in data_lines:
-        print(line)
+            print(f"before ({ref}): {line}")
+    sys.stdout.flush()
     return worst
 
 
@@ -391,7 +405,7 @@ def ghost_bench(lab) -> str:
     from cephlab.k8s.versions import GHOST
     from cephlab.stages import get
 
-    why = lab.target.skip_reason(get("ghost"))
+    why = lab.why_not(get("ghost"))
     if why:
         return f"Ghost: not measured ({why})"
     lab.reach("ghost")
