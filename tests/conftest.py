@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -39,3 +40,17 @@ def run_harness(*args: str, env: dict | None = None, timeout: float = 600) -> su
     return subprocess.run([sys.executable, "-m", "pytest", "features/", "-p", "no:cacheprovider",
                            *args], cwd=ROOT, env=full_env, capture_output=True, text=True,
                           timeout=timeout)
+
+
+@contextmanager
+def destroyed_at_end(lab_dir: Path):
+    """The lab in ``lab_dir`` is destroyed when the block ends, however it ends: a module's
+    lab whose set-up failed included (it was left running once, and pytest's pruning of old
+    temporary directories then moved a running lab's directory from under its daemons)."""
+    try:
+        yield lab_dir
+    finally:
+        if (Path(lab_dir) / "state.json").exists():
+            from cephlab.lab import Lab
+
+            Lab.open(lab_dir, announce=lambda _: None, for_destroy=True).destroy()

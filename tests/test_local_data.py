@@ -17,7 +17,7 @@ from cephlab.config import LabConfig
 from cephlab.lab import Lab
 from cephlab.local import blockdb
 from cephlab.local.cluster import missing_binaries
-from tests.conftest import loopback_prefix, run_harness
+from tests.conftest import loopback_prefix, destroyed_at_end, run_harness
 
 pytestmark = pytest.mark.skipif(bool(missing_binaries()) or bool(blockdb.unavailable()),
                                 reason=f"needs Ceph, MariaDB and root: "
@@ -45,13 +45,10 @@ def _lab(path):
 @pytest.fixture(scope="module")
 def lab_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "lab"
-    res = run_harness(*_args(path, scale="1"), "-k", SELECT)
-    if res.returncode != 0 and (path / "state.json").exists():
-        _lab(path).destroy()  # a set-up that failed leaves no lab running behind it
-    assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
-    yield path
-    if (path / "state.json").exists():
-        _lab(path).destroy()
+    with destroyed_at_end(path):
+        res = run_harness(*_args(path, scale="1"), "-k", SELECT)
+        assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
+        yield path
 
 
 def test_radosgw_stopped(lab_dir):

@@ -22,7 +22,7 @@ from cephlab.__main__ import main
 from cephlab.lab import Lab
 from cephlab.local.cluster import missing_binaries
 from cephlab.redtime import time_to_red
-from tests.conftest import ROOT, loopback_prefix, run_harness
+from tests.conftest import ROOT, loopback_prefix, destroyed_at_end, run_harness
 
 pytestmark = pytest.mark.skipif(bool(missing_binaries()),
                                 reason=f"Ceph is not installed (missing {missing_binaries()}); "
@@ -34,13 +34,10 @@ PREFIX = loopback_prefix(15)
 @pytest.fixture(scope="module")
 def lab_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("diagnose") / "lab"
-    res = run_harness(*_args(path), "-k", "ceph_cluster")
-    if res.returncode != 0 and (path / "state.json").exists():  # leave no daemon behind
-        Lab.open(path, announce=lambda _: None).destroy()
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
-    yield path
-    if (path / "state.json").exists():
-        Lab.open(path, announce=lambda _: None).destroy()
+    with destroyed_at_end(path):
+        res = run_harness(*_args(path), "-k", "ceph_cluster")
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+        yield path
 
 
 def _args(path, *extra):

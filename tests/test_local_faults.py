@@ -23,7 +23,7 @@ from cephlab.lab import Lab
 from cephlab.local import blockdb, diskfull, nft
 from cephlab.local.cluster import missing_binaries
 from cephlab.waits import wait_for
-from tests.conftest import ROOT, loopback_prefix, run_harness
+from tests.conftest import ROOT, loopback_prefix, destroyed_at_end, run_harness
 
 pytestmark = pytest.mark.skipif(
     bool(missing_binaries()) or bool(blockdb.unavailable()) or bool(nft.unavailable()),
@@ -77,12 +77,11 @@ def _tail(res) -> str:
 @pytest.fixture(scope="module")
 def lab_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("faults") / "lab"
-    res = run_harness(*_args(path), "-k", f"({PARTITION}) or ({FULL})", timeout=1500)
-    assert res.returncode == 0, _tail(res) + res.stderr[-2000:]
-    assert "network_partition" in res.stdout and "disk_full" in res.stdout
-    yield path
-    if (path / "state.json").exists():
-        _lab(path).destroy()
+    with destroyed_at_end(path):
+        res = run_harness(*_args(path), "-k", f"({PARTITION}) or ({FULL})", timeout=1500)
+        assert res.returncode == 0, _tail(res) + res.stderr[-2000:]
+        assert "network_partition" in res.stdout and "disk_full" in res.stdout
+        yield path
     assert not nft.present(nft.table_name(path)), "destroy left the partition table"
 
 

@@ -23,7 +23,7 @@ from cephlab.targets import why_not
 from cephlab.local import blockdb, ghost, ghost_install, mounts
 from cephlab.local.cluster import missing_binaries
 from cephlab.local.target import LocalTarget, fuse_unavailable
-from tests.conftest import loopback_prefix, run_harness
+from tests.conftest import loopback_prefix, destroyed_at_end, run_harness
 
 PREFIX = loopback_prefix(9)
 TABLES = "ghost and own_tables"  # the first scenario: blog, version, tables, migrations
@@ -109,11 +109,10 @@ def _lab(path):
 @pytest.fixture(scope="module")
 def lab_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("ghost") / "lab"
-    res = run_harness(*_args(path), "-k", "ghost", timeout=1800)
-    assert res.returncode == 0, res.stdout[-5000:] + res.stderr[-2000:]
-    yield path
-    if (path / "state.json").exists():
-        _lab(path).destroy()
+    with destroyed_at_end(path):
+        res = run_harness(*_args(path), "-k", "ghost", timeout=1800)
+        assert res.returncode == 0, res.stdout[-5000:] + res.stderr[-2000:]
+        yield path
 
 
 @lab_only

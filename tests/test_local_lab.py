@@ -20,7 +20,7 @@ from cephlab.config import LabConfig, Timeouts
 from cephlab.errors import DaemonExited
 from cephlab.lab import Lab
 from cephlab.local.cluster import missing_binaries
-from tests.conftest import loopback_prefix, run_harness
+from tests.conftest import loopback_prefix, destroyed_at_end, run_harness
 
 pytestmark = pytest.mark.skipif(bool(missing_binaries()),
                                 reason=f"Ceph is not installed (missing {missing_binaries()}); "
@@ -32,11 +32,10 @@ PREFIX = loopback_prefix(7)
 @pytest.fixture(scope="module")
 def lab_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("kept") / "lab"
-    res = run_harness(*_args(path), "-k", "ceph_cluster")
-    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
-    yield path
-    if (path / "state.json").exists():
-        _lab(path).destroy()
+    with destroyed_at_end(path):
+        res = run_harness(*_args(path), "-k", "ceph_cluster")
+        assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-2000:]
+        yield path
 
 
 def _args(path, *extra):

@@ -23,7 +23,7 @@ from cephlab import browser as chromium
 from cephlab.config import LabConfig
 from cephlab.lab import Lab
 from cephlab.local.cluster import missing_binaries
-from tests.conftest import ROOT, loopback_prefix, run_harness
+from tests.conftest import ROOT, loopback_prefix, destroyed_at_end, run_harness
 
 pytestmark = pytest.mark.skipif(bool(missing_binaries()),
                                 reason=f"Ceph is not installed (missing {missing_binaries()}); "
@@ -59,9 +59,8 @@ def _lab(path):
 @pytest.fixture(scope="module")
 def lab_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("report-lab") / "lab"
-    yield path
-    if (path / "state.json").exists():
-        _lab(path).destroy()
+    with destroyed_at_end(path):
+        yield path
 
 
 @pytest.mark.skipif(not FOUND.usable, reason=FOUND.missing or "browser present")

@@ -20,7 +20,7 @@ import pytest
 from cephlab import model, procs, verify
 from cephlab.lab import Lab
 from cephlab.local.cluster import missing_binaries
-from tests.conftest import loopback_prefix, run_harness
+from tests.conftest import loopback_prefix, destroyed_at_end, run_harness
 
 PREFIX = loopback_prefix(8)
 PREFIX_BEFORE_PG_NUM = loopback_prefix(18)  #: the second lab, stopped before pg_num
@@ -35,12 +35,12 @@ pytestmark = pytest.mark.skipif(bool(missing_binaries()) or os.geteuid() != 0,
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     lab_dir = tmp_path_factory.mktemp("verify") / "lab"
-    res = run_harness("--lab-target=local", f"--lab-dir={lab_dir}", f"--lab-ip-prefix={PREFIX}",
-                      "--lab-destroy=never", "-m", BUILT, "-k", "not browser",
-                      env={"LAB_TIMEOUT_SCALE": SCALE}, timeout=1800)
-    assert res.returncode == 0, res.stdout[-4000:]
-    yield lab_dir
-    Lab.open(lab_dir, announce=lambda s: None).destroy()
+    with destroyed_at_end(lab_dir):
+        res = run_harness("--lab-target=local", f"--lab-dir={lab_dir}", f"--lab-ip-prefix={PREFIX}",
+                          "--lab-destroy=never", "-m", BUILT, "-k", "not browser",
+                          env={"LAB_TIMEOUT_SCALE": SCALE}, timeout=1800)
+        assert res.returncode == 0, res.stdout[-4000:]
+        yield lab_dir
 
 
 def _lab(lab_dir: Path) -> Lab:
@@ -212,14 +212,14 @@ def before_pg_num(tmp_path_factory):
     pg_num stage, so both pools keep their old pg_num (32). Cheaper and truer than merging
     the first lab's 150 PGs back to 32 (about 25 minutes of PG merges on two cores)."""
     lab_dir = tmp_path_factory.mktemp("verify-pg") / "lab"
-    res = run_harness("--lab-target=local", f"--lab-dir={lab_dir}",
-                      f"--lab-ip-prefix={PREFIX_BEFORE_PG_NUM}", "--lab-destroy=never",
-                      "-m", "ceph_cluster or block_pool or shared_filesystem or extend_storage "
-                      "or toolbox", "-k", "not browser and not faults",
-                      env={"LAB_TIMEOUT_SCALE": SCALE}, timeout=1800)
-    assert res.returncode == 0, res.stdout[-4000:]
-    yield lab_dir
-    Lab.open(lab_dir, announce=lambda s: None).destroy()
+    with destroyed_at_end(lab_dir):
+        res = run_harness("--lab-target=local", f"--lab-dir={lab_dir}",
+                          f"--lab-ip-prefix={PREFIX_BEFORE_PG_NUM}", "--lab-destroy=never",
+                          "-m", "ceph_cluster or block_pool or shared_filesystem or extend_storage "
+                          "or toolbox", "-k", "not browser and not faults",
+                          env={"LAB_TIMEOUT_SCALE": SCALE}, timeout=1800)
+        assert res.returncode == 0, res.stdout[-4000:]
+        yield lab_dir
 
 
 def test_pg_num_left_at_its_old_value(before_pg_num, tmp_path):
