@@ -2,7 +2,7 @@
 """Wall-time benchmark of the local target: each figure printed beside its target and the
 figure before the speed work (issue 10).
 
-    python bench/bench.py [--prefix 127.0.8] [--ceph 20] [--before REF] [--skip-full] [--skip-data]
+    python bench/bench.py [--prefix 127.0.40] [--ceph 20] [--before REF] [--skip-full] [--skip-data]
 
 1. bring-up: a fresh local lab to 3 OSDs up and in (stage ceph_cluster)
 2. full run: `pytest features/ --lab-target=local` on a fresh lab dir; from its junit file
@@ -277,7 +277,8 @@ def verdict(name: str, secs: float) -> tuple[str, str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--prefix", default="127.0.8", help="loopback prefix for the benchmark labs")
+    parser.add_argument("--prefix", default="127.0.40",
+                        help="loopback prefix for the benchmark labs (the tests use 127.0.5-34)")
     parser.add_argument("--ceph", default="20", help="the Ceph release (--lab-ceph), default 20")
     parser.add_argument("--before", metavar="REF", help="also measure this git revision, in this run")
     parser.add_argument("--skip-full", action="store_true", help="skip the full runs (the longest)")
