@@ -113,6 +113,10 @@ LAB_TIMING = (
 )
 
 
+#: Ceph's own daemons, in the order they are started (a client of the lab is not one of them).
+CEPH_DAEMON_PREFIXES = ("mon.", "mgr.", "osd.", "mds.", "client.rgw.")
+
+
 class LocalCluster:
     def __init__(self, cfg: LabConfig, state: LabState):
         self.cfg = cfg
@@ -146,6 +150,10 @@ class LocalCluster:
         with self._lock:
             self.state.doc["daemons"].pop(name, None)
             self.state.save()
+
+    def ceph_daemons(self) -> list[str]:
+        """The names of the lab's Ceph daemons (mons, mgrs, OSDs, MDSs, RGWs), not its clients."""
+        return [r.name for r in self.records() if r.name.startswith(CEPH_DAEMON_PREFIXES)]
 
     def assert_daemons_running(self, names: Optional[Iterable[str]] = None) -> None:
         """Fail fast: raise DaemonExited if a daemon the lab expects is gone."""
@@ -546,8 +554,7 @@ class LocalCluster:
         started = []
         if any(not procs.is_alive(r) for r in self.records()):
             self.env.ensure_mounted()  # after a reboot the root's mounts are gone too
-        order = ("mon.", "mgr.", "osd.", "mds.", "client.rgw.")
-        for prefix in order:
+        for prefix in CEPH_DAEMON_PREFIXES:
             for rec in self.records():
                 if rec.name.startswith(prefix) and not procs.is_alive(rec):
                     new = procs.spawn(rec.name, rec.argv, Path(rec.log))

@@ -98,11 +98,14 @@ class LocalTarget(Target):
     def repair(self) -> list[str]:
         """Start whatever of the lab is not running; release stale mounts first."""
         started = self.cluster.restart_missing()
-        for rec in self.cluster.records():
-            if rec.name.startswith("client.fuse-") and not procs.is_alive(rec):
-                self._unmount(rec)
-                self.mount_cephfs(rec.name[len("client.fuse-"):])
-                started.append(rec.name)
+        # Every dead CephFS client's stale mount is released before any is mounted again.
+        dead = [rec for rec in self.cluster.records()
+                if rec.name.startswith("client.fuse-") and not procs.is_alive(rec)]
+        for rec in dead:
+            self._unmount(rec)
+        for rec in dead:
+            self.mount_cephfs(rec.name[len("client.fuse-"):])
+            started.append(rec.name)
         if self.state.applied("mysql"):
             started += [f"mysql chain: {part}" for part in self.mysql.ensure()]
         if self.state.applied("ghost"):
@@ -398,9 +401,13 @@ class LocalTarget(Target):
         mnt.mkdir(parents=True, exist_ok=True)
         # A mount before rank 0 is active fails ("probably no MDS server is up?"): right after
         # the filesystem stage, and when a stopped lab is started again (repair, resume).
+        # Only Ceph's own daemons decide whether rank 0 becomes active: a client that is
+        # down too (another mount, rbd-fuse, MariaDB, Ghost after a crash) is started later
+        # by the same repair, and must not end this wait. After a crash the MDS waits in
+        # up:reconnect for the dead clients' sessions (mds_reconnect_timeout, 45 s).
         wait_for(f"an active MDS of {FS_NAME} before mounting it", self._mds_active,
                  timeout=self.cfg.timeouts.mds, interval=1,
-                 fail_fast=self.cluster.assert_daemons_running)
+                 fail_fast=lambda: self.cluster.assert_daemons_running(self.cluster.ceph_daemons()))
         argv = ["ceph-fuse", "-f", "-c", str(self.cluster.conf), "--id", "admin",
                 "--client_fs", FS_NAME, "--admin-socket", "", str(mnt)]
         rec = self.cluster.spawn_client(rec_name, argv)
