@@ -13,7 +13,6 @@ import signal
 import pytest
 
 from cephlab import procs
-from cephlab.config import LabConfig
 from cephlab.lab import Lab
 from cephlab.local import blockdb
 from cephlab.local.cluster import missing_binaries
@@ -38,8 +37,8 @@ def _args(path, *extra, scale: str = "0.3"):
 
 
 def _lab(path):
-    return Lab(LabConfig(target="local", target_reason="test", lab_dir=path, ip_prefix=PREFIX),
-               announce=lambda text: None)
+    """The kept lab with the options it was built with (its Ceph release included)."""
+    return Lab.open(path, announce=lambda text: None)
 
 
 @pytest.fixture(scope="module")

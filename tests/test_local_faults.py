@@ -18,7 +18,6 @@ import time
 import pytest
 
 from cephlab import checks
-from cephlab.config import LabConfig
 from cephlab.lab import Lab
 from cephlab.local import blockdb, diskfull, nft
 from cephlab.local.cluster import missing_binaries
@@ -42,8 +41,8 @@ def _args(path, *extra, scale="1"):
 
 
 def _lab(path):
-    return Lab(LabConfig(target="local", target_reason="test", lab_dir=path, ip_prefix=PREFIX),
-               announce=lambda text: None)
+    """The kept lab with the options it was built with (its Ceph release included)."""
+    return Lab.open(path, announce=lambda text: None)
 
 
 def _nothing_left(path) -> None:

@@ -20,7 +20,6 @@ import time
 import pytest
 
 from cephlab import browser as chromium
-from cephlab.config import LabConfig
 from cephlab.lab import Lab
 from cephlab.local.cluster import missing_binaries
 from tests.conftest import ROOT, loopback_prefix, destroyed_at_end, run_harness
@@ -52,8 +51,8 @@ def _env():
 
 
 def _lab(path):
-    return Lab(LabConfig(target="local", target_reason="test", lab_dir=path, ip_prefix=PREFIX),
-               announce=lambda text: None)
+    """The kept lab with the options it was built with (its Ceph release included)."""
+    return Lab.open(path, announce=lambda text: None)
 
 
 @pytest.fixture(scope="module")
