@@ -221,11 +221,11 @@ class Lab:
         what = f"{left['kind']} {left['name']}"
         said = f"the run of {when} (pid {left.get('pid')}) did not finish {what}"
         if left["kind"] == "fault":
-            undone = self.target.undo_faults()  # rules and ratios first: then restart
+            for what in self.target.undo_faults():  # rules and ratios first: then restart
+                self.announce(f"kept lab: {what}")
             started = self.target.repair()
             self.state.done("fault", left["name"])
-            self.announce(f"{said}: undone ({'; '.join(undone) or 'no rule or ratio was left'}), "
-                          f"started again: {', '.join(started) or 'nothing was down'}")
+            self.announce(f"{said}: undone, started again: {', '.join(started) or 'nothing was down'}")
             return
         slug = left["name"]
         if slug not in self.target.rebuild_if_unfinished:

@@ -25,7 +25,7 @@ from cephlab import procs
 from cephlab.__main__ import main
 from cephlab.local.cluster import missing_binaries
 from cephlab.procs import DaemonRecord
-from tests.conftest import ROOT, loopback_prefix, run_harness
+from tests.conftest import ROOT, destroyed_at_end, loopback_prefix, run_harness
 
 pytestmark = pytest.mark.skipif(bool(missing_binaries()),
                                 reason=f"Ceph is not installed (missing {missing_binaries()})")
@@ -113,6 +113,14 @@ def _next_run_passes(lab_dir: Path, prefix: str, k: str, key: str, slug: str, *e
     return out
 
 
+@pytest.fixture(autouse=True)
+def no_lab_left(tmp_path):
+    """A test that fails half way leaves no lab running behind it (each test's lab is
+    tmp_path/lab; one that passed has destroyed it already)."""
+    with destroyed_at_end(tmp_path / "lab"):
+        yield
+
+
 def test_bootstrap_and_osd_creation_stopped_then_rebuilt(tmp_path):
     lab_dir, prefix = tmp_path / "lab", loopback_prefix(31)
     mons_up = lambda st: any(n.startswith("mon.") for n in st.get("daemons", {})) \
@@ -160,8 +168,7 @@ def test_a_fault_stopped_half_way_is_undone_by_the_next_run(tmp_path):
     assert _state(lab_dir)["unfinished"]["name"] == "node_stopped"
     assert not _lab_processes(lab_dir) - _recorded_alive(lab_dir)
     out = _next_run_passes(lab_dir, prefix, k, "10c", "faults")
-    assert re.search(r"did not finish fault node_stopped: undone \(no rule or ratio was left\), "
-                     r"started again: .*mon\.k8s-3", out), out[-4000:]
+    assert "did not finish fault node_stopped: undone, started again: " in out
     assert "mon.k8s-3" in out
     assert not lab_dir.exists() and not _lab_processes(lab_dir)
 

@@ -106,6 +106,7 @@ def _restart(target, names: list[str]) -> None:
 def osd_killed_during_writes(target, node: str = NODES[-1]) -> FaultReport:
     ceph, osd = target.ceph, osds_of(target, node)[0]
     name = f"osd.{osd}"
+    wait_healthy(target, f"a healthy lab before killing {name}")
     writer = Writer(ceph, BLOCK_POOL, "fault-osd")
     writer.start()
     try:
@@ -140,6 +141,9 @@ def node_stopped(target, node: str = NODES[-1], rows: Callable[[], list] | None 
                  fs_root: Path | None = None) -> FaultReport:
     """Every daemon of ``node`` killed at once (mon, OSDs, MDS): a node that lost power."""
     ceph = target.ceph
+    # From a healthy lab only: right after a stopped run's fault was undone, k8s-3's OSD can
+    # still be marked down, and "noticed down" would hold before anything was killed.
+    wait_healthy(target, f"a healthy lab before stopping {node}")
     objects = data.write_objects(ceph, BLOCK_POOL, f"fault-node-{node}")
     files = data.write_files(fs_root, f"fault-node-{node}") if fs_root else {}
     rows_before = rows() if rows else []
@@ -153,7 +157,8 @@ def node_stopped(target, node: str = NODES[-1], rows: Callable[[], list] | None 
 
     def noticed():
         quorum, dump = target.cluster.json_at_once(("quorum_status",), ("osd", "dump"))
-        checks.assert_quorum(quorum, others)
+        in_quorum = checks.assert_quorum(quorum, others)
+        assert node not in in_quorum, f"mon.{node} still in quorum ({', '.join(in_quorum)})"
         _down_in(dump, osds_of(target, node))
     wait_for(f"{node} noticed down (quorum of {', '.join(others)}, its OSDs down)", noticed,
              timeout=target.cfg.timeouts.osds_up, interval=POLL)
@@ -184,6 +189,7 @@ def mds_failover(target, fs_root: Path) -> FaultReport:
     def by_state():
         return checks.assert_filesystem(ceph.json("fs", "status", FS_NAME), metadata_pool=FS_METADATA,
                                         data_pools=[FS_DATA])
+    wait_healthy(target, "a healthy lab before killing the active MDS")
     before = by_state()
     active = before["active"][0]
     files = data.write_files(fs_root, "fault-mds")
