@@ -507,10 +507,15 @@ class LocalCluster:
 
     def wait_osds(self) -> None:
         layout = self.expected_layout()
-        wait_for(f"{sum(layout.values())} OSDs up and in", lambda: checks.assert_osds(
-            *self.json_at_once(("osd", "dump"), ("osd", "tree")), layout),
-            timeout=self.cfg.timeouts.osds_up, interval=0.5,
-            fail_fast=lambda: self.assert_daemons_running(self.osd_map().keys()))
+
+        def probe():
+            # The processes first: right after an OSD is killed the map still says it is up
+            # (its peers report it within a heartbeat), and "up and in" would hold at once.
+            self.assert_daemons_running(self.osd_map().keys())
+            return checks.assert_osds(*self.json_at_once(("osd", "dump"), ("osd", "tree")), layout)
+        wait_for(f"{sum(layout.values())} OSDs up and in", probe,
+                 timeout=self.cfg.timeouts.osds_up, interval=0.5,
+                 fail_fast=lambda: self.assert_daemons_running(self.osd_map().keys()))
 
     def remove_node_osds(self, node: str) -> list[int]:
         """out → wait until drained (every PG active+clean elsewhere, and Ceph says the OSDs
