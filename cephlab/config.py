@@ -12,12 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from . import registry
 from .errors import ConfigError
 from .lock import only_lock_file
 from .model import LOCAL_IP_PREFIX, NODES
 from .state import LabOptions
 
-TARGET_NAMES = ("local", "vagrant", "cluster", "auto")
+TARGET_NAMES = (*registry.TARGETS, registry.AUTO)
 DESTROY_POLICIES = ("passing", "always", "never")
 
 

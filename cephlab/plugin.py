@@ -13,6 +13,7 @@ from typing import Optional
 
 import pytest
 
+from . import registry
 from . import stages as S
 from . import waits
 from .config import DESTROY_POLICIES, LabConfig, Timeouts, check_lab_dir, env_or, resolve_target
@@ -21,7 +22,7 @@ from .model import LOCAL_IP_PREFIX
 
 OPTIONS = (
     # (option, env var, ini name, help)
-    ("--lab-target", "LAB_TARGET", "lab_target", "where the lab runs: local, vagrant, cluster, auto"),
+    ("--lab-target", "LAB_TARGET", "lab_target", f"where the lab runs: {registry.choices_text()}"),
     ("--lab-dir", "LAB_DIR", "lab_dir", "the lab's state directory (default .lab/<target>)"),
     ("--lab-destroy", "LAB_DESTROY", "lab_destroy",
      "teardown policy: passing (destroy when all passed), always, never"),

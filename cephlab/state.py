@@ -67,6 +67,8 @@ FACTS: dict[str, Fact] = {f.key: f for f in (
          "stage slug -> the objects, image and files written before it (the data Given step)"),
     Fact("k8s_applied", list, "objects the Kubernetes engine applied (cluster, vagrant)"),
     Fact("vagrant_provider", str, "the provider of the lab's VMs (vagrant)"),
+    Fact("nodes", dict, "the node containers: per node its root, namespace, init pid, loop "
+                        "devices, and the forwarders' pids (nodes)"),
     Fact("fsid", str, "the local Ceph cluster's fsid (local)"),
     Fact("osds", dict, "osd.N -> node, device, uuid of the local OSDs (local)"),
     Fact("mysql_loop", (str, type(None)), "the loop device under MariaDB's XFS (local)"),

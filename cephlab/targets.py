@@ -19,6 +19,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional
 
+from . import registry
 from . import stages as S
 from .ceph import CephRunner
 from .config import LabConfig
@@ -195,12 +196,9 @@ class Target(ABC):
 
 
 # ---------------------------------------------------------------------------- the table
-#: Target name -> "module:Class" (imported on first use: the engines import this module).
-TARGETS: dict[str, str] = {
-    "local": "cephlab.local.target:LocalTarget",
-    "vagrant": "cephlab.k8s.vagrant_target:VagrantTarget",
-    "cluster": "cephlab.k8s.cluster_target:ClusterTarget",
-}
+#: Target name -> its registry entry (:mod:`cephlab.registry`; classes imported on first use:
+#: the engines import this module).
+TARGETS = registry.TARGETS
 #: Replacements by name, for the harness's own tests (stand-ins wired to fakes).
 OVERRIDES: dict[str, type[Target]] = {}
 
@@ -209,7 +207,7 @@ def target_class(name: str) -> type[Target]:
     if name in OVERRIDES:
         return OVERRIDES[name]
     try:
-        module, _, cls = TARGETS[name].partition(":")
+        module, _, cls = TARGETS[name].where.partition(":")
     except KeyError:
         raise ConfigError(f"unknown lab target {name!r}; choose one of: {', '.join(TARGETS)}") from None
     import importlib
@@ -233,8 +231,9 @@ def why_not(target: str | type[Target], stage: Stage | str,
         return f"stage {stage.slug} is not run: {cls.provided[stage.slug]}"
     if stage.slug not in cls.supported:
         if stage.kubernetes and not cls.has_kubernetes:
+            others = " or ".join(f"--lab-target={n}" for n in registry.kubernetes_targets())
             return (f"stage {stage.slug} needs Kubernetes; the {cls.name} target has none "
-                    f"(run it with --lab-target=vagrant or --lab-target=cluster)")
+                    f"(run it with {others})")
         return cls.not_built.get(stage.slug) or f"the {cls.name} target has no {stage.slug} stage"
     if needs_kubernetes and not cls.has_kubernetes:  # the stage runs here, this scenario not
         return (f"this scenario of stage {stage.slug} asks the Kubernetes API; the {cls.name} "

@@ -55,7 +55,7 @@ def test_vagrant_stages_run_twice_and_an_unguarded_init_is_refused(tmp_path, mon
     from tests.test_vagrant_target import NODES, new_lab, tool_bin
 
     log = tmp_path / "calls.jsonl"
-    bin_dir = tool_bin(tmp_path, "vagrant", "kubectl", "VBoxManage")
+    bin_dir = tool_bin(tmp_path, "vagrant", "kubectl", "VBoxManage", "curl")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin")
     monkeypatch.setenv("FAKE_VAGRANT_LOG", str(log))
     for var in ("VAGRANT_CWD", "VAGRANT_DOTFILE_PATH", "LAB_PROVIDER", "KUBECONFIG",

@@ -30,21 +30,21 @@ from cephlab.k8s.vagrant_target import VagrantTarget  # noqa: E402
 FAKE_VAGRANT = ROOT / "tests" / "fake_vagrant" / "vagrant"
 NODES = ("k8s-1", "k8s-2", "k8s-3")
 ADMIN_CONTEXT = "kubernetes-admin@kubernetes"
-# records its call in the shared log, then acts as the stateful stand-in kubectl
+# records its call in the shared log, then acts as the stateful stand-in kubectl (or curl)
 # (tests/standins) on the cluster state in FAKE_CLUSTER_STATE
 FAKE_KUBECTL = f"""#!{sys.executable}
 import json, os, sys
 sys.path.insert(0, {str(ROOT)!r})
 argv = sys.argv[1:]
 with open(os.environ["FAKE_VAGRANT_LOG"], "a") as fh:
-    fh.write(json.dumps({{"tool": "kubectl", "argv": argv,
+    fh.write(json.dumps({{"tool": os.path.basename(sys.argv[0]), "argv": argv,
                          "env": {{"KUBECONFIG": os.environ.get("KUBECONFIG", "")}}}}) + "\\n")
 fail = os.environ.get("FAKE_KUBECTL_FAIL")
 if fail and fail in argv:
     sys.stderr.write("fake kubectl: " + fail + " failed as requested\\n")
     sys.exit(1)
 from tests.standins.tools import main
-sys.exit(main("kubectl", argv, os.environ["FAKE_CLUSTER_STATE"], os.devnull))
+sys.exit(main(os.path.basename(sys.argv[0]), argv, os.environ["FAKE_CLUSTER_STATE"], os.devnull))
 """
 
 
@@ -61,7 +61,7 @@ def tool_bin(tmp_path: Path, *tools: str) -> Path:
         if tool == "vagrant":
             path.symlink_to(FAKE_VAGRANT)
             continue
-        path.write_text(FAKE_KUBECTL if tool == "kubectl" else STAND_IN.get(tool, "#!/bin/sh\nexit 0\n"))
+        path.write_text(FAKE_KUBECTL if tool in ("kubectl", "curl") else STAND_IN.get(tool, "#!/bin/sh\nexit 0\n"))
         path.chmod(0o755)
     return bin_dir
 
@@ -75,7 +75,7 @@ def tools(tmp_path, monkeypatch):
     """vagrant, kubectl and VBoxManage stand-ins first on PATH; returns a reader of the calls
     of both recording tools, in order, as (tool, argv, env)."""
     log = tmp_path / "calls.jsonl"
-    bin_dir = tool_bin(tmp_path, "vagrant", "kubectl", "VBoxManage")
+    bin_dir = tool_bin(tmp_path, "vagrant", "kubectl", "VBoxManage", "curl")
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}"
                                f"{os.pathsep}/usr/bin{os.pathsep}/bin")
     monkeypatch.setenv("FAKE_VAGRANT_LOG", str(log))
@@ -226,7 +226,8 @@ def test_stages_vms_to_master_isolation_run_in_order(tmp_path, tools):
         f"{ssh} k8s-1 -c sudo cat /etc/kubernetes/admin.conf",
         "kubectl version",
         # stage cni
-        "kubectl --context kubernetes-admin@kubernetes apply --server-side -f https://",
+        "curl -fsSL --retry 5 --retry-connrefused --retry-all-errors --retry-delay 3 --max-time 120 https://",
+        "kubectl --context kubernetes-admin@kubernetes apply --server-side -f -",
         "get nodes -o wide",
         # stage master_isolation: the taint is read through the API and removed
         "taint nodes k8s-1 node-role.kubernetes.io/control-plane:NoSchedule-",
@@ -239,7 +240,7 @@ def test_stages_vms_to_master_isolation_run_in_order(tmp_path, tools):
     assert kube.get_json("ConfigMap", "kubernetes-services-endpoint", "kube-system")["data"][
         "IP_AUTODETECTION_METHOD"] == "kubernetes-internal-ip"
     assert [line.split()[2] for line in lines if "kubeadm join" in line] == ["k8s-2", "k8s-3"]
-    assert "calico" in next(line for line in lines if "apply --server-side" in line).lower()
+    assert "calico" in next(line for line in lines if line.startswith("curl ")).lower()
     for node in NODES:   # every node checked: address and both data disks
         assert any(f"ssh {node} --command ip -4 -o addr show" in line for line in lines)
         for dev in ("sdc", "sdd"):

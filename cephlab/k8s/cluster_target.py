@@ -16,15 +16,16 @@ from ..config import LabConfig
 from ..errors import ConfigError, LabError
 from ..model import SERVICE_NODE
 from ..stages import Stage
-from . import checks, cluster_config, preflight
+from . import checks, cluster_config, preflight, versions
 from . import manifests as m
 from .cluster_services import KubeServices
 from .kube import Kube, kubeconfig_paths
 from .kube_engine import KubeEngine
 from .kube_target import KubeTarget
 from .objects import crush_host_name
-from .plan_build import build, by_stage
+from .plan_build import Hosts, build, by_stage
 from .plan_ops import StagePlan
+from .transport import KubectlDebug
 
 log = logging.getLogger("cephlab")
 
@@ -148,6 +149,12 @@ class ClusterTarget(KubeTarget):
                               f"(Kubernetes {version}): " + "; ".join(problems))
 
     # ------------------------------------------------------------------ the plan, adapted
+    @classmethod
+    def plan_hosts(cls) -> Hosts:
+        """The cluster exists; the harness has no shell on its nodes, so a node script runs
+        in a privileged debug pod of the Ceph image (on every node once Rook ran)."""
+        return Hosts(cls.name, KubectlDebug(versions.CEPH_IMAGE), builds_kubernetes=False)
+
     def plans(self) -> dict[Stage, StagePlan]:
         """The cluster plan for this cluster's nodes, devices and first-node address (all
         passed in when the plan is built)."""
@@ -156,7 +163,7 @@ class ClusterTarget(KubeTarget):
             params = conf.plan_parameters()
             params["address"] = self.node_address(SERVICE_NODE)   # clients reach the lab at k8s-1
             params["hostnames"] = {n: self.hostname_label(n) for n in conf.names}
-            self._plans = by_stage(build("cluster", conf.names, m.generate_secrets(), **params))
+            self._plans = by_stage(build(self.plan_hosts(), conf.names, m.generate_secrets(), **params))
         return self._plans
 
     def apply(self, stage: Stage) -> None:

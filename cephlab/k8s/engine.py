@@ -7,7 +7,7 @@ One method per operation type (:data:`Engine.HANDLERS`); nothing here reads shel
   the dashboard chart through ``kubectl``/``helm`` argv;
 - waits (phase, condition, rollout, count, OSD pods gone, safe-to-destroy) are named waits
   over the pure checks of :mod:`cephlab.k8s.checks`, failing fast on pods that cannot recover;
-- host commands (``kubectl``, ``vagrant ssh``, ``curl``) run as argv lists, ``kubectl``
+- host commands (``kubectl``, a node's transport, ``curl``) run as argv lists, ``kubectl``
   pinned to the lab's kubeconfig and context; run-time values (the join command, OSD ids)
   stay in Python variables, and a credential is never logged.
 """
@@ -26,7 +26,7 @@ from ..waits import wait_for
 from . import checks
 from .kube import Kube
 from .objects import ROOK_NS
-from .plan_ops import (HTTP_MAX_TIME, HTTP_RETRIES, HTTP_RETRY_DELAY, TOOLBOX_EXEC, Apply,
+from .plan_ops import (DOWNLOAD, HTTP_MAX_TIME, HTTP_RETRIES, HTTP_RETRY_DELAY, TOOLBOX_EXEC, Apply,
                        ApplyUrl, ApplyUrlEdited, Delete, Exec, FetchKubeconfig, HelmInstall, HttpCheck, KubeadmJoin, Kubectl, NodeScript, Note, RemoveOsds,
                        Rollout, Scale, Ssh, StagePlan, Taint, Toolbox, VagrantUp, WaitCondition,
                        WaitCount, WaitNodesReady, WaitPhase)
@@ -49,12 +49,16 @@ class Engine:
 
     def __init__(self, kube: Kube, work_dir: Path, *, fail_fast: Callable[[], None],
                  record: Callable[[dict, bool], None], say: Callable[[str], None],
-                 timeout_scale: float = 1.0, env: Optional[dict[str, str]] = None):
+                 timeout_scale: float = 1.0, env: Optional[dict[str, str]] = None,
+                 fetch: Optional[Callable[[str], str]] = None):
         self.kube, self.work_dir = kube, Path(work_dir)
         self.extra_env = dict(env or {})   #: e.g. the vagrant target's VAGRANT_CWD/DOTFILE_PATH
         self.fail_fast, self.record, self.say = fail_fast, record, say
         self.timeout_scale = timeout_scale
         self.stage_dir = self.work_dir
+        #: an upstream manifest's text by URL: downloaded with retries, unless the target
+        #: has its own copies (the nodes target reads them from the Go modules it built from)
+        self.fetch = fetch or self.download
 
     def run(self, plan: StagePlan) -> None:
         self.stage_dir = self.work_dir / plan.dirname
@@ -117,11 +121,18 @@ class Engine:
             self.say(f"{what}: {'created' if created else 'updated'} (server-side apply)")
         self.record(obj, created)
 
+    def download(self, url: str) -> str:
+        return self.command([*DOWNLOAD, url], quiet=True)
+
     def apply_url(self, op: ApplyUrl) -> None:
-        self.command(self._kubectl("apply", "--server-side", "-f", op.url))
+        self._apply_text(op.url, self.fetch(op.url), "")
+
+    def _apply_text(self, url: str, text: str, what: str) -> None:
+        argv = self._kubectl("apply", "--server-side", "-f", "-")
+        self.command(argv, stdin=text, shown=[*argv, f"<{url}{what}>"])
 
     def apply_url_edited(self, op: ApplyUrlEdited) -> None:
-        text = self.command(["curl", "-fsSL", op.url], quiet=True)
+        text = self.fetch(op.url)
         lines = text.split("\n")
         for old, new in op.edits:
             hits = [i for i, line in enumerate(lines) if line == old]
@@ -130,9 +141,7 @@ class Engine:
                                f"{len(hits)} times; the pinned manifest is not what the plan "
                                f"was written for")
             lines[hits[0]] = new
-        self.command(self._kubectl("apply", "--server-side", "-f", "-"), stdin="\n".join(lines),
-                     shown=[*self._kubectl("apply", "--server-side", "-f", "-"),
-                            f"<{op.url} with {len(op.edits)} edit(s)>"])
+        self._apply_text(op.url, "\n".join(lines), f" with {len(op.edits)} edit(s)")
 
     def helm_install(self, op: HelmInstall) -> None:
         self.command(["helm", "upgrade", "--install", op.release, op.chart, "--namespace",
@@ -233,23 +242,19 @@ class Engine:
         self.command(["vagrant", "up", f"--provider={op.provider}"])
 
     def ssh(self, op: Ssh) -> str:
-        return self.command(["vagrant", "ssh", op.node, "-c", op.remote()])
+        return self.command(op.host_argv())
 
     def kubeadm_join(self, op: KubeadmJoin) -> None:
-        join = self.command(["vagrant", "ssh", op.first, "-c", Ssh(op.first, op.token_argv()).remote()],
-                            quiet=True).replace("\r", "").strip()
+        join = self.command(op.token_command().host_argv(), quiet=True).replace("\r", "").strip()
         argv = shlex.split(join)
         if argv[:2] != ["kubeadm", "join"]:
             raise LabError(f"{op.first} printed no kubeadm join command")
         for node in op.nodes:
-            remote = f"sudo test -e {shlex.quote(op.guard)} || sudo {join}"
-            shown = ["vagrant", "ssh", node, "-c",
-                     f"sudo test -e {op.guard} || sudo kubeadm join {argv[2]} --token *** …"]
-            self.command(["vagrant", "ssh", node, "-c", remote], shown=shown)
+            shown = op.via.shell(node, op.join_line(f"kubeadm join {argv[2]} --token *** …"))
+            self.command(op.via.shell(node, op.join_line(join)), shown=shown)
 
     def fetch_kubeconfig(self, op: FetchKubeconfig) -> None:
-        text = self.command(["vagrant", "ssh", op.node, "-c", Ssh(op.node, ("cat", op.path)).remote()],
-                            quiet=True).replace("\r", "")
+        text = self.command(op.read_command().host_argv(), quiet=True).replace("\r", "")
         path = Path(self.kube.kubeconfig)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -262,7 +267,7 @@ class Engine:
         path.write_text(op.text)
         path.chmod(0o755)
         argv = list(op.argv())
-        if argv[0] == "kubectl":
+        if argv[0] == "kubectl":   # the lab's context, as every kubectl of the engine
             argv = self._kubectl(*argv[1:])
         self.command(argv, stdin=op.text, shown=[*argv, "<", str(path)])
 

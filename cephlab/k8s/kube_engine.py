@@ -33,11 +33,13 @@ class KubeEngine:
     def __init__(self, cfg: LabConfig, state: LabState, *, kube: Callable[[], Kube],
                  plans: Callable[[], Mapping[Stage, object]],
                  runner_kube: Callable[[], Kube] | None = None,
-                 env: Callable[[], dict[str, str]] = dict):
+                 env: Callable[[], dict[str, str]] = dict,
+                 fetch: Callable[[str], str] | None = None):
         self.cfg, self.state = cfg, state
         self._kube, self._plans = kube, plans
         self._runner_kube = runner_kube or kube
         self._env = env
+        self._fetch = fetch   #: upstream manifests by URL (None: downloaded)
 
     @property
     def kube(self) -> Kube:
@@ -56,7 +58,7 @@ class KubeEngine:
                         record=lambda obj, created: self.record(stage, obj, created),
                         say=lambda text: log.info("[%s] %s", stage.slug, text),
                         timeout_scale=self.cfg.timeouts.command / 60.0,
-                        env=self._env())
+                        env=self._env(), fetch=self._fetch)
         engine.run(self._plans()[stage])
 
     def record(self, stage: Stage, obj: dict, created: bool) -> None:

@@ -1,6 +1,8 @@
-"""Plan operations on hosts: HTTP checks, the VMs (vagrant up, ssh, kubeadm join, the
-admin kubeconfig), scripts run as root on a node, the OSD removal sequence, notes.
-Each renders commands.sh lines; :mod:`cephlab.k8s.engine` runs it."""
+"""Plan operations on hosts: HTTP checks, the VMs (vagrant up), commands on a node, the
+kubeadm join, the admin kubeconfig, scripts run as root on a node, the OSD removal sequence,
+notes. Each renders commands.sh lines; :mod:`cephlab.k8s.engine` runs it. Every operation on
+a node carries its :class:`~cephlab.k8s.transport.Transport` (``via``), which turns it into
+the argv that both the plan shows and the engine runs."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from typing import Optional
 from .objects import ROOK_NS
 from .plan_ref import (CEPH_CONNECT_TIMEOUT, HTTP_MAX_TIME, HTTP_RETRIES, HTTP_RETRY_DELAY,
                        TOOLBOX_EXEC, quoted)
+from .transport import VAGRANT_SSH, Transport
 
 
 @dataclass(frozen=True)
@@ -41,21 +44,26 @@ class VagrantUp:
 
 @dataclass(frozen=True)
 class Ssh:
-    """A command on a VM over ``vagrant ssh`` (as root); ``unless_exists``: skipped when the
-    node has that file (kubeadm init/join made it), so the step is safe to run twice."""
+    """A command on a node, as root (``sudo=False``: as the transport's login user);
+    ``unless_exists``: skipped when the node has that file (kubeadm init/join made it), so
+    the step is safe to run twice."""
     node: str
     argv: tuple[str, ...]
     unless_exists: Optional[str] = None
     sudo: bool = True
+    via: Transport = VAGRANT_SSH
 
     def remote(self) -> str:
-        line = quoted((["sudo"] if self.sudo else []) + list(self.argv))
+        line = self.via.as_root(self.argv, self.sudo)
         if self.unless_exists:
-            line = f"sudo test -e {shlex.quote(self.unless_exists)} || {line}"
+            line = f"{self.via.as_root(('test', '-e', self.unless_exists))} || {line}"
         return line
 
+    def host_argv(self) -> list[str]:
+        return self.via.shell(self.node, self.remote())
+
     def render(self) -> str:
-        return quoted(["vagrant", "ssh", self.node, "-c", self.remote()])
+        return quoted(self.host_argv())
 
 
 @dataclass(frozen=True)
@@ -66,14 +74,24 @@ class KubeadmJoin:
     first: str
     nodes: tuple[str, ...]
     guard: str = "/etc/kubernetes/kubelet.conf"
+    via: Transport = VAGRANT_SSH
+    flags: tuple[str, ...] = ()       #: appended to the printed join command
 
-    def token_argv(self) -> tuple[str, ...]:
-        return ("kubeadm", "token", "create", "--print-join-command")
+    def token_command(self) -> Ssh:
+        return Ssh(self.first, ("kubeadm", "token", "create", "--print-join-command"), via=self.via)
+
+    def join_line(self, join: str) -> str:
+        """The root shell text on a joining node, ``join`` being the printed join command."""
+        sudo = "sudo " if self.via.needs_sudo else ""
+        guard = f"{self.via.as_root(('test', '-e', self.guard))} || " if self.guard else ""
+        extra = "".join(f" {shlex.quote(f)}" for f in self.flags)
+        return f"{guard}{sudo}{join}{extra}"
 
     def render(self) -> str:
         lines = ["# the join command carries a bootstrap token: it stays in a shell variable",
-                 "JOIN_CMD=\"$(" + Ssh(self.first, self.token_argv()).render() + " | tr -d '\\r')\""]
-        lines += [f'vagrant ssh {n} -c "sudo test -e {self.guard} || sudo $JOIN_CMD"' for n in self.nodes]
+                 "JOIN_CMD=\"$(" + self.token_command().render() + " | tr -d '\\r')\""]
+        line = self.join_line("$JOIN_CMD")     # the last argument, expanded by the local shell
+        lines += [f'{quoted(self.via.shell(n, line)[:-1])} "{line}"' for n in self.nodes]
         return "\n".join(lines)
 
 
@@ -81,27 +99,28 @@ class KubeadmJoin:
 class FetchKubeconfig:
     node: str
     path: str = "/etc/kubernetes/admin.conf"
+    via: Transport = VAGRANT_SSH
+
+    def read_command(self) -> Ssh:
+        return Ssh(self.node, ("cat", self.path), via=self.via)
 
     def render(self) -> str:
-        return (Ssh(self.node, ("cat", self.path)).render() + " | tr -d '\\r' > \"$KUBECONFIG\"\n"
+        return (self.read_command().render() + " | tr -d '\\r' > \"$KUBECONFIG\"\n"
                 'chmod 600 "$KUBECONFIG"')
 
 
 @dataclass(frozen=True)
 class NodeScript:
-    """A script of the stage directory run as root on a node: over ``vagrant ssh`` or, on an
-    existing cluster, in a privileged ``kubectl debug`` pod chrooted to the host."""
+    """A script of the stage directory run as root on a node, over its transport (``vagrant
+    ssh``, the node container's exec, or a privileged ``kubectl debug`` pod chrooted to the
+    host on an existing cluster)."""
     node: str
     name: str
     text: str = field(repr=False)
-    via: str = "vagrant"                 #: vagrant | debug
-    image: str = ""
+    via: Transport = VAGRANT_SSH
 
     def argv(self) -> list[str]:
-        if self.via == "vagrant":
-            return ["vagrant", "ssh", self.node, "-c", "sudo sh -s"]
-        return ["kubectl", "debug", f"node/{self.node}", "--profile=sysadmin", f"--image={self.image}",
-                "-i", "--", "chroot", "/host", "sh", "-s"]
+        return self.via.script(self.node)
 
     def render(self) -> str:
         return f'{quoted(self.argv())} < "$STAGE/{self.name}"'

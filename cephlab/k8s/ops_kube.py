@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from .objects import ROOK_NS, TOOLBOX, Obj
-from .plan_ref import CEPH_CONNECT_TIMEOUT, TOOLBOX_EXEC, Ref, quoted, ref_of
+from .plan_ref import CEPH_CONNECT_TIMEOUT, TOOLBOX_EXEC, Ref, download_line, quoted, ref_of
 
 
 @dataclass(frozen=True)
@@ -34,11 +34,13 @@ class Apply:
 
 @dataclass(frozen=True)
 class ApplyUrl:
-    """Server-side apply of an upstream manifest by URL (what it creates: :mod:`.provided`)."""
+    """Server-side apply of an upstream manifest by URL (what it creates: :mod:`.provided`),
+    downloaded first with retries."""
     url: str
 
     def render(self) -> str:
-        return quoted(["kubectl", "apply", "--server-side", "-f", self.url])
+        local = f'"$STAGE/{self.url.rsplit("/", 1)[-1]}"'
+        return f"{download_line(self.url, local)}\nkubectl apply --server-side -f {local}"
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ class ApplyUrlEdited:
 
     def render(self) -> str:
         local = f'"$STAGE/{self.url.rsplit("/", 1)[-1]}"'
-        lines = [f"curl -fsSL {shlex.quote(self.url)} -o {local}"]
+        lines = [download_line(self.url, local)]
         for old, new in self.edits:
             lines += [f"test \"$(grep -cxF {shlex.quote(old)} {local})\" = 1   # exactly once",
                       f"sed -i -e {shlex.quote('s|^' + old + '$|' + new + '|')} {local}"]

@@ -27,7 +27,7 @@ import yaml
 from . import manifests as m
 from . import versions
 from .host_tools import TOOLS
-from .plan_build import LAB_DEVICES, TARGETS, build, planned_stages
+from .plan_build import LAB_DEVICES, build, planned_stages
 from .plan_check import check_plan
 from .plan_ops import StagePlan
 
@@ -69,6 +69,9 @@ CLUSTER_VARIABLES = {
 BASE_TOOLS = "bash, coreutils (timeout, tr, wc, sleep), grep, sed"
 TARGET_TOOLS = {"vagrant": ("vagrant", "VBoxManage", "virsh", "kubectl", "helm", "curl"),
                 "cluster": ("kubectl", "helm", "curl")}
+#: The targets plan mode writes a plan for: a person runs it on VMs or an existing cluster
+#: (the nodes target's containers are made by the harness, not by a plan).
+TARGETS = tuple(TARGET_TOOLS)
 
 
 def _header(plan: StagePlan, target: str) -> str:

@@ -10,7 +10,8 @@ ids) stay in the engine or in shell variables.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping, Optional, Sequence
+from dataclasses import dataclass
+from typing import Callable, Mapping, Optional, Sequence, Union
 
 from .. import model
 from ..stages import STAGES, Stage
@@ -19,10 +20,39 @@ from . import versions
 from .objects import ROOK_NS, TOOLBOX, Obj, crush_host_name
 from .plan_ops import (ApplyUrl, Delete, ApplyUrlEdited, Exec, FetchKubeconfig, HelmInstall,
                        HttpCheck, KubeadmJoin, Kubectl, NodeScript, Note, RemoveOsds, Rollout,
-                       Scale, Ssh, StagePlan, Taint, Toolbox, VagrantUp, WaitCondition,
+                       Scale, Ssh, StagePlan, Taint, Toolbox, WaitCondition,
                        WaitCount, WaitNodesReady, WaitPhase)
+from .transport import Transport
 
-TARGETS = ("vagrant", "cluster")
+
+@dataclass(frozen=True)
+class Hosts:
+    """What a target's plan does on the lab's hosts: the one thing the plans of the
+    Kubernetes targets differ in. Each target class gives its own (``plan_hosts``)."""
+
+    #: The target's name, for messages and commands.sh headers.
+    target: str
+    #: How a root shell reaches a node (node scripts, and kubeadm where the plan runs it).
+    transport: Transport
+    #: The plan makes Kubernetes itself on machines it has (kubeadm, join, Calico); False:
+    #: the cluster exists already.
+    builds_kubernetes: bool
+    #: Stage vms's operations that bring the machines up (``vagrant up``); none where the
+    #: target makes its machines outside the plan or has none to make.
+    machines: tuple = ()
+    #: Extra ``kubeadm init``/``join`` flags this kind of machine needs, each for a reason
+    #: the target states.
+    kubeadm_flags: tuple[str, ...] = ()
+
+
+def hosts_of(target: str) -> Hosts:
+    """The plan context of target ``target`` for a lab not made yet (plan mode, tests)."""
+    from ..targets import target_class
+
+    hosts = getattr(target_class(target), "plan_hosts", None)
+    if hosts is None:
+        raise ValueError(f"the {target} target has no Kubernetes plan")
+    return hosts()
 WIPE_SCRIPT = "wipe-disks.sh"
 LAB_DEVICES = ("sdc", "sdd")
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
@@ -65,16 +95,16 @@ rm -rf /dev/ceph-*
 """
 
 
-def build(target: str, nodes: Sequence[str], secrets: Mapping[str, str], *,
+def build(target: Union[str, Hosts], nodes: Sequence[str], secrets: Mapping[str, str], *,
           address: Optional[str] = None,
           devices: Optional[Mapping[str, Sequence[str]]] = None,
           hostnames: Optional[Mapping[str, str]] = None,
           loop_devices: bool = False,
           osd_storage: Optional[Callable[[Obj], Obj]] = None,
           osd_objects: Sequence[Obj] = (),
-          osd_cleanup: Sequence[Delete] = (),
-          vagrant_provider: str = "${LAB_PROVIDER:-virtualbox}") -> list[StagePlan]:
-    """The plans of every building stage, in stage order.
+          osd_cleanup: Sequence[Delete] = ()) -> list[StagePlan]:
+    """The plans of every building stage, in stage order, for ``target``'s hosts (a
+    :class:`Hosts`, or a target name for its default).
 
     ``address``: where clients reach the first node's NodePorts (default: the lab's
     10.254.1.2). ``devices``: node -> the two devices that play sdc and sdd (default: sdc,
@@ -86,8 +116,8 @@ def build(target: str, nodes: Sequence[str], secrets: Mapping[str, str], *,
     volumes), ``osd_cleanup`` runs in remove_node after the purge (the removed node's claims
     and volumes).
     """
-    if target not in TARGETS:
-        raise ValueError(f"unknown target {target!r}; targets are: {', '.join(TARGETS)}")
+    hosts = hosts_of(target) if isinstance(target, str) else target
+    via = hosts.transport
     nodes = m.check_nodes(nodes)
     secrets = m.check_secrets(secrets)
     devices = {n: tuple((devices or {}).get(n, LAB_DEVICES)) for n in nodes}
@@ -96,7 +126,6 @@ def build(target: str, nodes: Sequence[str], secrets: Mapping[str, str], *,
         raise ValueError(f"node(s) {', '.join(bad)}: give exactly {len(LAB_DEVICES)} devices "
                          f"(they play {' and '.join(LAB_DEVICES)})")
     hostnames = {n: (hostnames or {}).get(n, n) for n in nodes}
-    vagrant = target == "vagrant"
     removed = nodes[model.NODES.index(model.REMOVED_NODE)]
     first, rest = nodes[0], nodes[1:]
     address = address or m.node_ip(0)
@@ -111,27 +140,29 @@ def build(target: str, nodes: Sequence[str], secrets: Mapping[str, str], *,
         return obj
 
     p = plans["vms"]
-    if vagrant:
-        p.add(VagrantUp(vagrant_provider), *(
-            Ssh(n, ("sh", "-c", "hostname; ip -4 -o addr show; lsblk -dno NAME,SIZE,TYPE"), sudo=False)
+    if hosts.builds_kubernetes:
+        p.add(*hosts.machines, *(
+            Ssh(n, ("sh", "-c", "hostname; ip -4 -o addr show; lsblk -dno NAME,SIZE,TYPE"), sudo=False,
+                via=via)
             for n in nodes))
     else:
-        p.add(Note("cluster target: the nodes exist already; nothing is created"),
+        p.add(Note(f"{hosts.target} target: the nodes exist already; nothing is created"),
               Kubectl(("get", "nodes", "-o", "wide")))
 
     p = plans["kubernetes"]
-    if vagrant:
-        p.add(*(Ssh(n, ("swapoff", "-a")) for n in nodes))
+    if hosts.builds_kubernetes:
+        p.add(*(Ssh(n, ("swapoff", "-a"), via=via) for n in nodes))
         p.add(Note("kubeadm init only where it never ran: a second run finds admin.conf"),
               Ssh(first, ("kubeadm", "init", f"--kubernetes-version=v{versions.KUBERNETES}",
                           f"--pod-network-cidr={model.POD_CIDR}",
-                          f"--apiserver-advertise-address={m.node_ip(0)}"), unless_exists=ADMIN_CONF),
-              KubeadmJoin(first, rest),
-              FetchKubeconfig(first))
+                          f"--apiserver-advertise-address={m.node_ip(0)}", *hosts.kubeadm_flags),
+                  unless_exists=ADMIN_CONF, via=via),
+              KubeadmJoin(first, rest, via=via, flags=hosts.kubeadm_flags),
+              FetchKubeconfig(first, via=via))
     p.add(Kubectl(("version",)), Kubectl(("get", "nodes", "-o", "wide")))
 
     p = plans["cni"]
-    if vagrant:
+    if hosts.builds_kubernetes:
         p.add(Note("Calico reads this ConfigMap (envFrom) when calico-node first starts: node "
                    "addresses are the kubelets' InternalIPs (the private network), never the "
                    "NAT interface"))
@@ -218,11 +249,7 @@ def build(target: str, nodes: Sequence[str], secrets: Mapping[str, str], *,
           Scale("rook-ceph-operator", ROOK_NS, 0))
     p.apply(cluster(kept, 2))
     p.add(RemoveOsds(crush_host_name(hostnames[removed])), *osd_cleanup)
-    wipe = wipe_script(devices[removed])
-    if vagrant:
-        p.add(NodeScript(removed, WIPE_SCRIPT, wipe, via="vagrant"))
-    else:
-        p.add(NodeScript(removed, WIPE_SCRIPT, wipe, via="debug", image=versions.CEPH_IMAGE))
+    p.add(NodeScript(removed, WIPE_SCRIPT, wipe_script(devices[removed]), via=via))
     p.add(Scale("rook-ceph-operator", ROOK_NS, 1), Toolbox(("osd", "tree")), Toolbox(("status",)))
 
     p = plans["minio"]

@@ -27,8 +27,8 @@ from .ops_host import (FetchKubeconfig, HttpCheck, KubeadmJoin, NodeScript, Note
                        VagrantUp)
 from .ops_kube import (Apply, ApplyUrl, ApplyUrlEdited, Delete, Exec, HelmInstall, Kubectl, Rollout,
                        Scale, Taint, Toolbox, WaitCondition, WaitCount, WaitNodesReady, WaitPhase)
-from .plan_ref import (CEPH_CONNECT_TIMEOUT, HTTP_MAX_TIME, HTTP_RETRIES, HTTP_RETRY_DELAY,
-                       TOOLBOX_EXEC, Ref, quoted, ref_of)
+from .plan_ref import (CEPH_CONNECT_TIMEOUT, DOWNLOAD, HTTP_MAX_TIME, HTTP_RETRIES,
+                       HTTP_RETRY_DELAY, TOOLBOX_EXEC, Ref, quoted, ref_of)
 
 Op = Union[Apply, ApplyUrl, ApplyUrlEdited, HelmInstall, WaitPhase, WaitCondition, WaitNodesReady,
            Rollout, WaitCount, Scale, Delete, Taint, Kubectl, Exec, Toolbox, HttpCheck, VagrantUp, Ssh,
@@ -76,6 +76,6 @@ class StagePlan:
         return "\n".join(op.render() for op in self.ops)
 
 
-__all__ = ["CEPH_CONNECT_TIMEOUT", "HTTP_MAX_TIME", "HTTP_RETRIES", "HTTP_RETRY_DELAY", "TOOLBOX_EXEC",
+__all__ = ["CEPH_CONNECT_TIMEOUT", "DOWNLOAD", "HTTP_MAX_TIME", "HTTP_RETRIES", "HTTP_RETRY_DELAY", "TOOLBOX_EXEC",
            "Ref", "quoted", "ref_of", "Op", "OP_TYPES", "StagePlan",
            *(t.__name__ for t in OP_TYPES)]

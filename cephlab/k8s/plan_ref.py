@@ -17,6 +17,15 @@ TOOLBOX_EXEC = ("kubectl", "-n", ROOK_NS, "exec", f"deploy/{TOOLBOX}", "--")
 CEPH_CONNECT_TIMEOUT = 15
 #: curl after a NodePort Service: kube-proxy and the backing pod may lag the apply.
 HTTP_RETRIES, HTTP_RETRY_DELAY, HTTP_MAX_TIME = 20, 6, 10
+#: Every download of the plan (an upstream manifest), retried with a bound: a mirror's
+#: hiccup must not fail a stage that took an hour to reach.
+DOWNLOAD = ("curl", "-fsSL", "--retry", "5", "--retry-connrefused", "--retry-all-errors",
+            "--retry-delay", "3", "--max-time", "120")
+
+
+def download_line(url: str, dest: str) -> str:
+    """The commands.sh line that downloads ``url`` to ``dest`` (already shell-quoted)."""
+    return f"{quoted([*DOWNLOAD, url])} -o {dest}"
 
 
 def quoted(argv) -> str:

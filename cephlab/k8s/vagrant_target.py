@@ -34,8 +34,9 @@ from .cluster_services import KubeServices
 from .kube import Kube
 from .kube_engine import KubeEngine
 from .kube_target import KubeTarget
-from .plan_build import build, by_stage
-from .plan_ops import StagePlan
+from .plan_build import Hosts, build, by_stage
+from .plan_ops import StagePlan, VagrantUp
+from .transport import VAGRANT_SSH
 
 log = logging.getLogger("cephlab")
 
@@ -50,7 +51,6 @@ LOCAL_ONLY = {
 KUBECONFIG = "kubeconfig"
 DOTFILE_DIR = ".vagrant"
 PROVIDER_KEY = "vagrant_provider"
-DATA_DISKS = ("sdc", "sdd")
 #: a kubeadm bootstrap token, as printed by `kubeadm init` / `token create --print-join-command`
 _TOKEN = re.compile(r"(--token[ =])\S+")
 
@@ -163,10 +163,16 @@ class VagrantTarget(KubeTarget):
         preflight.check_vagrant_host(self.provider)   # versions, networks.conf, helm, curl
 
     # ------------------------------------------------------------------ the plan
+    @classmethod
+    def plan_hosts(cls, provider: str = "${LAB_PROVIDER:-virtualbox}") -> Hosts:
+        """VMs that ``vagrant up`` makes, reached over ``vagrant ssh``; the plan builds
+        Kubernetes on them."""
+        return Hosts(cls.name, VAGRANT_SSH, builds_kubernetes=True, machines=(VagrantUp(provider),))
+
     def plans(self) -> dict[Stage, StagePlan]:
         if self._plans is None:
-            self._plans = by_stage(build("vagrant", tuple(self.cfg.nodes), m.generate_secrets(),
-                                         vagrant_provider=self.provider))
+            self._plans = by_stage(build(self.plan_hosts(self.provider), tuple(self.cfg.nodes),
+                                         m.generate_secrets()))
         return self._plans
 
     def apply(self, stage: Stage) -> None:
@@ -191,25 +197,12 @@ class VagrantTarget(KubeTarget):
         self.state.put(PROVIDER_KEY, provider)
         log.info("[vms] vagrant up --provider=%s (VAGRANT_DOTFILE_PATH=%s)", provider, self.dotfile_path)
         lab.up(provider=provider)
-        problems = []
         try:
             vm_checks.assert_machines_running(lab.status(), nodes)
         except AssertionError as exc:
             raise LabError(f"stage vms: {exc}") from None
-        for i, node in enumerate(nodes):
-            hostname = lab.ssh(node, "hostname").strip()
-            if hostname != node:
-                problems.append(f"{node} calls itself {hostname!r}")
-            checks = [lambda: vm_checks.assert_has_address(lab.ssh(node, "ip -4 -o addr show"),
-                                                           node, m.node_ip(i))]
-            checks += [lambda dev=dev: vm_checks.assert_empty_disk(
-                lab.ssh(node, f"lsblk -J -o NAME,TYPE,FSTYPE,PTTYPE /dev/{dev} || true"), node, dev)
-                for dev in DATA_DISKS]
-            for check in checks:
-                try:
-                    check()
-                except AssertionError as exc:
-                    problems.append(str(exc))
+        problems = vm_checks.machine_problems(lambda node, line: lab.ssh(node, line), nodes,
+                                              {n: m.node_ip(i) for i, n in enumerate(nodes)})
         if problems:
             raise LabError("stage vms: the machines are up but do not fit the lab: "
                            + "; ".join(problems))

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Iterable, Mapping
+from typing import Callable, Iterable, Mapping, Sequence
+
+#: The lab's two data disks on every machine.
+DATA_DISKS = ("sdc", "sdd")
 
 
 def assert_machines_running(states: Mapping[str, str], names: Iterable[str]) -> list[str]:
@@ -29,9 +32,11 @@ def assert_has_address(ip_output: str, node: str, address: str) -> None:
     assert address in have, f"{node} lacks its private address {address} (has {', '.join(have) or 'none'})"
 
 
-def assert_empty_disk(lsblk_json: str, node: str, device: str) -> None:
-    """``lsblk -J -o NAME,TYPE,FSTYPE,PTTYPE /dev/DEV``: a whole disk, no partition table,
-    filesystem or holder (LVM, partitions)."""
+def assert_empty_disk(lsblk_json: str, node: str, device: str,
+                      types: Sequence[str] = ("disk",)) -> None:
+    """``lsblk -J -o NAME,TYPE,FSTYPE,PTTYPE /dev/DEV``: a whole disk (of one of ``types``:
+    a node container's disks are loop devices), no partition table, filesystem or holder
+    (LVM, partitions)."""
     try:
         devices = json.loads(lsblk_json).get("blockdevices") or []
     except json.JSONDecodeError:
@@ -39,8 +44,30 @@ def assert_empty_disk(lsblk_json: str, node: str, device: str) -> None:
     assert devices, f"{node}: /dev/{device} is missing"
     disk = devices[0]
     problems = [f"{k} {disk[k]}" for k in ("fstype", "pttype") if disk.get(k)]
-    if disk.get("type") != "disk":
+    if disk.get("type") not in types:
         problems.append(f"type {disk.get('type')}")
     if disk.get("children"):
         problems.append("holds " + ", ".join(c.get("name", "?") for c in disk["children"]))
     assert not problems, f"{node}: /dev/{device} is not empty: " + "; ".join(problems)
+
+
+def machine_problems(run: Callable[[str, str], str], nodes: Iterable[str],
+                     addresses: Mapping[str, str], disk_types: Sequence[str] = ("disk",)) -> list[str]:
+    """What does not fit the lab on running machines: each calls itself by its name, has its
+    private address, and two empty data disks. ``run(node, shell_line)`` is the machine's
+    shell (``vagrant ssh``, a node container's exec); an empty list: everything fits."""
+    problems = []
+    for node in nodes:
+        hostname = run(node, "hostname").strip()
+        if hostname != node:
+            problems.append(f"{node} calls itself {hostname!r}")
+        checks = [lambda: assert_has_address(run(node, "ip -4 -o addr show"), node, addresses[node])]
+        checks += [lambda dev=dev: assert_empty_disk(
+            run(node, f"lsblk -J -o NAME,TYPE,FSTYPE,PTTYPE /dev/{dev} || true"), node, dev,
+            disk_types) for dev in DATA_DISKS]
+        for check in checks:
+            try:
+                check()
+            except AssertionError as exc:
+                problems.append(str(exc))
+    return problems

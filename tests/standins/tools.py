@@ -7,8 +7,10 @@
   without ``--force-conflicts``), ``create token SA``, ``scale``, ``taint``, ``get``,
   ``delete``, ``exec`` (refused into a missing workload; the toolbox answers ``ceph``/``rados``
   with the cluster's OSDs and pools), ``debug node/N`` (reads the script), ``version``;
-- ``curl URL``: an upstream manifest the stand-in knows (operator.yaml's config lines), or a
-  NodePort: answers 200 when a Service of the cluster opens that port, else exit 7;
+- ``curl URL``: an upstream manifest the stand-in knows (:func:`cephlab.k8s.provided.url_objects`;
+  a marker document naming the URL, and operator.yaml's config lines), 404 for one it does
+  not know, or a NodePort: answers 200 when a Service of the cluster opens that port, else
+  exit 7; ``kubectl apply -f -`` of a marker document makes what that manifest makes;
 - ``helm upgrade --install``: the chart's objects (:data:`cephlab.k8s.provided.FROM_HELM`).
 """
 
@@ -54,6 +56,8 @@ spec:
         app: rook-ceph-operator
 """
 TOOLS = ("kubectl", "curl", "helm")
+#: The kind of the marker document the stand-in curl serves for an upstream manifest.
+UPSTREAM = "StandInUpstreamManifest"
 
 
 def install(bin_dir: Path, state: Path, log: Path) -> Path:
@@ -110,9 +114,12 @@ def kubectl(cluster: FakeCluster, argv: list[str]) -> int:
         if source == "-":
             docs = [d for d in yaml.safe_load_all(sys.stdin.read()) if d]
             for d in docs:
-                cluster.apply(d, manager, force=force)
+                if d.get("kind") == UPSTREAM:
+                    cluster.add_provided(provided.url_objects(d["url"]))
+                else:
+                    cluster.apply(d, manager, force=force)
             return 0
-        if source.startswith("https://"):
+        if source.startswith("https://"):     # as a person may type it
             if source == versions.ROOK_MANIFESTS[3]:
                 for d in yaml.safe_load_all(OPERATOR_YAML):
                     cluster.apply(d, manager, force=force)
@@ -265,9 +272,14 @@ def toolbox(cluster: FakeCluster, argv: list[str]) -> int:
 
 def curl(cluster: FakeCluster, argv: list[str]) -> int:
     url = argv[-1]
-    if url == versions.ROOK_MANIFESTS[3]:
-        sys.stdout.write(OPERATOR_YAML)
+    if "--retry" in argv and provided.url_objects(url) is not None:   # a download of the plan
+        sys.stdout.write(yaml.safe_dump({"kind": UPSTREAM, "url": url}))
+        if url == versions.ROOK_MANIFESTS[3]:
+            sys.stdout.write("---\n" + OPERATOR_YAML)
         return 0
+    if urlsplit(url).port is None:
+        sys.stderr.write(f"curl: (22) The requested URL returned error: 404 ({url})\n")
+        return 22
     port = urlsplit(url).port
     for svc in cluster.items("Service"):
         if any(p.get("nodePort") == port for p in (svc.get("spec") or {}).get("ports") or []):
