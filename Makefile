@@ -15,10 +15,15 @@ else
 PY := $(VENV)/bin/python
 endif
 
-.PHONY: setup lab test bench destroy
+.PHONY: setup kube lab test bench destroy
 
 setup:
 	$(PYTHON) -m cephlab setup --venv $(VENV) $(SETUP_ARGS)
+
+# The nodes target's Kubernetes, built from source once and cached (programs, node root,
+# images): `make kube`, then `pytest features/ --lab-target=nodes`.
+kube:
+	$(PYTHON) -m cephlab setup --venv $(VENV) --kube $(SETUP_ARGS)
 
 # The main job: build and verify the lab on the default target (auto: local without
 # Vagrant) and, locally, the default Ceph release (auto: 20 where its root can be built).

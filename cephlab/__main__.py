@@ -86,7 +86,8 @@ def setup(args) -> int:
     from . import install
 
     return install.main(args.ceph, tests=args.tests,
-                        venv=None if args.no_venv else Path(args.venv), root=not args.no_root)
+                        venv=None if args.no_venv else Path(args.venv), root=not args.no_root,
+                        kube=args.kube)
 
 
 def _lab(args, for_destroy: bool = False):
@@ -137,12 +138,15 @@ def status(args) -> int:
     if broken:
         problems.append(f"not running: {', '.join(broken)}")
     say("ceph health:")
-    try:
-        health = lab.ceph.json("health", "detail", timeout=30)
-    except LabError as exc:
-        health = None
-        problems.append("ceph health cannot be read")
-        say(f"  cannot be read: {str(exc).splitlines()[0]}")
+    health = None
+    if not lab.state.applied("ceph_cluster"):   # a Kubernetes-only lab has no Ceph to ask
+        say("  no Ceph cluster yet (stage ceph_cluster is not applied)")
+    else:
+        try:
+            health = lab.ceph.json("health", "detail", timeout=30)
+        except LabError as exc:
+            problems.append("ceph health cannot be read")
+            say(f"  cannot be read: {str(exc).splitlines()[0]}")
     if health is not None:
         say(f"  {health.get('status', 'UNKNOWN')}")
         for code, message in sorted(checks.health_checks(health).items()):
@@ -164,7 +168,7 @@ def status(args) -> int:
         for line in next_commands(cfg.lab_dir, lab.target.describe()):
             say(f"  {line}")
         return UNHEALTHY
-    say("healthy: every part runs, ceph health " + (health or {}).get("status", "?"))
+    say("healthy: every part runs" + (f", ceph health {health.get('status', '?')}" if health else ""))
     return OK
 
 
@@ -279,6 +283,9 @@ def parser() -> argparse.ArgumentParser:
                    help="the project's virtual environment (ignored when $VIRTUAL_ENV is set)")
     p.add_argument("--no-venv", action="store_true", help="leave Python packages alone")
     p.add_argument("--no-root", action="store_true", help="do not build the Ceph root now")
+    p.add_argument("--kube", action="store_true",
+                   help="also build the nodes target's Kubernetes from source (Go modules and "
+                        "Debian packages): its programs, node root and images, cached")
     lab_dir = dict(default=os.environ.get("LAB_DIR", ".lab/local"),
                    help="the kept lab's directory (default: $LAB_DIR, else .lab/local)")
     p = command("status", "show a kept lab: its options, each daemon, mounts and services, "

@@ -13,6 +13,9 @@ kept in a named log under ``.lab/setup/`` and shown (its tail) only when the ste
 3. apt       the distro packages the chosen Ceph release needs from this machine.
 4. ceph root for the releases built from Debian's archive, the cached root.
 5. ghost     Node and Ghost for the local ghost stage (cephlab/local/ghost_install.py).
+6. kube      with ``--kube`` only: the nodes target's Kubernetes, built from Go modules and
+             Debian packages (cephlab/nodes/setup.py): its programs, the node containers'
+             root, and every image the cluster runs, each cached outside any lab dir.
 """
 
 from __future__ import annotations
@@ -175,7 +178,8 @@ def ensure_root(steps: Steps, release: str) -> None:
     steps.say(f"ceph root: {root.describe()}")
 
 
-def main(release: str, tests: bool, venv: Optional[Path], root: bool = True) -> int:
+def main(release: str, tests: bool, venv: Optional[Path], root: bool = True,
+         kube: bool = False) -> int:
     from .errors import LabError
     from .local import releases, rootfs
 
@@ -197,6 +201,10 @@ def main(release: str, tests: bool, venv: Optional[Path], root: bool = True) -> 
         from .local import ghost_install
 
         ghost_install.setup(say=print)  # never fails: the ghost stage skips saying why
+        if kube:
+            from .nodes import setup as nodes_setup
+
+            nodes_setup.ensure(steps)
     except (StepFailed, LabError) as exc:
         print(f"setup: {exc}", file=sys.stderr)
         return 1

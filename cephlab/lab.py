@@ -61,6 +61,9 @@ class Lab:
         self.grades: list = []
         #: Fault-injection reports of this run, for the terminal summary.
         self.fault_reports: list[dict] = []
+        #: The largest resident memory the lab had after a stage of this run (bytes, detail,
+        #: stage), where the target can see it (Target.footprint).
+        self.peak_footprint: Optional[tuple[int, str, str]] = None
 
     @classmethod
     def open(cls, lab_dir: Path, announce: Optional[Announce] = None, *,
@@ -177,6 +180,13 @@ class Lab:
         seconds = time.monotonic() - start
         self.state.mark_applied(st.slug, seconds)
         self.announce(f"stage {st.slug} applied in {seconds:.1f}s")
+        self._measure_footprint(st.slug)
+
+    def _measure_footprint(self, slug: str) -> None:
+        found = self.target.footprint()
+        if found and (self.peak_footprint is None or found[0] > self.peak_footprint[0]):
+            self.peak_footprint = (found[0], found[1], slug)
+            self.announce(f"resident memory after stage {slug}: {found[1]}")
 
     def _rebuild_if_invalidated(self, st: Stage) -> None:
         """Only the stage whose outcome is asserted matters: what it merely requires still

@@ -64,6 +64,7 @@ EXTRA_MARKERS = {
     "ceph": "the stage asserts on Ceph's own JSON",
     "destructive": "the stage removes storage; runs only on a lab the harness built",
     "data": "the scenario writes data and reads it back",
+    "pods": "the scenario runs pods and talks to them (the harness's stand-ins do not model that)",
 }
 
 
@@ -185,6 +186,12 @@ def _start_report(config: pytest.Config, sess: LabSession) -> None:
         report_path = Path(config.invocation_params.dir) / report_path
     header = {"target": f"{sess.cfg.target} ({sess.cfg.target_reason})", "lab dir": str(sess.cfg.lab_dir),
               "python": platform.python_version()}
+    from .targets import target_class
+
+    for i, text in enumerate(target_class(sess.cfg.target).substitutes, 1):
+        header[f"substitute {i}"] = text
+    for i, text in enumerate(target_class(sess.cfg.target).origins, 1):
+        header[f"origin {i}"] = text
     for dist in ("pytest", "pytest-bdd", "selenium"):
         try:
             header[dist] = version(dist)
@@ -223,6 +230,10 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         from .local.releases import describe_choice
 
         lines.append(f"lab ceph: {describe_choice(cfg.ceph_release)} ({cfg.ceph_reason})")
+    from .targets import target_class
+
+    lines += [f"lab substitute: {text}" for text in target_class(cfg.target).substitutes]
+    lines += [f"lab origin: {text}" for text in target_class(cfg.target).origins]
     return lines
 
 
@@ -483,6 +494,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
             checked = ", ".join(f"{v} {k}" for k, v in rep["checked"].items())
             tr.write_line(f"{rep['fault']:<26}{rep['detect_seconds']:>9.1f}{rep['recover_seconds']:>10.1f}"
                           f"{rep['lost']:>6}  {checked}; {rep['injected'][:70]}")
+    if sess.lab is not None and sess.lab.peak_footprint is not None:
+        _, detail, slug = sess.lab.peak_footprint
+        tr.write_line(f"resident memory of the lab, largest after a stage ({slug}): {detail}")
     if sess.lab is not None and sess.lab.state.exists:
         from .failure import next_commands
 

@@ -49,6 +49,12 @@ class Target(ABC):
     #: Stages whose work cannot be picked up where a stopped (or failed) run left it: an
     #: unfinished one rebuilds the lab (others are simply applied again).
     rebuild_if_unfinished: ClassVar[frozenset[str]] = frozenset()
+    #: What this target runs in place of a part of the lab it cannot have, one sentence each
+    #: (what, instead of what, and why): the run's header and report name every one.
+    substitutes: ClassVar[tuple[str, ...]] = ()
+    #: Where the programs and images the target runs come from, where that is not what the
+    #: lab itself pulls (one sentence each; the header and report show them).
+    origins: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, cfg: LabConfig, state: LabState):
         self.cfg = cfg
@@ -124,6 +130,11 @@ class Target(ABC):
     def describe(self) -> str:
         """One line: where the lab is and how to reach its toolbox."""
 
+    def footprint(self) -> Optional[tuple[int, str]]:
+        """(resident bytes, one line of detail) of everything the lab runs on this machine;
+        None where the harness cannot see it (VMs, an existing cluster)."""
+        return None
+
     def rebuild_refusal(self) -> Optional[str]:
         """Why this lab must not be destroyed and built again to reach a stage that a later
         stage invalidated (None: it may; the lifecycle also requires a lab it built)."""
@@ -156,7 +167,9 @@ class Target(ABC):
         raise NotOffered(f"the {self.name} target has no Kubernetes API")
 
     def machines(self) -> "VagrantLab":
-        """The lab's own VMs."""
+        """The lab's own machines: ``status()`` (name -> "running" or another state),
+        ``ssh(node, shell_line)`` (its output) and ``disk_types`` (what lsblk calls the
+        data disks), as :class:`cephlab.k8s.vagrant.VagrantLab` has them."""
         raise NotOffered(f"the {self.name} target has no VMs of its own")
 
     def cephfs_root(self, name: str) -> tuple[Optional[Path], str]:

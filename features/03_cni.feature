@@ -7,3 +7,9 @@ Feature: 03 cni — the Calico pod network
     When stage cni is applied
     Then the nodes k8s-1, k8s-2 and k8s-3 are Ready
     And each node's InternalIP is its 10.254.1.x address
+
+  @pods
+  Scenario: cni — pods on different nodes reach each other
+    Given the lab has what stage cni needs
+    When a pod is pinned to each of k8s-2 and k8s-3
+    Then the pinned pods reach each other at their pod addresses

@@ -44,7 +44,7 @@ def machines_disks(lab, devices):
     for node in model.NODES:
         for dev in devices:
             out = vagrant.ssh(node, f"lsblk -J -o NAME,TYPE,FSTYPE,PTTYPE /dev/{dev} || true")
-            vm_checks.assert_empty_disk(out, node, dev)
+            vm_checks.assert_empty_disk(out, node, dev, vagrant.disk_types)
 
 
 # ------------------------------------------------------------------ 02-04 nodes
@@ -94,6 +94,32 @@ def pod_pinned(request, kube, node_names, node):
                                               "namespace": m.APPS_NS}))
     kube.apply(pod)
     return {"name": name, "node": node_names[node]}
+
+
+@when(parsers.parse("a pod is pinned to each of {nodes:List}", LIST), target_fixture="pinned_pods")
+def pods_pinned(request, kube, node_names, nodes):
+    return {node: pod_pinned(request, kube, node_names, node)["name"] for node in nodes}
+
+
+@then("the pinned pods reach each other at their pod addresses")
+def pinned_pods_reach_each_other(kube, expect, timeouts, pinned_pods):
+    def addresses() -> dict[str, str]:
+        found = {}
+        for node, name in pinned_pods.items():
+            pod = kube.get_json("Pod", name, m.APPS_NS) or {}
+            k8s.assert_no_terminal_pod_state([pod])
+            k8s.assert_pods_ready([pod], f"pod {name} on {node}", count=1)
+            found[node] = (pod.get("status") or {}).get("podIP")
+            assert found[node], f"pod {name} on {node} has no address yet"
+        return found
+    ips = expect("the pinned pods running with addresses", addresses, timeout=timeouts.daemon_start * 3)
+    for src, name in pinned_pods.items():
+        for dst, ip in ips.items():
+            if dst == src:
+                continue
+            rc, out, err = kube.exec(name, m.APPS_NS, ["ping", "-c", "1", "-W", "3", ip])
+            assert rc == 0, (f"the pod on {src} does not reach the pod on {dst} at {ip}: "
+                             f"{(out + err).strip()[-300:]}")
 
 
 @then("the pinned pod runs")

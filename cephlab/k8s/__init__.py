@@ -13,6 +13,7 @@ Rendering — the lab's objects as plain dicts, nothing runs:
 Plan — what each stage does, as typed operations:
 
 - :mod:`cephlab.k8s.plan_ref` — what operations share (object refs, the toolbox's exec, quoting)
+- :mod:`cephlab.k8s.transport` — how a host operation reaches a node (vagrant ssh, node exec, kubectl debug)
 - :mod:`cephlab.k8s.ops_kube` — operations on the API and its workloads (apply, waits, exec, …)
 - :mod:`cephlab.k8s.ops_host` — operations on hosts (VMs, node scripts, HTTP checks, OSD removal)
 - :mod:`cephlab.k8s.plan_ops` — the operation types gathered, and :class:`StagePlan`
@@ -31,7 +32,8 @@ Engine — running a plan on a live cluster:
 
 Targets — where the lab runs:
 
-- :mod:`cephlab.k8s.kube_target` — the base both Kubernetes targets share (API, toolbox, services)
+- :mod:`cephlab.k8s.kube_target` — the base the Kubernetes targets share (API, toolbox, services;
+  the nodes target, :mod:`cephlab.nodes.target`, builds on it too)
 - :mod:`cephlab.k8s.cluster_config` — the cluster target's node/device file
 - :mod:`cephlab.k8s.cluster_target` — an existing cluster through a kubeconfig
 - :mod:`cephlab.k8s.cluster_services` — the lab's services on a Kubernetes target

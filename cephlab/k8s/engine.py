@@ -34,6 +34,19 @@ from .plan_ops import (DOWNLOAD, HTTP_MAX_TIME, HTTP_RETRIES, HTTP_RETRY_DELAY, 
 COMMAND_TIMEOUT = 3600.0
 
 
+def point_kubeconfig(text: str, server: str) -> str:
+    """The kubeconfig ``text`` with every cluster's server set to ``server``."""
+    import yaml
+
+    doc = yaml.safe_load(text)
+    clusters = doc.get("clusters") or []
+    if not clusters:
+        raise LabError("the fetched kubeconfig names no cluster")
+    for cluster in clusters:
+        cluster["cluster"]["server"] = server
+    return yaml.safe_dump(doc, sort_keys=False)
+
+
 class Engine:
     """Runs plans. ``record(obj, created)`` hears of every object applied."""
 
@@ -255,6 +268,8 @@ class Engine:
 
     def fetch_kubeconfig(self, op: FetchKubeconfig) -> None:
         text = self.command(op.read_command().host_argv(), quiet=True).replace("\r", "")
+        if op.server:   # before anything on this machine reads it
+            text = point_kubeconfig(text, op.server)
         path = Path(self.kube.kubeconfig)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:

@@ -97,15 +97,21 @@ class KubeadmJoin:
 
 @dataclass(frozen=True)
 class FetchKubeconfig:
+    """The admin kubeconfig of ``node`` into ``$KUBECONFIG`` (mode 0600). ``server``: the
+    API server's URL as this machine reaches it, written in place of the one kubeadm wrote
+    (None: that one is reachable from here, as a VM's private address is)."""
     node: str
     path: str = "/etc/kubernetes/admin.conf"
     via: Transport = VAGRANT_SSH
+    server: Optional[str] = None
 
     def read_command(self) -> Ssh:
         return Ssh(self.node, ("cat", self.path), via=self.via)
 
     def render(self) -> str:
-        return (self.read_command().render() + " | tr -d '\\r' > \"$KUBECONFIG\"\n"
+        sed = "s#^( *server: ).*#\\1" + (self.server or "") + "#"
+        point = f" | sed -E {shlex.quote(sed)}" if self.server else ""
+        return (self.read_command().render() + " | tr -d '\\r'" + point + ' > "$KUBECONFIG"\n'
                 'chmod 600 "$KUBECONFIG"')
 
 

@@ -40,9 +40,15 @@ class Hosts:
     #: Stage vms's operations that bring the machines up (``vagrant up``); none where the
     #: target makes its machines outside the plan or has none to make.
     machines: tuple = ()
-    #: Extra ``kubeadm init``/``join`` flags this kind of machine needs, each for a reason
-    #: the target states.
+    #: Extra ``kubeadm init`` flags this kind of machine needs, each for a reason the target
+    #: states.
     kubeadm_flags: tuple[str, ...] = ()
+    #: The API server's URL as this machine reaches it, written into the fetched kubeconfig
+    #: (None: kubeadm's own, the first node's address, is reachable from here).
+    api_server: Optional[str] = None
+    #: The plan installs Calico (stage cni); False: the target lays a pod network of its own
+    #: before the plan's wait for Ready nodes, and names it as the substitute it is.
+    calico: bool = True
 
 
 def hosts_of(target: str) -> Hosts:
@@ -157,12 +163,15 @@ def build(target: Union[str, Hosts], nodes: Sequence[str], secrets: Mapping[str,
                           f"--pod-network-cidr={model.POD_CIDR}",
                           f"--apiserver-advertise-address={m.node_ip(0)}", *hosts.kubeadm_flags),
                   unless_exists=ADMIN_CONF, via=via),
-              KubeadmJoin(first, rest, via=via, flags=hosts.kubeadm_flags),
-              FetchKubeconfig(first, via=via))
+              KubeadmJoin(first, rest, via=via),
+              FetchKubeconfig(first, via=via, server=hosts.api_server))
     p.add(Kubectl(("version",)), Kubectl(("get", "nodes", "-o", "wide")))
 
     p = plans["cni"]
-    if hosts.builds_kubernetes:
+    if hosts.builds_kubernetes and not hosts.calico:
+        p.add(Note(f"the {hosts.target} target lays its own pod network (a substitute it "
+                   f"names) before this stage's wait"))
+    if hosts.builds_kubernetes and hosts.calico:
         p.add(Note("Calico reads this ConfigMap (envFrom) when calico-node first starts: node "
                    "addresses are the kubelets' InternalIPs (the private network), never the "
                    "NAT interface"))

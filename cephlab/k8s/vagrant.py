@@ -45,6 +45,9 @@ class VagrantLab:
     The environment (os.environ plus ``settings``) is captured when the object is created.
     """
 
+    #: What ``lsblk`` calls the data disks (stage vms's check).
+    disk_types = ("disk",)
+
     def __init__(self, root: os.PathLike | str = REPO_ROOT, *,
                  settings: Mapping[str, str | int] | None = None,
                  nodes: tuple[str, ...] = NODES,

@@ -13,6 +13,19 @@ KUBERNETES_MINOR = ".".join(KUBERNETES.split(".")[:2])
 KUBERNETES_DEB = f"{KUBERNETES}-1.1"
 # apt repository for the minor (one repository per minor on pkgs.k8s.io).
 KUBERNETES_APT_REPO = f"https://pkgs.k8s.io/core:/stable:/v{KUBERNETES_MINOR}/deb/"
+# What kubeadm KUBERNETES deploys beside itself, as its own source pins them
+# (cmd/kubeadm/app/constants/constants.go of k8s.io/kubernetes at KUBERNETES):
+# SupportedEtcdVersion[34] / DefaultEtcdVersion "3.6.5-0" (the image tag adds "-0"),
+# CoreDNSVersion "v1.12.1", PauseVersion "3.10.1". cephlab/nodes/kubebuild.py builds these
+# programs from source and refuses a kubeadm whose image list names other tags.
+ETCD = "3.6.5"
+ETCD_IMAGE_TAG = f"{ETCD}-0"
+COREDNS = "1.12.1"
+PAUSE = "3.10.1"
+# crictl: the cri-tools release of the Kubernetes minor.
+CRI_TOOLS = "1.34.0"
+# CNI reference plugins: the release KUBERNETES's own build/dependencies.yaml names ("cni").
+CNI_PLUGINS = "1.7.1"
 
 # Calico CNI, manifest install. The 3.31 line is tested on Kubernetes 1.32-1.35.
 CALICO = "v3.31.5"

@@ -150,6 +150,9 @@ class Collector:
         lab = self.lab()
         if "ceph" not in self.header:
             self._ceph_versions()  # nothing passed: ask a kept lab
+        if lab is not None and getattr(lab, "peak_footprint", None):
+            _, detail, slug = lab.peak_footprint
+            self.header["resident memory"] = f"{detail} (largest, after stage {slug})"
         faults = list(lab.fault_reports) if lab is not None else []
         grades = [g.to_json() for g in lab.grades] if lab is not None else []
         try:

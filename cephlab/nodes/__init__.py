@@ -1,0 +1,1 @@
+"""Kubernetes nodes made by the harness: their programs built from source (:mod:`cephlab.nodes.kubebuild`)."""
