@@ -257,6 +257,7 @@ class Lab:
         """Stop the daemons this process started that the lab does not record (a run
         stopped between starting one and recording it); by pid, as always."""
         recorded = {d.get("pid") for d in self.state.doc.get("daemons", {}).values()}
+        recorded |= self.target.owned_pids()
         stopped = []
         for rec in procs.children():
             if rec.pid not in recorded and procs.is_alive(rec):

@@ -130,6 +130,11 @@ class Target(ABC):
     def describe(self) -> str:
         """One line: where the lab is and how to reach its toolbox."""
 
+    def owned_pids(self) -> set[int]:
+        """Processes the lab records as its own beyond the state's daemons (they outlive a
+        run that keeps the lab: the nodes target's containers and forwarder)."""
+        return set()
+
     def footprint(self) -> Optional[tuple[int, str]]:
         """(resident bytes, one line of detail) of everything the lab runs on this machine;
         None where the harness cannot see it (VMs, an existing cluster)."""

@@ -11,5 +11,5 @@ Feature: 03 cni — the Calico pod network
   @pods
   Scenario: cni — pods on different nodes reach each other
     Given the lab has what stage cni needs
-    When a pod is pinned to each of k8s-2 and k8s-3
+    When pods are pinned to k8s-2 and k8s-3
     Then the pinned pods reach each other at their pod addresses

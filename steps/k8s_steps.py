@@ -96,7 +96,7 @@ def pod_pinned(request, kube, node_names, node):
     return {"name": name, "node": node_names[node]}
 
 
-@when(parsers.parse("a pod is pinned to each of {nodes:List}", LIST), target_fixture="pinned_pods")
+@when(parsers.parse("pods are pinned to {nodes:List}", LIST), target_fixture="pinned_pods")
 def pods_pinned(request, kube, node_names, nodes):
     return {node: pod_pinned(request, kube, node_names, node)["name"] for node in nodes}
 

@@ -734,15 +734,26 @@ class NodeSet:
             return list(self.nodes)
         return [n for n in self.nodes if not is_running(records, n)]
 
+    def helpers_down(self) -> list[str]:
+        """What of the lab's own processes besides the nodes does not run (the forwarder)."""
+        from ..procs import is_alive
+
+        records = load(self.lab_dir)
+        if records is None or not self.ports:
+            return []
+        fwd = records.get("forwarder")
+        return [] if fwd and is_alive(DaemonRecord.from_json(fwd)) else ["the port forwarder"]
+
     def start_stopped(self, say: Say = print) -> list[str]:
         records = self.records
         stopped = [n for n in self.nodes if not is_running(records, n)]
+        down = self.helpers_down()
         for node in stopped:
             start(records, node, self.extra_bin)
         self._ensure_forwarder(records)
         for node in stopped:
             wait_booted(records, node)
-        return [f"node container {n}" for n in stopped]
+        return [f"node container {n}" for n in stopped] + down
 
     def why_stopped(self, node: str) -> str:
         log = self.records["nodes"][node]["log"]
@@ -771,6 +782,16 @@ class NodeSet:
                 done = exec(records, node, ["systemctl", "--failed", "--no-legend"], timeout=20)
                 parts.append(f"--- {node} failed units:\n{done.stdout.strip() or '(none)'}")
         return "\n".join(parts)
+
+    def pids(self) -> set[int]:
+        """Every process the records name: each node's runc and PID 1, the forwarder."""
+        records = load(self.lab_dir)
+        if records is None:
+            return set()
+        found = {records["forwarder"]["pid"]} if records.get("forwarder") else set()
+        for rec in records["nodes"].values():
+            found |= {p for p in (rec.get("pid"), (rec.get("runc") or {}).get("pid")) if p}
+        return found
 
     def resident(self) -> dict[str, int]:
         """node -> resident bytes of everything running in it (empty: no nodes)."""

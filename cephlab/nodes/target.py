@@ -266,6 +266,9 @@ class NodesTarget(KubeTarget):
                          "namespace": "kube-system"})
         log.info("[kubernetes] kube-proxy: conntrack.maxPerCore 0 (the table is this machine's)")
 
+    def owned_pids(self) -> set[int]:
+        return self.nodes.pids()
+
     def footprint(self) -> Optional[tuple[int, str]]:
         per = self.nodes.resident()
         if not per:
@@ -285,7 +288,7 @@ class NodesTarget(KubeTarget):
     def broken(self) -> list[str]:
         if not self.state.applied("vms"):
             return []
-        return [f"node container {n}" for n in self.nodes.not_running()]
+        return [f"node container {n}" for n in self.nodes.not_running()] + self.nodes.helpers_down()
 
     def repair(self) -> list[str]:
         return self.resume()
