@@ -3,6 +3,7 @@
 figure before the speed work (issue 10).
 
     python bench/bench.py [--prefix 127.0.40] [--ceph 20] [--before REF] [--skip-full] [--skip-data]
+                          [--nodes | --only-nodes]
 
 1. bring-up: a fresh local lab to 3 OSDs up and in (stage ceph_cluster)
 2. full run: `pytest features/ --lab-target=local` on a fresh lab dir; from its junit file
@@ -14,6 +15,9 @@ figure before the speed work (issue 10).
 5. data: S3 put/get of 100 x 1 MiB objects through RGW, and MySQL (MariaDB on an RBD image)
    inserting 10,000 rows in batches, with the Ceph layout they ran on; then Ghost on that
    lab: its first boot (the migrations) and a warm restart
+6. with --nodes (the nodes target, issue 22): the cached set-up of its Kubernetes (`setup
+   --kube` on a warm cache), a fresh node lab to every stage it builds (vms to
+   master_isolation) with each stage's seconds, and the cluster's largest resident memory
 
 "Before" is measured in the same run when ``--before REF`` names a git revision of this
 project from before the work (it is exported with `git archive` and run the same way);
@@ -59,7 +63,11 @@ TARGETS = {
     "reuse run -k toolbox": 10.0,
     "held-down OSD to red": 15.0,
     "noup to red": 15.0,
+    # issue 22: the nodes target's bring-up, warm (its goal names 3 OSDs, which need Rook,
+    # which cannot be built here; the stages it builds are measured against the same 600 s)
+    "nodes: fresh lab to master_isolation, warm": 600.0,
 }
+NODES_PREFIX = "127.0.43"
 FAULT_TARGETS = {"detect": 5.0, "recover": 10.0}
 
 #: Figures recorded before this work, with where and when: shown when --before is not given.
@@ -267,6 +275,38 @@ def measure(root: Path, base: Path, prefix: str, ceph: str, full: bool) -> Figur
     return out
 
 
+def nodes_bench(root: Path, base: Path, out: Figures) -> None:
+    """The nodes target: warm set-up, a fresh lab to master_isolation, stages, memory."""
+    before = load()
+    start = time.monotonic()
+    proc = subprocess.run([sys.executable, "-c", "from cephlab.nodes import kubebuild; "
+                           "print(kubebuild.cached() or '')"], cwd=root, env=child_env(),
+                          capture_output=True, text=True)
+    if not proc.stdout.strip():
+        out.lines.append("nodes: not measured (the Kubernetes programs are not built: make kube)")
+        return
+    out.put("nodes: cached Kubernetes build found", time.monotonic() - start, before)
+    lab_dir, junit = base / "nodes", base / "nodes-junit.xml"
+    start = time.monotonic()
+    run = subprocess.run([sys.executable, "-m", "pytest", "features/", "-q", "-p", "no:cacheprovider",
+                          "--lab-target=nodes", f"--lab-dir={lab_dir}", f"--lab-ip-prefix={NODES_PREFIX}",
+                          "--lab-destroy=always", f"--junitxml={junit}",
+                          "-k", "vms or kubernetes or cni or master_isolation"],
+                         cwd=root, env=child_env(), capture_output=True, text=True)
+    secs = time.monotonic() - start
+    destroy(root, lab_dir)
+    if run.returncode != 0:
+        out.lines.append(f"nodes: the run failed: {run.stdout.strip()[-600:]}")
+        return
+    out.put("nodes: fresh lab to master_isolation, warm", secs, f"{before} → {load()}")
+    stages, _ = read_junit(junit)
+    for slug, seconds in stages.items():
+        out.put(f"nodes: stage {slug}", seconds)
+    memory = [line for line in run.stdout.splitlines() if line.startswith("resident memory of the lab")]
+    out.lines.append(f"nodes: {memory[-1] if memory else 'resident memory not reported'} "
+                     f"(goal: the cluster within 8 GiB)")
+
+
 def export(ref: str, into: Path) -> Path:
     """``ref`` of this project's git history as a plain tree (what was measured before)."""
     into.mkdir(parents=True)
@@ -294,6 +334,8 @@ def main() -> int:
     parser.add_argument("--before", metavar="REF", help="also measure this git revision, in this run")
     parser.add_argument("--skip-full", action="store_true", help="skip the full runs (the longest)")
     parser.add_argument("--skip-data", action="store_true", help="skip the S3 and MySQL figures")
+    parser.add_argument("--nodes", action="store_true", help="also measure the nodes target (root, make kube)")
+    parser.add_argument("--only-nodes", action="store_true", help="measure the nodes target only")
     args = parser.parse_args()
     print(f"machine: {os.cpu_count()} cores; {load()}; Ceph --lab-ceph={args.ceph}", flush=True)
     with tempfile.TemporaryDirectory(prefix="cephlab-bench-") as tmp:
@@ -302,9 +344,14 @@ def main() -> int:
         if args.before:
             tree = export(args.before, base / "before-tree")
             before = measure(tree, base / "before", args.prefix, args.ceph, not args.skip_full)
-        now = measure(ROOT, base / "now", args.prefix, args.ceph, not args.skip_full)
+        if args.only_nodes:
+            now = Figures()
+        else:
+            now = measure(ROOT, base / "now", args.prefix, args.ceph, not args.skip_full)
+        if args.nodes or args.only_nodes:
+            nodes_bench(ROOT, base, now)
         worst = print_table(now, before, args.before)
-        if not args.skip_data:  # after the table: a failure here loses no figure above
+        if not args.skip_data and not args.only_nodes:  # after the table: a failure here loses no figure above
             try:
                 for line in data_bench(base / "data", args.prefix, args.ceph):
                     print(line, flush=True)

@@ -258,6 +258,11 @@ def stages_table(args) -> int:
             for n in names:
                 if table[stage.slug][n]:
                     say(f"{stage.slug} on {n}: {table[stage.slug][n]}")
+        from .targets import target_class
+
+        for n in names:
+            for text in target_class(n).limits:
+                say(f"what a pass on {n} does not prove: {text}")
     return OK
 
 

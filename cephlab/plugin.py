@@ -192,6 +192,8 @@ def _start_report(config: pytest.Config, sess: LabSession) -> None:
         header[f"substitute {i}"] = text
     for i, text in enumerate(target_class(sess.cfg.target).origins, 1):
         header[f"origin {i}"] = text
+    for i, text in enumerate(target_class(sess.cfg.target).limits, 1):
+        header[f"not proven here {i}"] = text
     for dist in ("pytest", "pytest-bdd", "selenium"):
         try:
             header[dist] = version(dist)
@@ -234,6 +236,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
     lines += [f"lab substitute: {text}" for text in target_class(cfg.target).substitutes]
     lines += [f"lab origin: {text}" for text in target_class(cfg.target).origins]
+    lines += [f"lab limit: {text}" for text in target_class(cfg.target).limits]
     return lines
 
 

@@ -55,6 +55,9 @@ class Target(ABC):
     #: Where the programs and images the target runs come from, where that is not what the
     #: lab itself pulls (one sentence each; the header and report show them).
     origins: ClassVar[tuple[str, ...]] = ()
+    #: What a pass on this target does not prove, one sentence each (what only the lab's own
+    #: machines can show): the header, the report and ``stages --why`` say it.
+    limits: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, cfg: LabConfig, state: LabState):
         self.cfg = cfg

@@ -100,7 +100,7 @@ def gather(addresses: dict[str, str], ports: tuple[int, ...], check_ports: bool,
 
 def check(addresses: dict[str, str], ports: tuple[int, ...], *, running: bool) -> None:
     """Raise one ConfigError naming every problem (``running``: the kept lab's own
-    forwarders hold the ports, which is no problem)."""
+    forwarder holds the ports, which is no problem)."""
     found = problems(gather(addresses, ports, check_ports=not running))
     if found:
         raise ConfigError("the nodes target cannot run on this machine:\n  - "

@@ -65,6 +65,11 @@ class NodesTarget(KubeTarget):
                            "Ceph daemons by recorded pid)"}
     rebuild_if_unfinished = frozenset({"vms", "kubernetes"})
     substitutes = (podnet.SUBSTITUTE,)
+    limits = ("the VMs themselves: VirtualBox or libvirt, the Vagrant box and its download, "
+              "each VM's own kernel and modules (the nodes share this machine's), the VMs' "
+              "disk controller naming the disks sdc and sdd (here loop devices play them), "
+              "apt installs from pkgs.k8s.io, time sync between machines; only "
+              "--lab-target=vagrant on real VMs shows those",)
     origins = (f"Kubernetes v{versions.KUBERNETES} (kubeadm, kubelet, kubectl, the control plane, kube-proxy), "
                "etcd, CoreDNS, pause, crictl and the CNI plugins are built here from their Go "
                "modules (setup --kube); every image is written here from them and from Debian "
@@ -151,9 +156,12 @@ class NodesTarget(KubeTarget):
     def sanity_checks(self) -> None:
         from . import preflight
 
-        running = self.state.applied("vms") and not self.nodes.not_running()
+        from .node import load
+
+        # the kept lab's own forwarder holding its ports is no conflict
+        forwarding = load(self.cfg.lab_dir) is not None and not self.nodes.helpers_down()
         preflight.check({n: self.node_address(n) for n in self.cfg.nodes}, FORWARDED,
-                        running=bool(running))
+                        running=forwarding)
 
     # ------------------------------------------------------------------ the plan
     @classmethod
