@@ -15,7 +15,7 @@ else
 PY := $(VENV)/bin/python
 endif
 
-.PHONY: setup kube lab test bench destroy
+.PHONY: setup kube lab lab-nodes test bench destroy
 
 setup:
 	$(PYTHON) -m cephlab setup --venv $(VENV) $(SETUP_ARGS)
@@ -24,6 +24,10 @@ setup:
 # images): `make kube`, then `pytest features/ --lab-target=nodes`.
 kube:
 	$(PYTHON) -m cephlab setup --venv $(VENV) --kube $(SETUP_ARGS)
+
+# The lab on the nodes target (after `make kube`): a real kubeadm cluster in node containers.
+lab-nodes: kube
+	$(PY) -m pytest features/ --lab-target=nodes --lab-report=reports/lab-nodes-$$(date -u +%Y%m%d-%H%M%S).html $(PYTEST_ARGS)
 
 # The main job: build and verify the lab on the default target (auto: local without
 # Vagrant) and, locally, the default Ceph release (auto: 20 where its root can be built).

@@ -75,7 +75,6 @@ class KubeadmJoin:
     nodes: tuple[str, ...]
     guard: str = "/etc/kubernetes/kubelet.conf"
     via: Transport = VAGRANT_SSH
-    flags: tuple[str, ...] = ()       #: appended to the printed join command
 
     def token_command(self) -> Ssh:
         return Ssh(self.first, ("kubeadm", "token", "create", "--print-join-command"), via=self.via)
@@ -84,8 +83,7 @@ class KubeadmJoin:
         """The root shell text on a joining node, ``join`` being the printed join command."""
         sudo = "sudo " if self.via.needs_sudo else ""
         guard = f"{self.via.as_root(('test', '-e', self.guard))} || " if self.guard else ""
-        extra = "".join(f" {shlex.quote(f)}" for f in self.flags)
-        return f"{guard}{sudo}{join}{extra}"
+        return f"{guard}{sudo}{join}"
 
     def render(self) -> str:
         lines = ["# the join command carries a bootstrap token: it stays in a shell variable",

@@ -93,7 +93,9 @@ def setup(say: Callable[[str], None] = print) -> bool:
         cache_dir().mkdir(parents=True, exist_ok=True)
         _install_node(npm, say)
         _install_ghost(npm, say)
-    except _Unavailable as exc:
+    except Exception as exc:  # noqa: BLE001 - an optional part never stops set-up
+        if not isinstance(exc, _Unavailable):
+            exc = _Unavailable(f"{type(exc).__name__}: {exc}")
         cache_dir().mkdir(parents=True, exist_ok=True)
         _failure_note().write_text(f"Ghost {GHOST} could not be installed: {exc}\n")
         say(f"setup: Ghost stage will skip: {exc}")
@@ -189,7 +191,7 @@ def _install_ghost(npm: str, say) -> None:
         out = _run_npm([npm, "pack", f"ghost@{GHOST}", "--json"], cwd=tmp)
         tarball = tmp / json.loads(out)[0]["filename"]
         with tarfile.open(tarball) as tar:
-            tar.extractall(tmp, filter="data")
+            safe_extract(tar, tmp)
         tarball.unlink()
         pkg = tmp / "package"
         _drop_unused(pkg / "package.json")
@@ -207,6 +209,37 @@ def _install_ghost(npm: str, say) -> None:
         _commit(tmp, final, f"ghost {GHOST}")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def safe_extract(tar: tarfile.TarFile, dest: Path) -> None:
+    """Unpack ``tar`` into ``dest``, refusing what a package has no business holding: a path
+    outside ``dest``, a link pointing outside it, a device node. Python's own "data" filter
+    does this from 3.11.4 on; Debian 12's Python is 3.11.2, which has none."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(dest, filter="data")
+        return
+    root = Path(dest).resolve()
+
+    def inside(path: Path) -> bool:
+        return path == root or root in path.parents
+
+    members = tar.getmembers()
+    for m in members:
+        target = (root / m.name).resolve()
+        if m.name.startswith("/") or not inside(target):
+            raise _Unavailable(f"the package's tarball holds {m.name!r}, outside its directory")
+        if m.isdev() or m.isfifo():
+            raise _Unavailable(f"the package's tarball holds a device or fifo {m.name!r}")
+        if m.issym() or m.islnk():
+            base = target.parent if m.issym() else root
+            if m.linkname.startswith("/") or not inside((base / m.linkname).resolve()):
+                raise _Unavailable(f"the package's tarball links {m.name!r} outside its "
+                                   f"directory ({m.linkname!r})")
+    for m in members:   # as the data filter does: no owner, no set-id bits
+        m.uid = m.gid = 0
+        m.uname = m.gname = ""
+        m.mode &= 0o755 if m.isdir() or m.mode & 0o111 else 0o644
+    tar.extractall(dest, members=members)
 
 
 def _smoke(pkg: Path, env: dict) -> None:

@@ -47,5 +47,5 @@ def ensure(steps: Steps) -> Path:
     helper, origin = busybox.archive(say=steps.say)
     steps.say(f"kube: {len(archives) + 1} images in {images.cache_dir()} ({origin})")
     steps.say(f"kube: ready in {time.monotonic() - start:.1f}s; run the lab with "
-              f"`pytest features/ --lab-target=nodes`")
+              f"`make lab-nodes` (or .venv/bin/python -m pytest features/ --lab-target=nodes)")
     return bin_dir

@@ -41,6 +41,7 @@ from ..k8s.plan_ops import StagePlan
 from ..k8s.transport import NodeExec
 from ..waits import wait_for
 from . import kubefiles, podnet, provision, unbuildable
+from .node import NodeSet
 
 log = logging.getLogger("cephlab")
 
@@ -48,7 +49,6 @@ log = logging.getLogger("cephlab")
 #: built on this machine (:mod:`cephlab.nodes.unbuildable` says which and what was tried).
 BUILT = ("vms", "kubernetes", "cni", "master_isolation")
 KUBECONFIG = "kubeconfig"
-EXEC = "bin/node-exec"
 API_PORT = 6443
 #: Ports the forwarders publish on every node's loopback address.
 FORWARDED = (API_PORT, *sorted(set(NODE_PORTS.values())))
@@ -98,7 +98,6 @@ class NodesTarget(KubeTarget):
         """The lab's node containers (:class:`cephlab.nodes.node.NodeSet`)."""
         if self._nodes is None:
             from . import images
-            from .node import NodeSet
 
             # the nodes see the built programs and the image archives read-only, at their
             # paths here (nothing is copied per node)
@@ -149,10 +148,6 @@ class NodesTarget(KubeTarget):
         return m.node_ip(list(self.cfg.nodes).index(lab_node))
 
     # ------------------------------------------------------------------ checks first
-    @classmethod
-    def unavailable(cls, stage: Stage) -> Optional[str]:
-        return None
-
     def sanity_checks(self) -> None:
         from . import preflight
 
@@ -169,7 +164,7 @@ class NodesTarget(KubeTarget):
         """Node containers the harness makes itself (stage vms), entered as root; the plan
         builds Kubernetes on them. kubeadm init also certifies the API server for the
         loopback address the harness reaches it at."""
-        program = str(lab_dir / EXEC) if lab_dir else EXEC   # relative: a lab not made yet
+        program = str(lab_dir / NodeSet.EXEC) if lab_dir else NodeSet.EXEC   # relative: no lab yet
         flags = [f"--apiserver-cert-extra-sans={api_address}"] if api_address else []
         return Hosts(cls.name, NodeExec(program), builds_kubernetes=True,
                      kubeadm_flags=tuple(flags), calico=False,
