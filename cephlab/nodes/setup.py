@@ -1,6 +1,7 @@
 """``python -m cephlab setup --kube``: everything the nodes target builds once and caches.
 
-In order, each with its progress lines and logs, each reused from its cache on a later run:
+In order, each with its progress lines and logs, each reused from its cache on a later run
+(first, this machine's packages the node containers need: runc, debootstrap, iproute2):
 
 1. the programs (:mod:`cephlab.nodes.kubebuild`): Kubernetes, etcd, CoreDNS, pause, crictl
    and the CNI plugins from their Go modules, one log per component;
@@ -18,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..install import Steps
+from ..install import Steps, apt_install, missing_packages
 
 
 class _Lines:
@@ -38,8 +39,13 @@ class _Lines:
 def ensure(steps: Steps) -> Path:
     """Build or reuse everything; returns the programs' directory."""
     from . import busybox, images, kubebuild, noderoot
+    from .preflight import HOST_PROGRAMS
 
     start = time.monotonic()
+    wanted = sorted(set(HOST_PROGRAMS.values()))
+    missing = missing_packages(wanted)
+    if missing:       # the programs this machine runs for the node containers
+        apt_install(steps, missing, "kube")
     bin_dir = kubebuild.build(out=_Lines(steps), log_dir=steps.log_dir / "kube")
     root = noderoot.ensure(say=steps.say)
     steps.say(f"kube: node root {root.describe()}")
