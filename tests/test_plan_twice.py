@@ -64,7 +64,7 @@ def test_vagrant_stages_run_twice_and_an_unguarded_init_is_refused(tmp_path, mon
     state = tmp_path / "cluster.json"
     FakeCluster(state, NODES)
     monkeypatch.setenv("FAKE_CLUSTER_STATE", str(state))
-    monkeypatch.setattr("cephlab.k8s.vagrant_target.Kube", KubeFactory(state))
+    monkeypatch.setattr("cephlab.k8s.kube_target.Kube", KubeFactory(state))
     lab_dir = tmp_path / "lab"
     lab = new_lab(lab_dir)
     lab.reach("master_isolation")

@@ -90,7 +90,7 @@ def tools(tmp_path, monkeypatch):
     cluster.patch("Node", "k8s-1", None, {"spec": {"taints": [     # as kubeadm init leaves it
         {"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]}})
     monkeypatch.setenv("FAKE_CLUSTER_STATE", str(state))
-    monkeypatch.setattr("cephlab.k8s.vagrant_target.Kube", KubeFactory(state))
+    monkeypatch.setattr("cephlab.k8s.kube_target.Kube", KubeFactory(state))
 
     def calls() -> list[tuple[str, list[str], dict]]:
         if not log.exists():

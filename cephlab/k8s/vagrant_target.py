@@ -21,19 +21,17 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import shutil
 from pathlib import Path
 from typing import Optional
 
-from ..errors import CommandError, ConfigError, LabError
+from ..errors import ConfigError, LabError
 from ..stages import STAGES, Stage
 from . import manifests as m
 from . import preflight, vm_checks
 from .cluster_services import KubeServices
-from .kube import Kube
 from .kube_engine import KubeEngine
-from .kube_target import KubeTarget
+from .kube_target import MadeCluster
 from .plan_build import Hosts, build, by_stage
 from .plan_ops import StagePlan, VagrantUp
 from .transport import VAGRANT_SSH
@@ -48,14 +46,11 @@ LOCAL_ONLY = {
               "by recorded pid, which Rook pods on VMs are not); every other stage runs on the "
               "vagrant target",
 }
-KUBECONFIG = "kubeconfig"
 DOTFILE_DIR = ".vagrant"
 PROVIDER_KEY = "vagrant_provider"
-#: a kubeadm bootstrap token, as printed by `kubeadm init` / `token create --print-join-command`
-_TOKEN = re.compile(r"(--token[ =])\S+")
 
 
-class VagrantTarget(KubeTarget):
+class VagrantTarget(MadeCluster):
     """The harness built this lab, so destructive stages need no allowance (no ``refusal``)."""
 
     name = "vagrant"
@@ -68,7 +63,6 @@ class VagrantTarget(KubeTarget):
         # to say it is missing
         self.root = Path(root) if root else Path(__file__).resolve().parents[2]
         self._vagrant = None
-        self._kube: Optional[Kube] = None
         self._plans: Optional[dict[Stage, StagePlan]] = None
         self.engine = KubeEngine(cfg, state, kube=lambda: self.kube, plans=self.plans,
                                  runner_kube=self.runner_kube,
@@ -76,10 +70,6 @@ class VagrantTarget(KubeTarget):
         self.services = KubeServices(self.name, lambda: self.kube, self.node_address, cfg.lab_dir)
 
     # ------------------------------------------------------------------ pieces
-    @property
-    def kubeconfig_path(self) -> Path:
-        return self.cfg.lab_dir / KUBECONFIG
-
     @property
     def dotfile_path(self) -> Path:
         return self.cfg.lab_dir / DOTFILE_DIR
@@ -93,24 +83,6 @@ class VagrantTarget(KubeTarget):
             self._vagrant = VagrantLab(self.root, nodes=tuple(self.cfg.nodes),
                                        dotfile_path=self.dotfile_path)
         return self._vagrant
-
-    @property
-    def kube(self) -> Kube:
-        if self._kube is None:
-            if not self._has_kubeconfig():
-                raise LabError(f"the vagrant lab has no kubeconfig yet ({self.kubeconfig_path}); "
-                               f"stage kubernetes fetches it from k8s-1")
-            self._kube = Kube.connect(str(self.kubeconfig_path), None)  # kubeadm's admin context
-        return self._kube
-
-    def _has_kubeconfig(self) -> bool:
-        path = self.kubeconfig_path
-        return path.is_file() and path.stat().st_size > 0
-
-    def runner_kube(self) -> Kube:
-        # before (and while) stage kubernetes writes it, the lines run with KUBECONFIG set
-        # to where it will be and no context
-        return self.kube if self._has_kubeconfig() else Kube(str(self.kubeconfig_path), None)
 
     def machines(self):
         return self.vagrant
@@ -180,16 +152,8 @@ class VagrantTarget(KubeTarget):
             self._vms()
             return
         if stage.slug == "kubernetes":
-            # the admin kubeconfig lands here; created 0600 before anything is written into it
-            self.cfg.lab_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.kubeconfig_path, os.O_WRONLY | os.O_CREAT, 0o600)
-            os.close(fd)
-            self._kube = None
-        try:
-            self.engine.run_plan(stage)
-        except CommandError as exc:   # kubeadm prints join tokens: never show them
-            raise CommandError([_scrub(a) for a in exc.argv], exc.rc, _scrub(exc.stdout),
-                               _scrub(exc.stderr)) from None
+            self._new_kubeconfig()
+        self.run_plan(stage)
 
     def _vms(self) -> None:
         lab, nodes = self.vagrant, list(self.cfg.nodes)
@@ -272,7 +236,3 @@ class VagrantTarget(KubeTarget):
                 f"{self.provider}, Vagrant state in {self.dotfile_path}); kubeconfig "
                 f"{self.kubeconfig_path}; stages applied: "
                 f"{', '.join(self.state.applied_slugs()) or 'none'}")
-
-
-def _scrub(text: str) -> str:
-    return _TOKEN.sub(r"\1***", text or "")

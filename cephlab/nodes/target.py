@@ -33,9 +33,8 @@ from ..k8s import manifests as m
 from ..k8s import versions
 from ..k8s import vm_checks
 from ..k8s.cluster_services import NODE_PORTS, KubeServices
-from ..k8s.kube import Kube
 from ..k8s.kube_engine import KubeEngine
-from ..k8s.kube_target import KubeTarget
+from ..k8s.kube_target import MadeCluster
 from ..k8s.plan_build import Hosts, build, by_stage
 from ..k8s.plan_ops import StagePlan
 from ..k8s.transport import NodeExec
@@ -48,13 +47,12 @@ log = logging.getLogger("cephlab")
 #: The stages this target builds for real; the others need upstream pieces that cannot be
 #: built on this machine (:mod:`cephlab.nodes.unbuildable` says which and what was tried).
 BUILT = ("vms", "kubernetes", "cni", "master_isolation")
-KUBECONFIG = "kubeconfig"
 API_PORT = 6443
 #: Ports the forwarders publish on every node's loopback address.
 FORWARDED = (API_PORT, *sorted(set(NODE_PORTS.values())))
 
 
-class NodesTarget(KubeTarget):
+class NodesTarget(MadeCluster):
     """The harness built this lab, so destructive stages need no allowance."""
 
     name = "nodes"
@@ -80,7 +78,6 @@ class NodesTarget(KubeTarget):
 
     def __init__(self, cfg, state):
         super().__init__(cfg, state)
-        self._kube: Optional[Kube] = None
         self._plans: Optional[dict[Stage, StagePlan]] = None
         self._nodes = None
         self._bin: Optional[Path] = None
@@ -89,10 +86,6 @@ class NodesTarget(KubeTarget):
         self.services = KubeServices(self.name, lambda: self.kube, self.node_address, cfg.lab_dir)
 
     # ------------------------------------------------------------------ pieces
-    @property
-    def kubeconfig_path(self) -> Path:
-        return self.cfg.lab_dir / KUBECONFIG
-
     @property
     def nodes(self):
         """The lab's node containers (:class:`cephlab.nodes.node.NodeSet`)."""
@@ -122,22 +115,6 @@ class NodesTarget(KubeTarget):
         """The plan's host commands use the lab's own kubectl (built at the pinned version)."""
         bin_dir = self._bin_dir()
         return {"PATH": f"{bin_dir}:{os.environ.get('PATH', '')}"} if bin_dir else {}
-
-    @property
-    def kube(self) -> Kube:
-        if self._kube is None:
-            if not self._has_kubeconfig():
-                raise LabError(f"the nodes lab has no kubeconfig yet ({self.kubeconfig_path}); "
-                               f"stage kubernetes fetches it from k8s-1")
-            self._kube = Kube.connect(str(self.kubeconfig_path), None)
-        return self._kube
-
-    def _has_kubeconfig(self) -> bool:
-        path = self.kubeconfig_path
-        return path.is_file() and path.stat().st_size > 0
-
-    def runner_kube(self) -> Kube:
-        return self.kube if self._has_kubeconfig() else Kube(str(self.kubeconfig_path), None)
 
     def node_address(self, lab_node: str) -> str:
         """Where the harness reaches ``lab_node``: its forwarder on loopback."""
@@ -185,13 +162,10 @@ class NodesTarget(KubeTarget):
             self._vms()
             return
         if stage.slug == "kubernetes":
-            self.cfg.lab_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.kubeconfig_path, os.O_WRONLY | os.O_CREAT, 0o600)
-            os.close(fd)
-            self._kube = None
+            self._new_kubeconfig()
         if stage.slug == "cni":
             self._pod_network()
-        self.engine.run_plan(stage)
+        self.run_plan(stage)
         if stage.slug == "kubernetes":
             self._kube_proxy_conntrack()
 
