@@ -40,8 +40,9 @@ HOST_CEPH_PACKAGES = sorted(set(BINARIES.values()) | set(COMPONENTS.values()) |
                             {"ceph-mgr-dashboard"})
 #: Only the harness's own tests need these: ruby evaluates the Vagrantfile, `vagrant validate`
 #: (with the libvirt plugin) checks it, shellcheck reads the nightly jobs' shell steps. No
-#: provider is installed, so the `auto` target stays local.
-TEST_PACKAGES = ["ruby", "shellcheck", "vagrant", "vagrant-libvirt"]
+#: provider is installed, so the `auto` target stays local. containerd's own default config
+#: checks what the nodes target writes into its nodes' (it is never started here).
+TEST_PACKAGES = ["ruby", "shellcheck", "vagrant", "vagrant-libvirt", "containerd"]
 STAMP = ".cephlab-setup"
 
 

@@ -89,10 +89,11 @@ def containerd_script() -> str:
         f"sed -i -E 's|^([[:space:]]*{k}[[:space:]]*=).*|\\1 {v}|' \"$conf\""
         for k, v in CONTAINERD_SETTINGS.items())
     checks = "\n".join(
-        f"containerd config dump | grep -Fq '{k} = {v}' || {{ echo 'containerd does not load {k} = {v}' >&2; exit 1; }}"
+        f"containerd --config \"$conf\" config dump | grep -Fq '{k} = {v}' || "
+        f"{{ echo 'containerd does not load {k} = {v}' >&2; exit 1; }}"
         for k, v in CONTAINERD_SETTINGS.items())
     return f"""set -eu
-conf=/etc/containerd/config.toml
+conf="${{CONTAINERD_CONFIG:-/etc/containerd/config.toml}}"
 if grep -Eq '^version = 3' "$conf"; then
   echo "containerd 2 (config version 3) in a node is not handled yet: the node root has 1.x" >&2; exit 1
 fi
