@@ -9,6 +9,7 @@ import yaml
 
 import pytest
 
+from cephlab import stages
 from cephlab.k8s import plan_ops as ops
 from cephlab.k8s import versions
 from cephlab.k8s.plan import write_plan
@@ -333,3 +334,24 @@ def test_the_cluster_configs_local_volume_layout_passes_the_checker(tmp_path):
         ("PersistentVolumeClaim", "ceph.rook.io/DeviceSet=k8s-1-sdc"),
         ("PersistentVolumeClaim", "ceph.rook.io/DeviceSet=k8s-1-sdd"),
         ("PersistentVolume", "cephlab-osd-k8s-1-sdc"), ("PersistentVolume", "cephlab-osd-k8s-1-sdd")]
+
+
+def test_every_operation_type_is_modelled_or_listed_and_an_unknown_one_is_refused():
+    from dataclasses import dataclass
+
+    from cephlab.k8s.plan_check import UNMODELLED, Checker
+
+    for t in ops.OP_TYPES:
+        assert hasattr(Checker, "op_" + t.__name__) or t in UNMODELLED, t.__name__
+
+    @dataclass(frozen=True)
+    class Reboot:
+        node: str
+
+        def render(self) -> str:
+            return f"reboot {self.node}"
+
+    plan = ops.StagePlan(stages.get("vms"))
+    plan.ops.append(Reboot("k8s-1"))
+    with pytest.raises(TypeError, match="no model of Reboot"):
+        Checker("vagrant").stage(plan)

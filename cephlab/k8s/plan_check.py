@@ -28,8 +28,9 @@ from urllib.parse import urlsplit
 from . import provided, versions
 from .objects import ROOK_NS, TOOLBOX, Obj
 from .plan_ops import (Apply, ApplyUrl, Delete, Exec, FetchKubeconfig, HelmInstall, HttpCheck,
-                       KubeadmJoin, Kubectl, Ref, RemoveOsds, Rollout, Scale, Ssh, StagePlan,
-                       Toolbox, WaitPhase)
+                       KubeadmJoin, Kubectl, Note, NodeScript, Ref, RemoveOsds, Rollout, Scale,
+                       Ssh, StagePlan, Taint, Toolbox, VagrantUp, WaitCount, WaitNodesReady,
+                       WaitPhase)
 
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
@@ -39,6 +40,11 @@ NODE_PORT_RANGE = range(_LOW, _HIGH + 1)
 CLUSTER_SCOPED = frozenset({"Namespace", "Node", "PersistentVolume", "StorageClass",
                             "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"})
 WORKLOADS = frozenset({"Deployment", "DaemonSet", "StatefulSet", "Pod", "Job"})
+#: Operations the model has nothing to check for, each on purpose: nodes exist from the
+#: start (taints, node waits), VMs are outside the API, a count is only waited for, a note
+#: is a comment, and a node script acts on a disk the model does not hold. Any other
+#: operation without an ``op_<Type>`` method is refused: a new type must be modelled.
+UNMODELLED = frozenset({WaitNodesReady, WaitCount, Taint, VagrantUp, NodeScript, Note})
 #: kubectl's resource names -> kinds (``kubectl create configmap`` …)
 KUBECTL_KINDS = {k.lower(): k for k in ("ConfigMap", "Secret", "Namespace", "ServiceAccount",
                                          "Deployment", "Job")} | {"cm": "ConfigMap", "ns": "Namespace",
@@ -107,11 +113,19 @@ class Checker:
             for i, op in enumerate(plan.ops, 1):
                 first_line = op.render().splitlines()[-1] if op.render() else type(op).__name__
                 self.where = f"stage {plan.slug}, step {i} ({first_line[:90]})"
-                getattr(self, "op_" + type(op).__name__, lambda op: None)(op)
+                self.check(op)
             if not self.second and not plan.stage.kubernetes:
                 self.where = f"stage {plan.slug}, its Ceph checks"
                 self.need(Ref("Deployment", TOOLBOX, ROOK_NS),
                           "the stage's Ceph checks run `kubectl exec` in the Rook toolbox")
+
+    def check(self, op) -> None:
+        handler = getattr(self, "op_" + type(op).__name__, None)
+        if handler is not None:
+            handler(op)
+        elif type(op) not in UNMODELLED:
+            raise TypeError(f"the plan checker has no model of {type(op).__name__} "
+                            f"(add op_{type(op).__name__} or list it in UNMODELLED)")
 
     # ------------------------------------------------------------------ objects
     def op_Apply(self, op: Apply) -> None:
