@@ -338,6 +338,10 @@ class ReadOnlyMachines:
     def __init__(self, inner):
         self.inner = inner
 
+    @property
+    def disk_types(self) -> tuple[str, ...]:
+        return self.inner.disk_types
+
     def status(self) -> dict[str, str]:
         return self.inner.status()
 
@@ -363,7 +367,8 @@ MUTATING = frozenset({"apply", "resume", "repair", "destroy", "restart", "inject
 READING = frozenset({"sanity_checks", "ceph", "broken", "status", "fail_fast", "causes", "diagnostics",
                      "describe", "rebuild_refusal", "fault_leftovers", "mon_names", "node_name", "crush_host",
                      "node_address", "expected_address", "kube_api", "machines", "endpoint",
-                     "credentials", "block_volume", "unavailable", "refusal"})
+                     "credentials", "block_volume", "unavailable", "refusal", "owned_pids",
+                     "footprint"})
 
 
 class ReadOnlyTarget(Target):
@@ -470,6 +475,12 @@ class ReadOnlyTarget(Target):
 
     def block_volume(self, service: str) -> tuple[str, str]:
         return self.inner.block_volume(service)
+
+    def owned_pids(self) -> set[int]:
+        return self.inner.owned_pids()
+
+    def footprint(self):
+        return self.inner.footprint()
 
 
 def open_readonly(cfg: LabConfig, target_class: type[Target]) -> tuple[ReachedState, ReadOnlyTarget]:

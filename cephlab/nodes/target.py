@@ -316,5 +316,8 @@ class NodeMachines:
         stopped = set(self._nodes.not_running())
         return {n: "stopped" if n in stopped else "running" for n in self._nodes.nodes}
 
+    def running(self) -> bool:
+        return not self._nodes.not_running()
+
     def ssh(self, node: str, command: str) -> str:
         return self._nodes.run(node, ["sh", "-c", command])
