@@ -22,9 +22,10 @@ import os
 import shutil
 import subprocess
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Callable, Iterator, Optional
 
 from ..errors import ConfigError, LabError
 from . import mounts
@@ -104,23 +105,106 @@ def root_path(source: Source, base: Optional[Path] = None) -> Path:
     return (base or cache_dir()) / f"{source.suite}-{digest(wanted(source))}"
 
 
-def cache_decision(manifest: Optional[dict], want: dict) -> tuple[bool, str]:
-    """(reuse?, why) for a cached root whose manifest is ``manifest`` (None: no root)."""
+def manifest_problem(manifest: Optional[dict], want: dict, keys: tuple[str, ...]) -> Optional[str]:
+    """Why a cached root with ``manifest`` (None: no root) is not the one wanted, in what
+    every cached root shares: finished, ``keys`` as wanted, every wanted package installed;
+    None when all hold (the caller checks what only its root has)."""
     if manifest is None:
-        return False, "no cached root"
+        return "no cached root"
     if not manifest.get("complete"):
-        return False, "the cached root was never finished"
-    for key in ("suite", "ceph_pin", "packages", "preload", "pinned_debs", "builder"):
+        return "the cached root was never finished"
+    for key in keys:
         if manifest.get(key) != want.get(key):
-            return False, f"{key} changed: cached {manifest.get(key)!r}, wanted {want.get(key)!r}"
+            return f"{key} changed: cached {manifest.get(key)!r}, wanted {want.get(key)!r}"
     installed = manifest.get("installed", {})
     missing = [p for p in want["packages"] if p not in installed]
     if missing:
-        return False, f"not installed in the cached root: {', '.join(missing)}"
-    ceph = upstream_version(installed.get("ceph-common", ""))
+        return f"not installed in the cached root: {', '.join(missing)}"
+    return None
+
+
+def cache_decision(manifest: Optional[dict], want: dict) -> tuple[bool, str]:
+    """(reuse?, why) for a cached root whose manifest is ``manifest`` (None: no root)."""
+    problem = manifest_problem(manifest, want, ("suite", "ceph_pin", "packages", "preload",
+                                                "pinned_debs", "builder"))
+    if problem:
+        return False, problem
+    assert manifest is not None
+    ceph = upstream_version(manifest["installed"].get("ceph-common", ""))
     if ceph != want["ceph_pin"]:
         return False, f"the cached root holds ceph {ceph}, the pin is {want['ceph_pin']}"
     return True, f"cached root holds ceph {ceph} from Debian {want['suite']}"
+
+
+def cached_or_built(path: Path, want: dict, decide: Callable[[Optional[dict], dict], tuple[bool, str]],
+                    build: Callable[[str], None], lock_name: str) -> tuple[dict, bool]:
+    """(manifest, built now?) of the root at ``path``: reused when ``decide`` allows, else
+    ``build(why)`` under a lock (another lab may be building the same root), asked again
+    once the lock is held."""
+    reuse, why = decide(read_manifest(path), want)
+    if not reuse:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path.parent / lock_name, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            reuse, why = decide(read_manifest(path), want)
+            if not reuse:
+                build(why)
+    manifest = read_manifest(path)
+    if manifest is None:
+        raise LabError(f"no root at {path} after building it")
+    return manifest, not reuse
+
+
+@dataclass
+class Bootstrap:
+    """A root being built: its temporary directory, the logged runner, argv prefix that
+    runs inside it, and the mirror it came from."""
+    tmp: Path
+    runner: "_Logged"
+    inside: list
+    mirror: str
+
+
+@contextmanager
+def bootstrapped(path: Path, suite: str, say: Say, log: Path, what: str) -> Iterator[Bootstrap]:
+    """``debootstrap --variant=minbase`` of ``suite`` into ``path``.tmp (an unfinished one
+    removed first), with proc, dev and sys mounted and no package starting a daemon, until
+    the block ends (then unmounted). ``what`` names the root in errors. Root only."""
+    if os.geteuid() != 0:
+        raise LabError(f"building {what} (debootstrap, chroot) needs root")
+    tmp = path.with_name(path.name + ".tmp")
+    if tmp.exists():
+        _release(tmp)
+        shutil.rmtree(tmp)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("")
+    mirror = host_mirror()
+    runner = _Logged(log)
+    if not shutil.which("debootstrap"):
+        runner.step("installing debootstrap on this machine",
+                    ["apt-get", "install", "-y", "-q", "--no-install-recommends", "debootstrap"],
+                    say)
+    runner.step(f"debootstrap {suite} from {mirror}",
+                ["debootstrap", "--variant=minbase", suite, str(tmp), mirror], say, timeout=1200)
+    try:
+        _mount_for_build(tmp)
+        (tmp / "usr/sbin/policy-rc.d").write_text("#!/bin/sh\nexit 101\n")
+        os.chmod(tmp / "usr/sbin/policy-rc.d", 0o755)
+        yield Bootstrap(tmp, runner, ["chroot", str(tmp), "/usr/bin/env", "-i", *CHROOT_ENV],
+                        mirror)
+    finally:
+        _release(tmp)
+
+
+def commit(tmp: Path, path: Path, manifest: dict) -> None:
+    """A finished root into place: its manifest written last into ``tmp``, then ``tmp``
+    renamed over ``path`` (a root is used only once complete)."""
+    (tmp / "usr/sbin/policy-rc.d").unlink(missing_ok=True)
+    (tmp / MANIFEST).write_text(json.dumps({**manifest, "complete": True, "built_at": time.time()},
+                                           indent=2, sort_keys=True))
+    if path.exists():
+        shutil.rmtree(path)
+    os.rename(tmp, path)
 
 
 def read_manifest(root: Path) -> Optional[dict]:

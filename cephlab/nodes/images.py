@@ -540,18 +540,11 @@ def proxy_root_path(base: Optional[Path] = None) -> Path:
 
 def base_decision(manifest: Optional[dict], want: dict) -> tuple[bool, str]:
     """(reuse?, why) for a cached base root whose manifest is ``manifest`` (None: no root)."""
-    if manifest is None:
-        return False, "no cached root"
-    if not manifest.get("complete"):
-        return False, "the cached root was never finished"
-    for name in ("suite", "packages", "builder", "pruned"):
-        if manifest.get(name) != want.get(name):
-            return False, (f"{name} changed: cached {manifest.get(name)!r}, "
-                           f"wanted {want.get(name)!r}")
-    installed = manifest.get("installed", {})
-    missing = [p for p in want["packages"] if p not in installed]
-    if missing:
-        return False, f"not installed in the cached root: {', '.join(missing)}"
+    problem = rootfs.manifest_problem(manifest, want, ("suite", "packages", "builder", "pruned"))
+    if problem:
+        return False, problem
+    assert manifest is not None
+    installed = manifest["installed"]
     return True, "cached Debian {} root with {}".format(
         want["suite"], ", ".join(f"{p} {installed[p]}" for p in want["packages"]))
 
@@ -578,67 +571,33 @@ def proxy_base(say: Say = print, base: Optional[Path] = None) -> BaseRoot:
     (debootstrap --variant=minbase + apt-get install, from the mirror this machine's apt
     uses; root only)."""
     start = time.monotonic()
-    path = proxy_root_path(base)
-    want = proxy_wanted()
-    reuse, why = base_decision(rootfs.read_manifest(path), want)
-    if not reuse:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.parent / ".kube-proxy.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            reuse, why = base_decision(rootfs.read_manifest(path), want)
-            if not reuse:
-                say(f"kube-proxy image: building a Debian {PROXY_SUITE} root ({why})")
-                _build_base(path, want, say, path.parent / f"{path.name}.build.log")
-    manifest = rootfs.read_manifest(path)
-    assert manifest is not None
-    return BaseRoot(path, manifest, not reuse, time.monotonic() - start)
+    path, want = proxy_root_path(base), proxy_wanted()
+
+    def build(why: str) -> None:
+        say(f"kube-proxy image: building a Debian {PROXY_SUITE} root ({why})")
+        _build_base(path, want, say, path.parent / f"{path.name}.build.log")
+    manifest, built = rootfs.cached_or_built(path, want, base_decision, build, ".kube-proxy.lock")
+    return BaseRoot(path, manifest, built, time.monotonic() - start)
 
 
 def _build_base(path: Path, want: dict, say: Say, log: Path) -> None:
-    if os.geteuid() != 0:
-        raise LabError("building kube-proxy's Debian root (debootstrap, chroot) needs root")
-    tmp = path.with_name(path.name + ".tmp")
-    if tmp.exists():
-        rootfs._release(tmp)
-        shutil.rmtree(tmp)
-    log.write_text("")
-    mirror = rootfs.host_mirror()
-    runner = rootfs._Logged(log)
-    if not shutil.which("debootstrap"):
-        runner.step("installing debootstrap on this machine",
-                    ["apt-get", "install", "-y", "-q", "--no-install-recommends", "debootstrap"],
-                    say)
-    runner.step(f"debootstrap {PROXY_SUITE} from {mirror}",
-                ["debootstrap", "--variant=minbase", PROXY_SUITE, str(tmp), mirror], say,
-                timeout=1200)
-    try:
-        rootfs._mount_for_build(tmp)
-        (tmp / "usr/sbin/policy-rc.d").write_text("#!/bin/sh\nexit 101\n")
-        os.chmod(tmp / "usr/sbin/policy-rc.d", 0o755)
-        inside = ["chroot", str(tmp), "/usr/bin/env", "-i", *rootfs.CHROOT_ENV]
-        runner.step(f"apt-get install {' '.join(want['packages'])}",
-                    [*inside, "apt-get", "install", "-y", "-q", "--no-install-recommends",
-                     *want["packages"]], say, timeout=1200)
-        subprocess.run([*inside, "apt-get", "clean"], capture_output=True)
-    finally:
-        rootfs._release(tmp)
+    with rootfs.bootstrapped(path, PROXY_SUITE, say, log, "kube-proxy's Debian root") as b:
+        tmp = b.tmp
+        b.runner.step(f"apt-get install {' '.join(want['packages'])}",
+                      [*b.inside, "apt-get", "install", "-y", "-q", "--no-install-recommends",
+                       *want["packages"]], say, timeout=1200)
+        subprocess.run([*b.inside, "apt-get", "clean"], capture_output=True)
     missing = [p for p in PROXY_REQUIRED if not _exists_in(tmp, p)]
     if missing:
         raise LabError(f"the root built in {tmp} lacks {', '.join(missing)}; log: {log}")
     installed = rootfs._installed(tmp)
-    (tmp / "usr/sbin/policy-rc.d").unlink()
     for rel in PRUNED:
         for child in (tmp / rel).iterdir() if (tmp / rel).is_dir() else ():
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child)
             else:
                 child.unlink()
-    manifest = {**want, "complete": True, "mirror": mirror, "built_at": time.time(),
-                "installed": installed}
-    (tmp / rootfs.MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    if path.exists():
-        shutil.rmtree(path)
-    os.rename(tmp, path)
+    rootfs.commit(tmp, path, {**want, "mirror": b.mirror, "installed": installed})
     for old in path.parent.glob(f"kube-proxy-{PROXY_SUITE}-*"):
         if old != path and old.is_dir() and not old.name.endswith(".tmp"):
             say(f"  removing the superseded root {old}")

@@ -36,9 +36,6 @@ in containerd.service's ``ExecStart=/usr/bin/containerd``: the caller points the
 
 from __future__ import annotations
 
-import fcntl
-import json
-import os
 import shutil
 import subprocess
 import time
@@ -89,17 +86,11 @@ def root_path(base: Optional[Path] = None) -> Path:
 
 def cache_decision(manifest: Optional[dict], want: dict) -> tuple[bool, str]:
     """(reuse?, why) for a cached node root whose manifest is ``manifest`` (None: no root)."""
-    if manifest is None:
-        return False, "no cached root"
-    if not manifest.get("complete"):
-        return False, "the cached root was never finished"
-    for key in ("suite", "packages", "masked", "builder"):
-        if manifest.get(key) != want.get(key):
-            return False, f"{key} changed: cached {manifest.get(key)!r}, wanted {want.get(key)!r}"
-    installed = manifest.get("installed", {})
-    missing = [p for p in want["packages"] if p not in installed]
-    if missing:
-        return False, f"not installed in the cached root: {', '.join(missing)}"
+    problem = rootfs.manifest_problem(manifest, want, ("suite", "packages", "masked", "builder"))
+    if problem:
+        return False, problem
+    assert manifest is not None
+    installed = manifest["installed"]
     return True, (f"cached Debian {want['suite']} node root (systemd {installed['systemd']}, "
                   f"containerd {installed['containerd']})")
 
@@ -121,44 +112,18 @@ class NodeRoot:
 def ensure(say: Say = print, base: Optional[Path] = None) -> NodeRoot:
     """The cached node root, built first when the cache cannot be reused (root only)."""
     start = time.monotonic()
-    path = root_path(base)
-    want = wanted()
-    reuse, why = cache_decision(rootfs.read_manifest(path), want)
-    if not reuse:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path.parent / ".node-root.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # another lab may be building the same root
-            reuse, why = cache_decision(rootfs.read_manifest(path), want)
-            if not reuse:
-                say(f"node root: building Debian {SUITE} ({why})")
-                _build(path, want, say, path.parent / f"{path.name}.build.log")
-    manifest = rootfs.read_manifest(path)
-    assert manifest is not None
-    return NodeRoot(path, manifest, not reuse, time.monotonic() - start)
+    path, want = root_path(base), wanted()
+
+    def build(why: str) -> None:
+        say(f"node root: building Debian {SUITE} ({why})")
+        _build(path, want, say, path.parent / f"{path.name}.build.log")
+    manifest, built = rootfs.cached_or_built(path, want, cache_decision, build, ".node-root.lock")
+    return NodeRoot(path, manifest, built, time.monotonic() - start)
 
 
 def _build(path: Path, want: dict, say: Say, log: Path) -> None:
-    if os.geteuid() != 0:
-        raise LabError("building the node root (debootstrap, chroot) needs root")
-    tmp = path.with_name(path.name + ".tmp")
-    if tmp.exists():
-        rootfs._release(tmp)
-        shutil.rmtree(tmp)
-    log.write_text("")
-    mirror = rootfs.host_mirror()
-    runner = rootfs._Logged(log)
-    if not shutil.which("debootstrap"):
-        runner.step("installing debootstrap on this machine",
-                    ["apt-get", "install", "-y", "-q", "--no-install-recommends", "debootstrap"],
-                    say)
-    runner.step(f"debootstrap {SUITE} from {mirror}",
-                ["debootstrap", "--variant=minbase", SUITE, str(tmp), mirror], say, timeout=1200)
-    try:
-        rootfs._mount_for_build(tmp)
-        # Packages start no daemon in the chroot; their units are enabled all the same.
-        (tmp / "usr/sbin/policy-rc.d").write_text("#!/bin/sh\nexit 101\n")
-        os.chmod(tmp / "usr/sbin/policy-rc.d", 0o755)
-        inside = ["chroot", str(tmp), "/usr/bin/env", "-i", *rootfs.CHROOT_ENV]
+    with rootfs.bootstrapped(path, SUITE, say, log, "the node root") as b:
+        tmp, runner, inside, mirror = b.tmp, b.runner, b.inside, b.mirror
         packages = list(want["packages"])
         newer = _backported(runner, inside, tmp, mirror, "containerd", say)
         if newer:
@@ -178,22 +143,14 @@ def _build(path: Path, want: dict, say: Say, log: Path) -> None:
         conf.write_text("# the kernel log is this machine's, not the node's\n"
                         "[Journal]\nReadKMsg=no\n")
         subprocess.run([*inside, "apt-get", "clean"], capture_output=True)
-    finally:
-        rootfs._release(tmp)
     missing = [p for p in REQUIRED if not (tmp / p).exists() and not (tmp / p).is_symlink()]
     if missing:
         raise LabError(f"the node root built in {tmp} lacks {', '.join(missing)}; log: {log}")
-    installed = rootfs._installed(tmp)
-    (tmp / "usr/sbin/policy-rc.d").unlink()
     (tmp / "etc/machine-id").write_text("")  # each node writes its own
     (tmp / "var/lib/dbus/machine-id").unlink(missing_ok=True)
-    manifest = {**want, "complete": True, "mirror": mirror, "built_at": time.time(),
-                "containerd_from": BACKPORTS if newer else SUITE,
-                "sysctl_masked": masked_sysctl, "installed": installed}
-    (tmp / rootfs.MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    if path.exists():
-        shutil.rmtree(path)
-    os.rename(tmp, path)
+    rootfs.commit(tmp, path, {**want, "mirror": mirror,
+                              "containerd_from": BACKPORTS if newer else SUITE,
+                              "sysctl_masked": masked_sysctl, "installed": rootfs._installed(tmp)})
     for old in stale_roots(path):
         say(f"  removing the superseded node root {old}")
         shutil.rmtree(old)
