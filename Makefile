@@ -8,6 +8,9 @@ PYTHON ?= /usr/bin/python3
 VENV ?= .venv
 PYTEST_ARGS ?=
 SETUP_ARGS ?=
+# The fast tier's pytest-xdist processes; each test module runs whole on one of them (its
+# module-scoped lab included). 0 runs it in this process.
+TEST_WORKERS ?= 2
 
 ifdef VIRTUAL_ENV
 PY := $(VIRTUAL_ENV)/bin/python
@@ -15,7 +18,7 @@ else
 PY := $(VENV)/bin/python
 endif
 
-.PHONY: setup kube lab lab-nodes test bench destroy
+.PHONY: setup kube lab lab-nodes test test-lab test-all bench destroy
 
 setup:
 	$(PYTHON) -m cephlab setup --venv $(VENV) $(SETUP_ARGS)
@@ -34,10 +37,20 @@ lab-nodes: kube
 lab: setup
 	$(PY) -m pytest features/ --lab-report=reports/lab-$$(date -u +%Y%m%d-%H%M%S).html $(PYTEST_ARGS)
 
-# The harness's own tests (a real local Ceph cluster included, on this machine's Ceph).
+# The harness's own tests, in two tiers (tests/conftest.py, TIERS). `make test` is the fast
+# tier, a few minutes: pure functions, the stand-ins, the plan checks and one real local lab
+# (the smoke test of the lifecycle core). `make test-lab` is every suite that builds real labs
+# of its own (faults, interrupts, verify, Ghost, reports, the nodes target's cluster), about
+# half an hour; `make test-all` runs both. The real labs run on this machine's Ceph.
 test: SETUP_ARGS += --tests
 test: setup
-	$(PY) -m pytest tests/ $(PYTEST_ARGS)
+	$(PY) -m pytest tests/ -m "not lab" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+test-lab: SETUP_ARGS += --tests
+test-lab: setup
+	$(PY) -m pytest tests/ -m lab $(PYTEST_ARGS)
+
+test-all: test test-lab
 
 bench: setup
 	$(PY) bench/bench.py

@@ -47,6 +47,7 @@ sys.path.insert(0, str(ROOT))
 
 from cephlab.config import LabConfig  # noqa: E402
 from cephlab.lab import Lab  # noqa: E402
+from tests.conftest import loopback_prefix  # noqa: E402  (the one table of address blocks)
 
 #: The two faults added (issue 12) after issue 10 set the full run's target, and the figure
 #: of the full run without their scenarios (their junit times subtracted, same run).
@@ -67,7 +68,7 @@ TARGETS = {
     # which cannot be built here; the stages it builds are measured against the same 600 s)
     "nodes: fresh lab to master_isolation, warm": 600.0,
 }
-NODES_PREFIX = "127.0.43"
+NODES_PREFIX = loopback_prefix("bench-nodes")
 FAULT_TARGETS = {"detect": 5.0, "recover": 10.0}
 
 #: Figures recorded before this work, with where and when: shown when --before is not given.
@@ -328,7 +329,7 @@ def verdict(name: str, secs: float) -> tuple[str, str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--prefix", default="127.0.40",
+    parser.add_argument("--prefix", default=loopback_prefix("bench-local"),
                         help="loopback prefix for the benchmark labs (the tests use 127.0.5-34)")
     parser.add_argument("--ceph", default="20", help="the Ceph release (--lab-ceph), default 20")
     parser.add_argument("--before", metavar="REF", help="also measure this git revision, in this run")

@@ -13,7 +13,7 @@ from cephlab.config import check_lab_dir, resolve_target
 from cephlab.errors import ConfigError
 from tests.conftest import loopback_prefix, run_harness
 
-BUSY = loopback_prefix(9)
+BUSY = loopback_prefix("config-busy")
 
 
 def fake_which(present):

@@ -28,7 +28,8 @@ from cephlab.targets import why_not
 from tests.conftest import ROOT, loopback_prefix, run_harness
 from tests.contract_world import install_tools
 
-TARGETS = ("local", "vagrant", "cluster")
+#: The local target builds a real Ceph cluster: the second tier (marker lab, `make test-lab`).
+TARGETS = (pytest.param("local", marks=pytest.mark.lab), "vagrant", "cluster")
 #: Stages whose Then steps ask only what the stand-ins answer (the VMs, API objects, Ceph's CLI).
 SERVED = ("vms", "kubernetes", "cni", "ceph_cluster", "block_pool",
           "shared_filesystem", "extend_storage", "toolbox", "pg_num", "remove_node")
@@ -39,7 +40,7 @@ NOT_SERVED = ("its Then steps talk to real servers (HTTPS, S3, MySQL, MinIO) or 
 WORKERS = ["cephlab-worker", "cephlab-worker2", "cephlab-worker3"]
 CLUSTER_CONFIG = {"nodes": [{"name": n, "devices": ["sdc", "sdd"], "address": f"172.18.0.{3 + i}"}
                             for i, n in enumerate(WORKERS)]}
-PREFIX = loopback_prefix(5)
+PREFIX = loopback_prefix("contract-local")
 
 
 def _selected(target: str) -> list[str]:

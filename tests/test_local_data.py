@@ -18,11 +18,11 @@ from cephlab.local import blockdb
 from cephlab.local.cluster import missing_binaries
 from tests.conftest import loopback_prefix, destroyed_at_end, run_harness
 
-pytestmark = pytest.mark.skipif(bool(missing_binaries()) or bool(blockdb.unavailable()),
+pytestmark = [pytest.mark.lab, pytest.mark.skipif(bool(missing_binaries()) or bool(blockdb.unavailable()),
                                 reason=f"needs Ceph, MariaDB and root: "
-                                       f"{missing_binaries() or blockdb.unavailable()}")
+                                       f"{missing_binaries() or blockdb.unavailable()}")]
 
-PREFIX = loopback_prefix(6)
+PREFIX = loopback_prefix("local-data")
 #: The mysql stage's scenarios only: ghost's scenario names say mysql too, and Ghost has its
 #: own lab tests (tests/test_local_ghost.py).
 MYSQL = "mysql and not ghost"

@@ -24,11 +24,11 @@ from cephlab.local.cluster import missing_binaries
 from cephlab.redtime import time_to_red
 from tests.conftest import ROOT, loopback_prefix, destroyed_at_end, run_harness
 
-pytestmark = pytest.mark.skipif(bool(missing_binaries()),
+pytestmark = [pytest.mark.lab, pytest.mark.skipif(bool(missing_binaries()),
                                 reason=f"Ceph is not installed (missing {missing_binaries()}); "
-                                       f"run `python -m cephlab setup`")
+                                       f"run `python -m cephlab setup`")]
 
-PREFIX = loopback_prefix(15)
+PREFIX = loopback_prefix("local-diagnose")
 
 
 @pytest.fixture(scope="module")

@@ -24,12 +24,12 @@ from cephlab.local.cluster import missing_binaries
 from cephlab.waits import wait_for
 from tests.conftest import ROOT, loopback_prefix, destroyed_at_end, run_harness
 
-pytestmark = pytest.mark.skipif(
+pytestmark = [pytest.mark.lab, pytest.mark.skipif(
     bool(missing_binaries()) or bool(blockdb.unavailable()) or bool(nft.unavailable()),
     reason=f"needs Ceph, MariaDB, root and nft: "
-           f"{missing_binaries() or blockdb.unavailable() or nft.unavailable()}")
+           f"{missing_binaries() or blockdb.unavailable() or nft.unavailable()}")]
 
-PREFIX = loopback_prefix(17)
+PREFIX = loopback_prefix("local-faults")
 PARTITION = "faults and partition"
 FULL = "faults and nearfull"
 DEFAULT_RATIOS = {"nearfull": 0.85, "backfillfull": 0.9, "full": 0.95}

@@ -24,7 +24,7 @@ from cephlab.local.cluster import missing_binaries
 from cephlab.local.target import LocalTarget, fuse_unavailable
 from tests.conftest import loopback_prefix, destroyed_at_end, run_harness
 
-PREFIX = loopback_prefix(9)
+PREFIX = loopback_prefix("local-ghost")
 TABLES = "ghost and own_tables"  # the first scenario: blog, version, tables, migrations
 
 
@@ -62,7 +62,7 @@ def test_without_npm_setup_says_so_and_the_stage_skips_saying_it(empty_cache, mo
 @pytest.mark.skipif(not ghost_install.shutil.which("npm"), reason="needs npm")
 def test_with_the_registry_unreachable_setup_says_so(empty_cache, monkeypatch, tmp_path):
     # a registry address where nothing listens, and an empty npm cache: a real npm, offline
-    monkeypatch.setenv("npm_config_registry", f"http://{loopback_prefix(9)}.250:9/")
+    monkeypatch.setenv("npm_config_registry", f"http://{loopback_prefix('local-ghost')}.250:9/")
     monkeypatch.setenv("npm_config_cache", str(tmp_path / "npm-cache"))
     monkeypatch.setenv("npm_config_fetch_retries", "0")
     said = []
@@ -115,6 +115,7 @@ def lab_dir(tmp_path_factory):
 
 
 @lab_only
+@pytest.mark.lab
 def test_ghost_killed_fails_the_scenario_naming_ghost(lab_dir):
     lab = _lab(lab_dir)
     procs.kill(lab.target.cluster.record(ghost.NAME), signal.SIGKILL)
@@ -127,6 +128,7 @@ def test_ghost_killed_fails_the_scenario_naming_ghost(lab_dir):
 
 
 @lab_only
+@pytest.mark.lab
 def test_mariadb_stopped_fails_the_scenario_naming_mariadb(lab_dir):
     lab = _lab(lab_dir)
     lab.target.stop_service("mysql")
@@ -147,6 +149,7 @@ def _repair(lab_dir: Path) -> str:
 
 
 @lab_only
+@pytest.mark.lab
 def test_a_ghost_that_exits_during_boot_fails_the_wait_at_once_with_its_log(lab_dir):
     """Ghost given a wrong database password exits while booting: the boot wait ends at
     once (not at its 10-minute bound) with Ghost's own log lines, and no password."""
@@ -175,6 +178,7 @@ def test_a_ghost_that_exits_during_boot_fails_the_wait_at_once_with_its_log(lab_
 
 
 @lab_only
+@pytest.mark.lab
 def test_a_lab_whose_every_process_was_killed_comes_back_whole(lab_dir):
     """A machine that lost power: every daemon, client and mount of the lab SIGKILLed. The
     next run starts it all again and the ghost scenarios pass. (It used to fail: mounting the
@@ -196,6 +200,7 @@ def test_a_lab_whose_every_process_was_killed_comes_back_whole(lab_dir):
 
 
 @lab_only
+@pytest.mark.lab
 def test_destroy_leaves_no_process_and_no_mount(lab_dir):
     lab = _lab(lab_dir)
     records = lab.target.cluster.records()

@@ -28,8 +28,8 @@ from cephlab.local.cluster import missing_binaries
 from cephlab.procs import DaemonRecord
 from tests.conftest import ROOT, destroyed_at_end, loopback_prefix, run_harness
 
-pytestmark = pytest.mark.skipif(bool(missing_binaries()),
-                                reason=f"Ceph is not installed (missing {missing_binaries()})")
+pytestmark = [pytest.mark.lab, pytest.mark.skipif(bool(missing_binaries()),
+                                reason=f"Ceph is not installed (missing {missing_binaries()})")]
 
 
 def _args(lab_dir: Path, prefix: str, *extra: str) -> list[str]:
@@ -123,7 +123,7 @@ def no_lab_left(tmp_path):
 
 
 def test_bootstrap_and_osd_creation_stopped_then_rebuilt(tmp_path):
-    lab_dir, prefix = tmp_path / "lab", loopback_prefix(31)
+    lab_dir, prefix = tmp_path / "lab", loopback_prefix("interrupt-bootstrap")
     mons_up = lambda st: any(n.startswith("mon.") for n in st.get("daemons", {})) \
         and not st.get("data", {}).get("osds")
     rc, out = _interrupt(lab_dir, prefix, "ceph_cluster", signal.SIGINT, mons_up)
@@ -142,7 +142,7 @@ def test_bootstrap_and_osd_creation_stopped_then_rebuilt(tmp_path):
 
 
 def test_remove_node_stopped_while_draining_is_applied_again(tmp_path):
-    lab_dir, prefix = tmp_path / "lab", loopback_prefix(32)
+    lab_dir, prefix = tmp_path / "lab", loopback_prefix("interrupt-drain")
 
     def draining(st) -> bool:
         """remove_node is under way and an OSD is marked out while still up: k8s-1's PGs are
@@ -163,7 +163,7 @@ def test_remove_node_stopped_while_draining_is_applied_again(tmp_path):
 
 
 def test_a_fault_stopped_half_way_is_undone_by_the_next_run(tmp_path):
-    lab_dir, prefix = tmp_path / "lab", loopback_prefix(33)
+    lab_dir, prefix = tmp_path / "lab", loopback_prefix("interrupt-fault")
 
     def node_down(st):
         if (st.get("unfinished") or {}).get("kind") != "fault":
@@ -185,7 +185,7 @@ def test_a_fault_stopped_half_way_is_undone_by_the_next_run(tmp_path):
 
 
 def test_two_runs_on_one_lab_dir_the_second_fails_at_once_naming_the_first(tmp_path):
-    lab_dir, prefix = tmp_path / "lab", loopback_prefix(34)
+    lab_dir, prefix = tmp_path / "lab", loopback_prefix("interrupt-twice")
     env = dict(os.environ, LAB_CEPH=os.environ.get("CEPHLAB_TEST_CEPH", "host"))
     env.pop("LAB_TARGET", None)
     env.pop("LAB_DIR", None)

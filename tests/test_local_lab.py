@@ -26,7 +26,7 @@ pytestmark = pytest.mark.skipif(bool(missing_binaries()),
                                 reason=f"Ceph is not installed (missing {missing_binaries()}); "
                                        f"run `python -m cephlab setup`")
 
-PREFIX = loopback_prefix(7)
+PREFIX = loopback_prefix("local-lab")
 
 
 @pytest.fixture(scope="module")

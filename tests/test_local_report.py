@@ -24,11 +24,11 @@ from cephlab.lab import Lab
 from cephlab.local.cluster import missing_binaries
 from tests.conftest import ROOT, loopback_prefix, destroyed_at_end, run_harness
 
-pytestmark = pytest.mark.skipif(bool(missing_binaries()),
+pytestmark = [pytest.mark.lab, pytest.mark.skipif(bool(missing_binaries()),
                                 reason=f"Ceph is not installed (missing {missing_binaries()}); "
-                                       f"run `python -m cephlab setup`")
-PREFIX = loopback_prefix(13)
-FRESH = loopback_prefix(14)  # a second lab, while the module's kept lab holds PREFIX
+                                       f"run `python -m cephlab setup`")]
+PREFIX = loopback_prefix("local-report")
+FRESH = loopback_prefix("local-report-fresh")  # a second lab, while the module's kept lab holds PREFIX
 FOUND = chromium.find()
 
 

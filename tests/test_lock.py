@@ -120,7 +120,7 @@ def test_a_run_on_a_locked_lab_fails_at_once_naming_the_holder_and_writes_nothin
     proc = holder(lab_dir)
     start = time.monotonic()
     res = run_harness("--lab-target=local", f"--lab-dir={lab_dir}",
-                      f"--lab-ip-prefix={loopback_prefix(20)}", "-k", "ceph_cluster", timeout=120)
+                      f"--lab-ip-prefix={loopback_prefix('lock-locked')}", "-k", "ceph_cluster", timeout=120)
     seconds = time.monotonic() - start
     out = res.stdout + res.stderr
     assert res.returncode == 4, out
@@ -208,7 +208,7 @@ def listener():
 
 @needs_ceph
 def test_addresses_another_lab_uses_are_refused_naming_that_lab(tmp_path, listener):
-    prefix = loopback_prefix(21)
+    prefix = loopback_prefix("lock-held")
     other = tmp_path / "other-lab"
     _kept_lab(other, prefix)
     # a daemon of the other lab (named by the ceph.conf on its command line), on k8s-2's
@@ -225,7 +225,7 @@ def test_addresses_another_lab_uses_are_refused_naming_that_lab(tmp_path, listen
 
 @needs_ceph
 def test_a_busy_daemon_port_names_its_process(tmp_path, listener):
-    prefix = loopback_prefix(22)
+    prefix = loopback_prefix("lock-port")
     proc = listener(f"{prefix}.4", 6800)
     res = run_harness("--lab-target=local", f"--lab-dir={tmp_path / 'lab'}",
                       f"--lab-ip-prefix={prefix}", "-k", "ceph_cluster", timeout=120)

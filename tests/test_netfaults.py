@@ -15,7 +15,7 @@ from cephlab.local.cluster import LocalCluster
 from cephlab.state import LabOptions, LabState
 from tests.conftest import loopback_prefix
 
-NET = loopback_prefix(16)
+NET = loopback_prefix("netfaults")
 
 
 def test_table_is_named_after_the_lab_and_differs_per_lab_dir(tmp_path):

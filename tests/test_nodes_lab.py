@@ -22,7 +22,7 @@ import pytest
 from cephlab.errors import DaemonExited
 from tests.conftest import ROOT, destroyed_at_end, loopback_prefix, run_harness
 
-PREFIX = loopback_prefix(41)
+PREFIX = loopback_prefix("nodes-lab")
 STAGES = "vms or kubernetes or cni or master_isolation"
 
 
@@ -36,7 +36,7 @@ def _unavailable() -> str | None:
     return None
 
 
-pytestmark = pytest.mark.skipif(_unavailable() is not None, reason=str(_unavailable()))
+pytestmark = [pytest.mark.lab, pytest.mark.skipif(_unavailable() is not None, reason=str(_unavailable()))]
 
 
 @pytest.fixture(scope="module")

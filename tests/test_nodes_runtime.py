@@ -325,7 +325,7 @@ def _usable() -> str | None:
 def test_REAL_one_node_container_boots_and_destroy_leaves_nothing(tmp_path):
     """Real: builds the node root when it is not cached (about a minute), starts k8s-1."""
     lab = tmp_path / "lab"
-    listen = f"{loopback_prefix(40)}.2"
+    listen = f"{loopback_prefix('nodes-forward')}.2"
     nodes = node.NodeSet(lab, ("k8s-1",), {"k8s-1": listen}, (30000,), shared=())
     records = None
     try:

@@ -101,7 +101,7 @@ def test_an_unsupported_release_is_refused_before_any_work(tmp_path):
         script.chmod(script.stat().st_mode | stat.S_IEXEC)
     lab = tmp_path / "lab"
     res = run_harness("--lab-target=local", "--lab-ceph=host", f"--lab-dir={lab}",
-                      f"--lab-ip-prefix={loopback_prefix(9)}", "-k", "ceph_cluster",
+                      f"--lab-ip-prefix={loopback_prefix('releases')}", "-k", "ceph_cluster",
                       env={"PATH": str(bindir)}, timeout=60)
     out = res.stdout + res.stderr
     assert res.returncode == 4, out

@@ -32,7 +32,7 @@ from cephlab.report.redact import MASK, Redactor
 from tests.conftest import ROOT, loopback_prefix
 
 STANDIN = Path(__file__).parent / "standin"
-PREFIX = loopback_prefix(12)
+PREFIX = loopback_prefix("report")
 FOUND = chromium.find()
 needs_ceph = pytest.mark.skipif(bool(missing_binaries()),
                                 reason=f"the local target's pre-flight needs Ceph (missing "

@@ -22,14 +22,14 @@ from cephlab.lab import Lab
 from cephlab.local.cluster import missing_binaries
 from tests.conftest import loopback_prefix, destroyed_at_end, run_harness
 
-PREFIX = loopback_prefix(8)
-PREFIX_BEFORE_PG_NUM = loopback_prefix(18)  #: the second lab, stopped before pg_num
+PREFIX = loopback_prefix("verify-local")
+PREFIX_BEFORE_PG_NUM = loopback_prefix("verify-before-pg-num")  #: the second lab, stopped before pg_num
 BUILT = " or ".join(("ceph_cluster", "ceph_dashboard", "block_pool", "shared_filesystem",
                      "object_store", "extend_storage", "toolbox", "pg_num", "remove_node", "mysql"))
 SCALE = os.environ.get("LAB_TIMEOUT_SCALE", "2")
 
-pytestmark = pytest.mark.skipif(bool(missing_binaries()) or os.geteuid() != 0,
-                                reason="needs Ceph installed and root (MySQL on RBD)")
+pytestmark = [pytest.mark.lab, pytest.mark.skipif(bool(missing_binaries()) or os.geteuid() != 0,
+                                reason="needs Ceph installed and root (MySQL on RBD)")]
 
 
 @pytest.fixture(scope="module")
