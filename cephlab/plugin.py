@@ -13,7 +13,7 @@ from typing import Optional
 
 import pytest
 
-from . import registry
+from . import profile, registry
 from . import stages as S
 from . import waits
 from .config import DESTROY_POLICIES, LabConfig, Timeouts, check_lab_dir, env_or, resolve_target
@@ -258,6 +258,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Bad input is refused before any work starts: run the target's checks when (and only
     when) this run will touch the lab."""
+    if profile.enabled():
+        profile.record("phase", "start-up: Python, pytest, collection", profile.since_process_start())
     if session.config.option.collectonly:
         return
     wanted = [i for i in session.items

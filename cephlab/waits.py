@@ -18,6 +18,7 @@ from typing import Callable, Optional, TypeVar
 
 import tenacity
 
+from . import profile
 from .errors import CannotHeal, CommandError, DaemonExited, WaitTimeout
 
 T = TypeVar("T")
@@ -86,6 +87,7 @@ def wait_for(
         result = retrying(attempt)
     except tenacity.RetryError:
         elapsed = time.monotonic() - start
+        profile.record("wait", name, elapsed, attempts=seen.attempts, ok=False)
         raise WaitTimeout(
             f"Gave up waiting for '{name}' after {elapsed:.1f}s "
             f"(timeout {timeout:g}s, polled every {interval:g}s, {seen.attempts} attempts); "
@@ -93,6 +95,7 @@ def wait_for(
         ) from None
     if _progress is not None and seen.attempts > 1:
         _progress(name, "done", time.monotonic() - start)
+    profile.record("wait", name, time.monotonic() - start, attempts=seen.attempts, ok=True)
     return result
 
 

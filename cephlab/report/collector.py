@@ -14,6 +14,7 @@ from typing import Callable, Optional
 
 import pytest
 
+from .. import profile
 from ..failure import CompactFailure
 from ..secrets import SecretStore
 from ..stages import Stage
@@ -156,8 +157,9 @@ class Collector:
         faults = list(lab.fault_reports) if lab is not None else []
         grades = [g.to_json() for g in lab.grades] if lab is not None else []
         try:
-            self.written = write_report(self.report_path, self.record, header=self.header,
-                                        faults=faults, grades=grades, redact=self.redact,
-                                        exitstatus=int(exitstatus))
+            with profile.timed("phase", "the HTML report written"):
+                self.written = write_report(self.report_path, self.record, header=self.header,
+                                            faults=faults, grades=grades, redact=self.redact,
+                                            exitstatus=int(exitstatus))
         except Exception as exc:  # the report must not hide the run's own result
             self.write_error = f"{type(exc).__name__}: {exc}"
