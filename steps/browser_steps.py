@@ -95,7 +95,7 @@ def ceph_landing_health(browser, ceph, expect):
                                   f"{sorted(shown) or 'no health'}, ceph status says {truth}")
         return truth
     truth = expect("the dashboard's landing page to show the cluster's health", health,
-                   timeout=60, interval=2)
+                   timeout=60, interval=0.5)
     browser.screenshot("ceph-dashboard-landing", f"the Ceph dashboard after login: {truth}")
 
 
@@ -107,7 +107,7 @@ K8S_TOKEN, K8S_SUBMIT = "input#token", "button[type=submit]"
 def k8s_open(browser, node_address, expect, timeouts, port, node):
     url = f"https://{node_address(node)}:{port}/"  # self-signed: the browser accepts it
     expect(f"the browser to load {url}", lambda: browser.open(url), timeout=timeouts.daemon_start * 3,
-           interval=3)
+           interval=1)
 
 
 @then("the browser shows the Dashboard's token login")
@@ -142,7 +142,7 @@ def k8s_landing(browser, kube, expect):
         text = browser.text()
         assert "default" in text or "kube-system" in text, (
             f"the Dashboard ({browser.url}) shows no namespace: {text[:300]!r}")
-    expect("the Kubernetes Dashboard's landing page", landing, timeout=60, interval=2)
+    expect("the Kubernetes Dashboard's landing page", landing, timeout=60, interval=1)
     browser.screenshot("k8s-dashboard-landing", "the Kubernetes Dashboard after login")
 
 
@@ -155,5 +155,5 @@ def ghost_home_shows_post(browser, lab, expect, published):
         text = browser.text()
         assert published.title in text, (f"the blog's home page does not show "
                                           f"{published.title!r}; it shows {text[:300]!r}")
-    expect(f"the blog's home page to show {published.title!r}", shown, timeout=60, interval=3)
+    expect(f"the blog's home page to show {published.title!r}", shown, timeout=60, interval=1)
     browser.screenshot("ghost-home", f"the blog's home page with the post {published.title!r}")

@@ -75,14 +75,14 @@ def cluster_healthy(request, lab, ceph, expect, timeouts):
         slug = _stage(request)
         expect(f"health as stage {slug} sees it", lambda: verify.assert_stage_health(
             slug, ceph.json("health", "detail"), ceph.json("pg", "ls"),
-            ceph.json("osd", "pool", "ls", "detail")), timeout=timeouts.health, interval=2)
+            ceph.json("osd", "pool", "ls", "detail")), timeout=timeouts.health, interval=1)
         return
 
     def probe():
         checks.assert_pgs_clean(ceph.json("status"))
         return checks.assert_health(ceph.json("health", "detail"))
     expect("HEALTH_OK (or only accepted warnings) with every PG active+clean", probe,
-           timeout=timeouts.health, interval=1)
+           timeout=timeouts.health, interval=0.5)
 
 
 @then(parsers.parse("pool {pool} is replicated with size {size:d}"))
@@ -163,7 +163,7 @@ def capacity_grew(lab, ceph, expect, timeouts, factor):
         factor *= ins / sum(model.osd_layout(upto).values())
     # ceph df follows the OSDs' statfs reports, which reach the mgr a few seconds late.
     expect(f"raw capacity at least {factor}x", lambda: checks.assert_capacity_grew(
-        before, checks.raw_capacity(ceph.json("df")), factor), timeout=timeouts.osds_up, interval=1)
+        before, checks.raw_capacity(ceph.json("df")), factor), timeout=timeouts.osds_up, interval=0.5)
 
 
 @then("ceph status agrees with the lab")
@@ -193,7 +193,7 @@ def df_agrees(lab, ceph, expect, timeouts):
         osds = sum(i for _, i in checks.osd_states(ceph.json("osd", "dump")).values())
     pools = model.lab_pools(_applied(lab))
     expect("ceph df and rados df agree", lambda: checks.assert_df_agrees(
-        ceph.json("df"), ceph.json("df", tool="rados"), pools, osds), timeout=30, interval=1)
+        ceph.json("df"), ceph.json("df", tool="rados"), pools, osds), timeout=30, interval=0.5)
 
 
 @then(parsers.parse("pools {pools:List} report pg_num {pg_num:d} with the autoscaler off", LIST))
@@ -204,7 +204,7 @@ def pools_pg_num(ceph, expect, timeouts, pools, pg_num):
     # Ceph raises pg_num and then pgp_num step by step towards the target.
     expect(f"pgp_num of {', '.join(names)} to reach {pg_num}", lambda: [
         checks.assert_pg_num_settled(ceph.json("osd", "pool", "ls", "detail"), n, pg_num)
-        for n in names], timeout=timeouts.health, interval=1)
+        for n in names], timeout=timeouts.health, interval=0.5)
 
 
 @then(parsers.parse("the only health warning left is {code}"))
@@ -220,4 +220,4 @@ def only_warning(request, lab, ceph, expect, timeouts, code):
             checks.assert_health(health)
         seen = checks.health_checks(health)
         assert code in seen, f"expected {code} to be raised, health checks are {sorted(seen) or 'none'}"
-    expect(f"health to settle with only {code}", probe, timeout=timeouts.health, interval=1)
+    expect(f"health to settle with only {code}", probe, timeout=timeouts.health, interval=0.5)

@@ -83,7 +83,7 @@ def ghost_home(lab, expect, timeouts):
         res = _get(url)
         assert res.status_code == 200, f"Ghost at {url} answered HTTP {res.status_code}"
         assert 'content="Ghost' in res.text, "the page is not served by Ghost (no generator tag)"
-    expect("Ghost's home page", probe, timeout=timeouts.daemon_start * 5, interval=5)
+    expect("Ghost's home page", probe, timeout=timeouts.daemon_start * 5, interval=1)
 
 
 @then("the admin API reports the pinned Ghost version")
@@ -199,7 +199,7 @@ def _image_served(published: Published) -> bytes:
 @then("the post is on the blog's public page")
 def post_public(lab, expect, published):
     expect(f"post {published.slug} on the public page",
-           lambda: _assert_post_served(lab, published), timeout=30, interval=2)
+           lambda: _assert_post_served(lab, published), timeout=30, interval=1)
     published.served = _image_served(published)
 
 
@@ -216,7 +216,7 @@ def still_served(lab, expect, timeouts, published):
         assert _image_served(published) == published.served, (
             f"{published.image_url} serves other bytes than before the restarts")
     expect(f"post {published.slug} and its image served after the restarts", probe,
-           timeout=timeouts.daemon_start * 3, interval=3)
+           timeout=timeouts.daemon_start * 3, interval=1)
 
 
 @then("the image is a file under /ghost/images on the shared filesystem, byte-identical "

@@ -74,7 +74,7 @@ def dashboard_health(lab, ceph, expect, timeouts, dashboard_token):
         truth = ceph.json("status")["health"]["status"]
         assert shown == truth, f"dashboard says {shown}, ceph status says {truth}"
         return shown
-    expect("the dashboard's health to match ceph status", probe, timeout=30, interval=2)
+    expect("the dashboard's health to match ceph status", probe, timeout=30, interval=1)
 
 
 # ------------------------------------------------------------------ S3

@@ -8,6 +8,7 @@ never meets a lab the user keeps in .lab/.
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import time
@@ -118,10 +119,71 @@ def test_a_stopped_lab_is_started_again_by_the_next_run(lab_dir):
     assert "kept lab was not running: started" in res.stdout
 
 
+#: Commands the harness sends, errors among them: the server must answer each exactly as the
+#: CLI does (exit code, stderr, and stdout or its JSON).
+SAME_AS_CLI = [("status",), ("osd", "dump", "--format", "json"), ("osd", "tree", "-f", "json"),
+               ("health", "detail", "--format", "json"), ("quorum_status", "--format", "json"),
+               ("osd", "pool", "get", "no-such-pool", "size"), ("no-such", "command"),
+               ("config", "get", "mon", "mon_lease"), ("osd", "status", "--format", "json"),
+               ("osd", "pool", "create", "bad-pg-num", "-1")]
+
+
+def test_the_command_server_answers_as_the_cli_does(lab_dir, monkeypatch):
+    from cephlab import ceph_server
+    from cephlab.ceph import LocalCeph
+
+    cluster = _lab(lab_dir).target.cluster
+    served = cluster.ceph
+    cli = LocalCeph(cluster.conf, wrap=cluster.env.wrap)
+    try:
+        for args in SAME_AS_CLI:
+            a, b = served.run(*args, check=False), cli.run(*args, check=False)
+            assert (a.rc, a.stderr) == (b.rc, b.stderr), args
+            if a.stdout != b.stdout and args != ("status",):  # a live cluster: maps move on
+                assert "json" in args, (args, a.stdout, b.stdout)
+                assert json.loads(a.stdout).keys() == json.loads(b.stdout).keys(), args
+        assert served.servers is not None and served.servers.unavailable is None
+        pids = served.servers.pids()
+        assert pids, "no command server ran"
+
+        # what it must not answer goes to the CLI: a tell target, an option of the CLI
+        assert served.run("tell", "mon.k8s-1", "version").rc == 0
+        assert ceph_server.split_args(["--admin-daemon", "x", "help"]) is None
+
+        # a server that died answers through the CLI, and the next command starts a new one
+        for pid in pids:
+            os.kill(pid, signal.SIGKILL)
+        assert json.loads(served.run("osd", "dump", "--format", "json").stdout)["fsid"]
+        assert served.json("osd", "dump")["fsid"]
+        assert set(served.servers.pids()).isdisjoint(pids)
+
+        # one that stalls is stopped and the CLI answers in the time left
+        monkeypatch.setattr(ceph_server, "STALL", 0.0001)
+        stalled = served.servers.pids()
+        assert served.json("quorum_status")["quorum_names"]
+        assert all(not _running(pid) for pid in stalled)
+    finally:
+        cli.close()
+        served.close()
+    assert served.servers.pids() == []
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
 def test_destroy_stops_every_daemon_and_removes_the_lab(lab_dir):
     lab = _lab(lab_dir)
     records = lab.target.cluster.records()
     assert len(records) >= 7  # 3 mons, 1 mgr, 3 OSDs
+    assert lab.ceph.json("osd", "dump")["fsid"]
+    servers = lab.target.cluster.ceph.servers.pids()
+    assert servers  # the command server of that call runs in the lab's root
     lab.destroy()
     assert not any(procs.is_alive(r) for r in records)
+    assert not any(_running(pid) for pid in servers)
     assert not lab_dir.exists()

@@ -67,9 +67,9 @@ class Writer(threading.Thread):
 
 
 #: Poll interval of the waits that time a fault (seconds): a detect or recover figure is
-#: late by up to one interval plus one CLI round trip, so it is kept short; each poll costs
-#: a `ceph` call or two on a machine the daemons share.
-POLL = 0.5
+#: late by up to one interval plus one round trip, so it is kept short; each poll costs a
+#: `ceph` command or two, a few milliseconds each from the lab's command servers.
+POLL = 0.25
 
 
 def wait_healthy(target, name: str) -> None:

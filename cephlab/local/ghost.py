@@ -134,7 +134,7 @@ class GhostBlog:
         timeouts = self.cluster.cfg.timeouts
         wait_for(f"Ghost {'first boot (migrations)' if first else 'start'} on {self.url}",
                  self._answers, timeout=timeouts.ghost_boot if first else timeouts.daemon_start * 3,
-                 interval=2, fail_fast=lambda: procs.assert_running([rec]))
+                 interval=0.5, fail_fast=lambda: procs.assert_running([rec]))
         return rec
 
     def _answers(self) -> str:

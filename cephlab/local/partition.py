@@ -115,7 +115,7 @@ def _cut_and_heal(target, node, others, osds, writer, partition, objects, files,
         checks.assert_osds(ceph.json("osd", "dump"), ceph.json("osd", "tree"),
                            target.cluster.expected_layout())
     wait_for(f"{node} to rejoin after the partition healed: mon.{node} in quorum, "
-             f"{', '.join(osd_names)} up", rejoined, timeout=cfg.timeouts.health, interval=1,
+             f"{', '.join(osd_names)} up", rejoined, timeout=cfg.timeouts.health, interval=0.5,
              fail_fast=target.fail_fast)
     rejoin = time.monotonic() - healed_at
     wait_healthy(target, f"HEALTH_OK and all PGs active+clean after {node} rejoined")

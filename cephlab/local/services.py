@@ -36,7 +36,7 @@ class Dashboard:
                                     ("ssl", "false"))])
         ceph.run("mgr", "module", "enable", "dashboard")
         wait_for(f"the dashboard to answer on {self.url}", self._answers,
-                 timeout=self.cluster.cfg.timeouts.daemon_start, interval=1,
+                 timeout=self.cluster.cfg.timeouts.daemon_start, interval=0.5,
                  fail_fast=lambda: self.cluster.assert_daemons_running(
                      [r.name for r in self.cluster.records() if r.name.startswith("mgr.")]))
         pw = self.secrets.get("dashboard-admin", password)

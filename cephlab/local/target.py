@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
-from .. import diagnose, model, procs
+from .. import diagnose, model, procs, profile
 from ..ceph import CephRunner
 from ..errors import CommandError, ConfigError, LabError
 from ..lock import clear_lab_dir
@@ -202,10 +202,14 @@ class LocalTarget(Target):
     def destroy(self) -> list[str]:
         # Clients of the cluster first (Ghost, MariaDB and its mounts, CephFS mounts), then daemons.
         nft.remove_leftover(self.cfg.lab_dir)  # the cluster goes; its partition rules too
-        self.ghost.stop()
-        self.mysql.down()
-        self.unmount_all()
-        killed = self.cluster.stop_all()
+        with profile.timed("phase", "destroy: Ghost stopped"):
+            self.ghost.stop()
+        with profile.timed("phase", "destroy: MariaDB and its mounts down"):
+            self.mysql.down()
+        with profile.timed("phase", "destroy: CephFS unmounted"):
+            self.unmount_all()
+        with profile.timed("phase", "destroy: Ceph daemons stopped"):
+            killed = self.cluster.stop_all(graceful=False)
         for mnt in mounts.mounts_under(self.cfg.lab_dir):  # left by a run that was killed
             mounts.unmount(Path(mnt))
         left = mounts.mounts_under(self.cfg.lab_dir)
@@ -406,7 +410,7 @@ class LocalTarget(Target):
         # by the same repair, and must not end this wait. After a crash the MDS waits in
         # up:reconnect for the dead clients' sessions (mds_reconnect_timeout, 45 s).
         wait_for(f"an active MDS of {FS_NAME} before mounting it", self._mds_active,
-                 timeout=self.cfg.timeouts.mds, interval=1,
+                 timeout=self.cfg.timeouts.mds, interval=0.5,
                  fail_fast=lambda: self.cluster.assert_daemons_running(self.cluster.ceph_daemons()))
         argv = ["ceph-fuse", "-f", "-c", str(self.cluster.conf), "--id", "admin",
                 "--client_fs", FS_NAME, "--admin-socket", "", str(mnt)]
