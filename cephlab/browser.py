@@ -1,5 +1,5 @@
 """A real browser on the lab's web pages: headless Chromium driven by chromedriver through
-selenium, both from the distro's packages (``python -m cephlab setup`` installs them).
+selenium, both from the distro's packages (``python3 -m cephlab setup`` installs them).
 
 Nothing is downloaded at run time: the browser and its driver are given to selenium by path.
 Without them :func:`find` says what is missing and the browser checks skip saying so.
@@ -7,6 +7,7 @@ Without them :func:`find` says what is missing and the browser checks skip sayin
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
-#: Debian's package names, for `python -m cephlab setup` and for the skip message.
+#: Debian's package names, for `python3 -m cephlab setup` and for the skip message.
 PACKAGES = ("chromium", "chromium-driver")
 BROWSERS = ("chromium", "chromium-browser")
 DRIVER = "chromedriver"
@@ -45,7 +46,7 @@ def find(which: Callable[[str], Optional[str]] = shutil.which) -> Found:
         lacking.append("the selenium package")
     if lacking:
         return Found(browser, driver, f"no headless browser: {' and '.join(lacking)} not installed "
-                                      f"(`python -m cephlab setup` installs {', '.join(PACKAGES)}; "
+                                      f"(`python3 -m cephlab setup` installs {', '.join(PACKAGES)}; "
                                       f"selenium comes with `pip install -e .`)")
     return Found(browser, driver)
 
@@ -144,6 +145,28 @@ class Browser:
         from selenium.webdriver.common.by import By
 
         return bool(self.driver.find_elements(By.CSS_SELECTOR, css))
+
+    def now(self) -> float:
+        """The page's clock, in milliseconds since the epoch (what its notifications stamp)."""
+        return float(self.driver.execute_script("return Date.now()"))
+
+    def dashboard_notifications(self, since_ms: float = 0.0) -> list[dict]:
+        """The Ceph dashboard's notifications (kept by the page in its localStorage as
+        cdNotifications, also after their toast faded) stamped at or after ``since_ms``."""
+        from datetime import datetime
+
+        raw = self.driver.execute_script("return window.localStorage.getItem('cdNotifications')")
+        notes = json.loads(raw) if raw else []
+        out = []
+        for note in notes:
+            stamp = note.get("timestamp")
+            try:
+                ms = datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp() * 1000
+            except ValueError:
+                ms = since_ms  # no readable stamp: counted
+            if ms >= since_ms:
+                out.append(note)
+        return out
 
     def console(self, level: str = "SEVERE") -> list[str]:
         """Console messages at ``level`` since the last call (the driver hands each out once)."""

@@ -8,6 +8,7 @@ cluster, serves as a wait probe, and is tested on recorded JSON samples.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Iterable, Mapping, Optional
 
 #: Health checks a stage may leave behind on purpose, with the reason. Nothing else is
@@ -17,6 +18,30 @@ ACCEPTED_WARNINGS: dict[str, str] = {
         "stage pg_num sets pg_num 150 on two pools, as the lab does; Ceph warns that 150 is "
         "not a power of two",
 }
+
+#: Error notifications of the Ceph dashboard that a page of the lab may raise, each with why
+#: it is accepted (a regular expression over "title: message"). Every other error
+#: notification fails the dashboard's checks: the landing page must not show a 500.
+ACCEPTED_DASHBOARD_ERRORS: dict[str, str] = {
+    r"Could not reach Prometheus's API":
+        "the lab runs no Prometheus server (the 2018 lab had none either); the Overview's "
+        "utilization graphs ask the dashboard for Prometheus data, which answers 404",
+}
+
+
+def dashboard_errors(notifications: Iterable[Mapping[str, Any]],
+                     accepted: Optional[Mapping[str, str]] = None) -> list[str]:
+    """The dashboard's error notifications (its cdNotifications, type 0) that are not
+    accepted, as "title: message"."""
+    accepted = ACCEPTED_DASHBOARD_ERRORS if accepted is None else accepted
+    found = []
+    for note in notifications:
+        if note.get("type") != 0:  # 0 error, 1 info, 2 success, 3 warning
+            continue
+        text = f"{note.get('title', '')}: {note.get('message', '')}".strip()
+        if not any(re.search(pattern, text) for pattern in accepted):
+            found.append(text)
+    return found
 
 
 # ---------------------------------------------------------------------------- mons, mgr

@@ -188,7 +188,7 @@ class LocalCluster:
                 raise ConfigError(
                     f"the local target needs {', '.join(missing)}, not found in {origin}; "
                     f"install with:\n    {install_hint(missing, table)}\n"
-                    f"(or run `python -m cephlab setup`, which does this)")
+                    f"(or run `python3 -m cephlab setup`, which does this)")
             if self.running is None:
                 self.running = chroot.detect(self.env)
         if not self.env.exists(DASHBOARD_MODULE):
