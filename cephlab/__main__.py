@@ -1,15 +1,18 @@
-"""``python -m cephlab``: set-up and housekeeping around the pytest run.
+"""``cephlab`` (or ``python3 -m cephlab``): set-up and housekeeping around the pytest run.
 
-    python -m cephlab setup      the venv, Python and distro packages, the Ceph root
-    python -m cephlab status     a kept lab: its options, daemons, mounts, services, ceph
-                                 health and what keeps it from being healthy
-    python -m cephlab repair     start what of a kept lab is not running, then wait until
-                                 it is healthy (or say why it cannot be)
-    python -m cephlab destroy    stop a kept lab's daemons (by pid) and remove its files
-    python -m cephlab stages     which stage runs on which target, and why not
+    cephlab setup      the venv, Python and distro packages, the Ceph root (before the venv
+                       exists: /usr/bin/python3 -m cephlab setup, or make setup)
+    cephlab status     a kept lab: its options, daemons, mounts, services, ceph health and
+                       what keeps it from being healthy (--json: as one document)
+    cephlab repair     start what of a kept lab is not running, then wait until it is
+                       healthy (or say why it cannot be)
+    cephlab destroy    stop a kept lab's daemons (by pid) and remove its files
+    cephlab ceph -- ARGS   (and rados, rbd) the lab's own Ceph client, as the lab runs it
+    cephlab stages     which stage runs on which target, and why not
 
-status, repair and destroy open the lab with the options it was built with (target, ip
-prefix, Ceph release: saved in its state.json), whatever the target.
+status, repair, destroy and the Ceph tools open the lab with the options it was built with
+(target, ip prefix, Ceph release: saved in its state.json), whatever the target. The
+virtual environment's script (.venv/bin/cephlab) works without activating it.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import time
 from pathlib import Path
 
 from .errors import LabError
+from .model import LOCAL_IP_PREFIX
 
 EXIT_CODES = """exit codes:
   0  done; for status and repair: everything that should run runs and ceph health is
@@ -30,8 +34,17 @@ EXIT_CODES = """exit codes:
      what it could not bring back, and why
   2  bad usage or input, or the harness could not act on the lab (the error says what)
   4  no lab in the given --lab-dir (status, repair)
+cephlab ceph, rados and rbd exit with the tool's own code (2 when the lab cannot be opened).
 """
 OK, UNHEALTHY, ERROR, NO_LAB = 0, 1, 2, 4
+
+TOOL_HELP = """Run the lab's own {tool} with ARGS: the Ceph release the lab runs (this machine's,
+or the one in the lab's Ceph root), with the lab's ceph.conf (never /etc/ceph), on the lab's
+transport (the Rook toolbox on a Kubernetes target). Its output and exit code are {tool}'s.
+
+    cephlab {tool} --lab-dir .lab/local -- {example}
+"""
+TOOL_EXAMPLES = {"ceph": "osd tree", "rados": "df", "rbd": "ls replicapool"}
 
 
 class _ClosedPipeSafe:
@@ -90,10 +103,24 @@ def setup(args) -> int:
                         kube=args.kube)
 
 
-def _lab(args, for_destroy: bool = False):
+def _lab(args, for_destroy: bool = False, quiet: bool = False):
     from .lab import Lab
 
-    return Lab.open(Path(args.lab_dir), announce=say, for_destroy=for_destroy)
+    return Lab.open(Path(args.lab_dir), announce=(lambda text: None) if quiet else say,
+                    for_destroy=for_destroy)
+
+
+def default_lab_dir() -> str:
+    """$LAB_DIR, else the one kept lab under .lab/ (pytest keeps each target's lab in
+    .lab/TARGET), else .lab/local (the default target's, where `make lab` keeps it)."""
+    from .state import STATE_FILE
+
+    if os.environ.get("LAB_DIR"):
+        return os.environ["LAB_DIR"]
+    kept = sorted(str(p.parent) for p in Path(".lab").glob(f"*/{STATE_FILE}"))
+    if len(kept) > 1:
+        raise LabError(f"several kept labs: {', '.join(kept)}; say which with --lab-dir")
+    return kept[0] if kept else ".lab/local"
 
 
 def _locked(fn):
@@ -117,59 +144,107 @@ def _locked(fn):
     return run
 
 
-def status(args) -> int:
-    """Print the lab as it is; exit 1 when anything keeps it from being healthy."""
+def lab_status(lab) -> dict:
+    """The lab as it is, as data: what ``status`` prints and ``status --json`` writes."""
     from . import checks
     from .failure import next_commands
 
-    lab = _lab(args)
     cfg = lab.cfg
-    say(f"lab {cfg.lab_dir}")
-    say(f"  options: target {cfg.target}, ip prefix {cfg.ip_prefix}, ceph {cfg.ceph_release}"
-        + (f", kubeconfig {cfg.kubeconfig}" if cfg.kubeconfig else "")
-        + (f", context {cfg.kube_context}" if cfg.kube_context else ""))
-    say(f"  stages applied: {', '.join(lab.state.applied_slugs()) or 'none'}")
-    say(f"  {lab.target.describe()}")
-    problems = []
-    say("parts:")
-    for line in lab.target.status():
-        say(f"  {line}")
-    broken = lab.target.broken()
-    if broken:
-        problems.append(f"not running: {', '.join(broken)}")
-    say("ceph health:")
+    doc: dict = {"lab_dir": str(cfg.lab_dir),
+                 "options": {"target": cfg.target, "ip_prefix": cfg.ip_prefix,
+                             "ceph": cfg.ceph_release, "kubeconfig": cfg.kubeconfig,
+                             "context": cfg.kube_context},
+                 "stages_applied": lab.state.applied_slugs(), "describe": lab.target.describe(),
+                 "parts": lab.target.status(), "not_running": lab.target.broken(),
+                 "health": None, "health_error": None, "causes": [], "problems": []}
+    problems = doc["problems"]
+    if doc["not_running"]:
+        problems.append(f"not running: {', '.join(doc['not_running'])}")
     health = None
-    if not lab.state.applied("ceph_cluster"):   # a Kubernetes-only lab has no Ceph to ask
-        say("  no Ceph cluster yet (stage ceph_cluster is not applied)")
-    else:
+    if lab.state.applied("ceph_cluster"):   # a Kubernetes-only lab has no Ceph to ask
         try:
             health = lab.ceph.json("health", "detail", timeout=30)
         except LabError as exc:
             problems.append("ceph health cannot be read")
-            say(f"  cannot be read: {str(exc).splitlines()[0]}")
+            doc["health_error"] = str(exc).splitlines()[0]
     if health is not None:
-        say(f"  {health.get('status', 'UNKNOWN')}")
-        for code, message in sorted(checks.health_checks(health).items()):
-            accepted = checks.ACCEPTED_WARNINGS.get(code)
-            say(f"  {code}: {message}" + (f"  (accepted: {accepted})" if accepted else ""))
+        doc["health"] = {"status": health.get("status", "UNKNOWN"), "checks": [
+            {"code": code, "message": message, "accepted": checks.ACCEPTED_WARNINGS.get(code)}
+            for code, message in sorted(checks.health_checks(health).items())]}
         try:
             checks.assert_health(health)
         except AssertionError as exc:
             problems.append(f"health {exc}")
-    found = lab.causes(detail=True) if health is not None else []
-    if found:
+        found = lab.causes(detail=True)
+        doc["causes"] = [{"subject": c.subject, "text": c.text, "next": c.fix} for c in found]
+        if found:
+            problems.append(f"{len(found)} cause(s)")
+    doc["healthy"] = not problems
+    doc["next"] = next_commands(cfg.lab_dir, lab.target.describe())
+    return doc
+
+
+def status(args) -> int:
+    """Print the lab as it is; exit 1 when anything keeps it from being healthy."""
+    import json
+
+    doc = lab_status(_lab(args, quiet=args.json))
+    if args.json:
+        say(json.dumps(doc, indent=2))
+        return OK if doc["healthy"] else UNHEALTHY
+    opts = doc["options"]
+    say(f"lab {doc['lab_dir']}")
+    say(f"  options: target {opts['target']}, ip prefix {opts['ip_prefix']}, ceph {opts['ceph']}"
+        + (f", kubeconfig {opts['kubeconfig']}" if opts["kubeconfig"] else "")
+        + (f", context {opts['context']}" if opts["context"] else ""))
+    say(f"  stages applied: {', '.join(doc['stages_applied']) or 'none'}")
+    say(f"  {doc['describe']}")
+    say("parts:")
+    for line in doc["parts"]:
+        say(f"  {line}")
+    say("ceph health:")
+    if "ceph_cluster" not in doc["stages_applied"]:
+        say("  no Ceph cluster yet (stage ceph_cluster is not applied)")
+    elif doc["health"] is None:
+        say(f"  cannot be read: {doc['health_error']}")
+    else:
+        say(f"  {doc['health']['status']}")
+        for check in doc["health"]["checks"]:
+            say(f"  {check['code']}: {check['message']}"
+                + (f"  (accepted: {check['accepted']})" if check["accepted"] else ""))
+    if doc["causes"]:
         say("causes:")
-        for cause in found:
-            say(f"  - {cause.line()}")
-        say(f"  (Ceph commands run in the lab's toolbox: {_toolbox(lab)})")
-        problems.append(f"{len(found)} cause(s)")
-    if problems:
-        say(f"NOT HEALTHY: {'; '.join(problems)}")
-        for line in next_commands(cfg.lab_dir, lab.target.describe()):
+        for cause in doc["causes"]:
+            say(f"  - {cause['text']}; next: {cause['next']}")
+    if doc["problems"]:
+        say(f"NOT HEALTHY: {'; '.join(doc['problems'])}")
+        for line in doc["next"]:
             say(f"  {line}")
         return UNHEALTHY
-    say("healthy: every part runs" + (f", ceph health {health.get('status', '?')}" if health else ""))
+    say("healthy: every part runs"
+        + (f", ceph health {doc['health']['status']}" if doc["health"] else ""))
     return OK
+
+
+def tool(args) -> int:
+    """``cephlab ceph|rados|rbd -- ARGS``: the lab's own Ceph tool, its exit code."""
+    import subprocess
+
+    from . import invoke
+
+    lab = _lab(args, quiet=True)
+    if not lab.state.applied("ceph_cluster"):
+        print(f"cephlab: the lab in {lab.cfg.lab_dir} has no Ceph cluster yet (stage "
+              f"ceph_cluster is not applied)", file=sys.stderr)
+        return ERROR
+    argv = lab.ceph.command([args.command, *invoke.split_tool_args(args.args)])
+    try:
+        return subprocess.call(argv)
+    except FileNotFoundError as exc:
+        print(f"cephlab: cannot run {argv[0]!r}: {exc}", file=sys.stderr)
+        return ERROR
+    except KeyboardInterrupt:
+        return 130
 
 
 def repair(args) -> int:
@@ -186,7 +261,6 @@ def repair(args) -> int:
         say("not changed by repair (each with the command that does it):")
         for cause in lasting:
             say(f"  - {cause.line()}")
-        say(f"  (Ceph commands run in the lab's toolbox: {_toolbox(lab)})")
         say("NOT HEALTHY: the lab cannot become healthy until these are done; then run "
             "repair again")
         return UNHEALTHY
@@ -216,11 +290,6 @@ def repair(args) -> int:
     return OK
 
 
-def _toolbox(lab) -> str:
-    describe = lab.target.describe()
-    return describe.split("toolbox: ", 1)[1] if "toolbox: " in describe else "see status"
-
-
 def _progress(name: str, seen: str, elapsed: float, _last={}) -> None:
     if seen == "done" or elapsed - _last.get(name, -5) < 5:
         return
@@ -240,6 +309,15 @@ def destroy(args) -> int:
     if killed:
         say(f"had to kill (SIGKILL): {', '.join(killed)}")
     return OK
+
+
+def doctor(args) -> int:
+    from . import doctor as dr
+
+    found = dr.checks(Path(args.lab_dir), args.lab_ip_prefix, tests=args.tests)
+    for line in dr.render(found):
+        say(line)
+    return UNHEALTHY if any(c.state == dr.BLOCKED for c in found) else OK
 
 
 def stages_table(args) -> int:
@@ -268,8 +346,9 @@ def stages_table(args) -> int:
 
 # ---------------------------------------------------------------------------- parser
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="python -m cephlab", description=__doc__, epilog=EXIT_CODES,
+    top = argparse.ArgumentParser(prog="cephlab", description=__doc__, epilog=EXIT_CODES,
                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    top.add_argument("--version", action="version", version=f"cephlab {version()}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, help_: str, fn) -> argparse.ArgumentParser:
@@ -291,12 +370,13 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--kube", action="store_true",
                    help="also build the nodes target's Kubernetes from source (Go modules and "
                         "Debian packages): its programs, node root and images, cached")
-    lab_dir = dict(default=os.environ.get("LAB_DIR", ".lab/local"),
-                   help="the kept lab's directory (default: $LAB_DIR, else .lab/local)")
+    lab_dir = dict(default=None, help="the kept lab's directory (default: $LAB_DIR, else the one "
+                                      "kept lab under .lab/, else .lab/local)")
     p = command("status", "show a kept lab: its options, each daemon, mounts and services, "
                 "ceph health and the causes that keep it from being healthy; exit 1 when "
                 "something that should run does not or health is not as the lab expects", status)
     p.add_argument("--lab-dir", **lab_dir)
+    p.add_argument("--json", action="store_true", help="write it as one JSON document")
     p = command("repair", "start what of a kept lab is not running (daemons, mounts, "
                 "MariaDB, Ghost), report what only a person should change (an OSD marked out "
                 "by hand, a cluster flag) with the command that does it, then wait until ceph "
@@ -308,9 +388,36 @@ def parser() -> argparse.ArgumentParser:
                 "unmount what it mounted and remove its directory; a directory without a lab "
                 "is left alone (exit 0)", _locked(destroy))
     p.add_argument("--lab-dir", **lab_dir)
+    for name in ("ceph", "rados", "rbd"):
+        p = sub.add_parser(name, help=f"run the lab's own {name} (its release, its ceph.conf, "
+                           f"its transport) with ARGS", description=TOOL_HELP.format(tool=name, example=TOOL_EXAMPLES[name]),
+                           formatter_class=argparse.RawDescriptionHelpFormatter,
+                           usage=f"cephlab {name} [--lab-dir DIR] -- ARGS...")
+        p.set_defaults(fn=tool)
+        p.add_argument("--lab-dir", **lab_dir)
+        p.add_argument("args", nargs=argparse.REMAINDER, help=f"{name}'s own arguments, after --")
+    p = command("doctor", "whether this machine can run the lab, before any work: Python, "
+                "root, kernel features (fuse, loop, nftables), free disk, what set-up would "
+                "install or build, and whether the lab's addresses are free; exit 1 when "
+                "something blocks the default run", doctor)
+    p.add_argument("--lab-ip-prefix", default=os.environ.get("LAB_IP_PREFIX", LOCAL_IP_PREFIX),
+                   help="the addresses whose ports are checked (default: $LAB_IP_PREFIX, else 127.0.1)")
+    p.add_argument("--tests", action="store_true",
+                   help="also what `make test` installs (this machine's Ceph, ruby)")
+    p.add_argument("--lab-dir", **lab_dir)
     p = command("stages", "which stage runs on which target", stages_table)
     p.add_argument("--why", action="store_true", help="also say why a stage does not run")
     return top
+
+
+def version() -> str:
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("cephlab")
+    except PackageNotFoundError:
+        return "(not installed; run from its checkout)"
 
 
 def main(argv=None) -> int:
@@ -319,6 +426,8 @@ def main(argv=None) -> int:
 
     real, sys.stdout = sys.stdout, _ClosedPipeSafe(sys.stdout)
     try:
+        if "lab_dir" in vars(args) and args.lab_dir is None:
+            args.lab_dir = default_lab_dir()
         return args.fn(args)
     except NoLab as exc:
         say(f"{exc} (give the lab's directory with --lab-dir)")
@@ -326,8 +435,20 @@ def main(argv=None) -> int:
     except LabError as exc:
         print(f"cephlab: {exc}", file=sys.stderr)
         return ERROR
+    except KeyboardInterrupt:
+        print("cephlab: interrupted", file=sys.stderr)
+        return ERROR
+    except Exception as exc:  # noqa: BLE001 - an unexpected error: exit 2 with a message
+        print(f"cephlab: unexpected {type(exc).__name__}: {exc} (a defect of the harness: "
+              f"please report it with the command you ran)", file=sys.stderr)
+        return ERROR
     finally:
         sys.stdout = real
+
+
+def entry() -> None:
+    """The ``cephlab`` console script."""
+    sys.exit(main())
 
 
 if __name__ == "__main__":

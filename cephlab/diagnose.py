@@ -15,11 +15,11 @@ passes through on purpose (an OSD down for a few seconds while it boots).
 
 from __future__ import annotations
 
-import shlex
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional
 
+from . import invoke
 from .errors import CannotHeal
 
 #: Cluster flags that stop progress or keep HEALTH_WARN (OSDMAP_FLAGS) until unset; the
@@ -91,7 +91,7 @@ class Expected:
 
 
 def cephlab(command: str, lab_dir: str) -> str:
-    return f"python -m cephlab {command} --lab-dir {shlex.quote(str(lab_dir))}"
+    return invoke.lab(command, lab_dir)
 
 
 def cluster_flags(osd_dump: Mapping[str, Any]) -> list[str]:
@@ -124,7 +124,7 @@ def causes(osd_dump: Mapping[str, Any], expected: Expected,
         for flag, (effect, verb) in OSD_FLAGS.items():
             if flag in state:
                 found.append(Cause(name, f"{name}{on} has the flag {flag} set: {effect}",
-                                   f"ceph osd {verb} {osd_id}", key=f"{name} {flag}"))
+                                   invoke.ceph(lab, "osd", verb, osd_id), key=f"{name} {flag}"))
         daemon = expected.daemons.get(name)
         if not info.get("up") and osd_id not in expected.held_down:
             found.append(_down_cause(name, on, daemon, lab))
@@ -136,7 +136,7 @@ def causes(osd_dump: Mapping[str, Any], expected: Expected,
                                    key=f"{name} autoout"))
             else:
                 found.append(Cause(name, f"{name}{on} is marked out, and no step of the harness "
-                                   f"holds it out (marked out by hand)", f"ceph osd in {osd_id}",
+                                   f"holds it out (marked out by hand)", invoke.ceph(lab, "osd", "in", osd_id),
                                    key=f"{name} out"))
     for name, daemon in sorted(expected.daemons.items()):
         if daemon.alive is False and not name.startswith("osd."):
@@ -164,7 +164,8 @@ def _flag_causes(osd_dump, health, expected: Expected) -> list[Cause]:
     for flag in set_:
         unset = "pause" if flag in ("pauserd", "pausewr") else flag
         found.append(Cause(f"flag {flag}", f"the cluster flag {flag} is set and the harness did "
-                           f"not set it: {CLUSTER_FLAGS[flag]}", f"ceph osd unset {unset}"))
+                           f"not set it: {CLUSTER_FLAGS[flag]}",
+                           invoke.ceph(expected.lab_dir, "osd", "unset", unset)))
     return found
 
 
@@ -195,21 +196,16 @@ def _hosts(osd_tree: Mapping[str, Any]) -> dict[int, str]:
     return out
 
 
-def render(found: Iterable[Cause], toolbox: str = "") -> list[str]:
-    """Lines for a person: one per cause, then where Ceph commands run."""
-    lines = [f"  - {c.line()}" for c in found]
-    if lines and toolbox and any(c.fix.startswith("ceph ") for c in found):
-        lines.append(f"  (Ceph commands run in the lab's toolbox: {toolbox})")
-    return lines
+def render(found: Iterable[Cause]) -> list[str]:
+    """Lines for a person: one per cause with its next command (runnable as printed)."""
+    return [f"  - {c.line()}" for c in found]
 
 
-def cannot_heal(found: list[Cause], toolbox: str = "") -> CannotHeal:
+def cannot_heal(found: list[Cause]) -> CannotHeal:
     """The error a wait fails with: every cause, its object and its next command."""
     lines = [found[0].line()]
     if len(found) > 1:
         lines += ["every cause found:", *render(found)]
-    if toolbox and any(c.fix.startswith("ceph ") for c in found):
-        lines.append(f"(Ceph commands run in the lab's toolbox: {toolbox})")
     return CannotHeal("\n".join(lines), found)
 
 
@@ -220,10 +216,9 @@ class Watch:
     s; a cause not seen for ``forget`` s starts over (a later wait does not inherit an old
     observation)."""
 
-    def __init__(self, look: Callable[[], list[Cause]], *, toolbox: str = "",
-                 every: float = 2.0, confirm: float = 0.0, forget: float = 6.0,
+    def __init__(self, look: Callable[[], list[Cause]], *, every: float = 2.0, confirm: float = 0.0, forget: float = 6.0,
                  clock: Callable[[], float] = time.monotonic):
-        self.look, self.toolbox = look, toolbox
+        self.look = look
         self.every, self.confirm, self.forget, self.clock = every, confirm, forget, clock
         self._last_look: Optional[float] = None
         self._seen: dict[str, tuple[float, float]] = {}  # ident -> (first, last)
@@ -247,7 +242,7 @@ class Watch:
         ripe = [c for c in found
                 if now - seen[c.ident][0] >= max(c.persist, self.confirm)]
         if ripe:
-            raise cannot_heal(ripe, self.toolbox)
+            raise cannot_heal(ripe)
 
 
 #: The cluster's full ratios, in the order Ceph requires them (nearfull <= backfillfull <= full).

@@ -9,16 +9,16 @@ failing step, and the lab's own commands, once, without pytest's and tenacity's 
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
+from . import invoke
 from .errors import CannotHeal, DaemonExited, LabError
 
 
 def cephlab(command: str, lab_dir: Path | str) -> str:
-    return f"python -m cephlab {command} --lab-dir {shlex.quote(str(lab_dir))}"
+    return invoke.lab(command, lab_dir)
 
 
 def next_commands(lab_dir: Path | str, describe: str = "") -> list[str]:
@@ -26,8 +26,9 @@ def next_commands(lab_dir: Path | str, describe: str = "") -> list[str]:
     lines = [f"status:  {cephlab('status', lab_dir)}   (daemons, mounts, ceph health, causes)",
              f"repair:  {cephlab('repair', lab_dir)}   (restart what is missing, wait until healthy)",
              f"destroy: {cephlab('destroy', lab_dir)}   (stop its daemons by pid, remove it)"]
-    if "toolbox: " in describe:
-        lines.append(f"toolbox: {describe.split('toolbox: ', 1)[1]}")
+    if "toolbox: " in describe:  # a lab with Ceph to ask: its own client, as it runs it
+        lines.append(f"toolbox: {invoke.ceph(lab_dir, 'status')}   (any ceph, rados or rbd "
+                     f"command after the --)")
     return lines
 
 

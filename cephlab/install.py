@@ -1,4 +1,4 @@
-"""``python -m cephlab setup``: everything the README's two commands need, on a stock machine.
+"""``python3 -m cephlab setup``: everything the README's two commands need, on a stock machine.
 
 Runs with the system Python and the standard library only (nothing of the project's own
 dependencies is installed yet). Steps, one progress line each; every step's full output is
@@ -179,12 +179,29 @@ def ensure_root(steps: Steps, release: str) -> None:
     steps.say(f"ceph root: {root.describe()}")
 
 
+#: The oldest Python the project runs on (pyproject's requires-python): Debian 12's.
+MIN_PYTHON = (3, 11)
+
+
+def python_too_old(version) -> Optional[str]:
+    """Why this Python cannot run the project, before set-up does anything; None when it can."""
+    if tuple(version[:2]) >= MIN_PYTHON:
+        return None
+    return (f"Python {version[0]}.{version[1]} is older than {MIN_PYTHON[0]}.{MIN_PYTHON[1]}, the "
+            f"oldest the project runs on (Debian 12's /usr/bin/python3); run set-up with a newer "
+            f"one: make lab PYTHON=/path/to/python3.11 (nothing was installed)")
+
+
 def main(release: str, tests: bool, venv: Optional[Path], root: bool = True,
          kube: bool = False) -> int:
     from .errors import LabError
     from .local import releases, rootfs
 
     steps = Steps(PROJECT / ".lab" / "setup")
+    too_old = python_too_old(sys.version_info)
+    if too_old:
+        print(f"setup: {too_old}", file=sys.stderr)
+        return 2
     try:
         if venv is not None:
             py = ensure_venv(steps, venv, os.environ.get("VIRTUAL_ENV"))
@@ -209,4 +226,16 @@ def main(release: str, tests: bool, venv: Optional[Path], root: bool = True,
     except (StepFailed, LabError) as exc:
         print(f"setup: {exc}", file=sys.stderr)
         return 1
+    steps.say(f"done; disk it takes: {disk_summary([rootfs.cache_dir().parent, venv])}")
     return 0
+
+
+def disk_summary(paths) -> str:
+    """``du`` of each existing path (one file system each), for set-up's last line."""
+    parts = []
+    for path in paths:
+        if path is None or not Path(path).exists():
+            continue
+        out = subprocess.run(["du", "-sxh", str(path)], capture_output=True, text=True).stdout.split()
+        parts.append(f"{path} {out[0] if out else '?'}")
+    return ", ".join(parts) or "nothing cached"

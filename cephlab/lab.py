@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-from . import checks, procs
+from . import checks, invoke, procs
 from . import stages as S
 from .ceph import CephRunner
 from .config import LabConfig, check_lab_dir
@@ -128,7 +128,7 @@ class Lab:
         broken = self.target.broken()
         if broken:
             self.announce(f"kept lab: not running, left as found: {', '.join(broken)} "
-                          f"(`python -m cephlab repair` restarts them)")
+                          f"(`{invoke.lab('repair', self.cfg.lab_dir)}` restarts them)")
 
     def reach(self, slug: str) -> list[str]:
         """Apply ``slug`` and what it requires, skipping what the lab already has.

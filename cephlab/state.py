@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional, Union
 
+from . import invoke
 from .errors import ConfigError
 from .model import LOCAL_IP_PREFIX
 
@@ -117,8 +118,8 @@ def _check_schema(doc: dict, path: Path) -> None:
     if found != SCHEMA:
         raise ConfigError(
             f"the lab in {path.parent} was recorded with lab state schema version {found}; this "
-            f"harness reads version {SCHEMA}. Destroy it (`python -m cephlab destroy --lab-dir "
-            f"{path.parent}`) and build it again.")
+            f"harness reads version {SCHEMA}. Destroy it (`{invoke.lab('destroy', path.parent)}`) "
+            f"and build it again.")
 
 
 class LabState:

@@ -7,13 +7,14 @@ import argparse
 
 import pytest
 
+from cephlab import invoke
 from cephlab.__main__ import main, parser
 from cephlab.diagnose import Cause, cannot_heal
 from cephlab.errors import CommandError, DaemonExited, WaitTimeout
 from cephlab.failure import compact, next_commands, wants_compact
 
 LAB = "/tmp/a-lab"
-REPAIR = f"python -m cephlab repair --lab-dir {LAB}"
+REPAIR = invoke.lab("repair", LAB)
 
 
 def _subparsers(top: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
@@ -24,7 +25,7 @@ def _subparsers(top: argparse.ArgumentParser) -> dict[str, argparse.ArgumentPars
 def test_every_subcommand_and_option_has_help_and_the_exit_codes_are_documented(capsys):
     top = parser()
     subs = _subparsers(top)
-    assert set(subs) == {"setup", "status", "repair", "destroy", "stages"}
+    assert set(subs) == {"setup", "status", "repair", "destroy", "stages", "ceph", "rados", "rbd", "doctor"}
     for name, sub in subs.items():
         assert sub.description, name
         for action in sub._actions:
@@ -32,8 +33,56 @@ def test_every_subcommand_and_option_has_help_and_the_exit_codes_are_documented(
     with pytest.raises(SystemExit):
         main(["--help"])
     text = capsys.readouterr().out
-    for code in ("0  done", "1  the lab is not healthy", "2  bad usage", "4  no lab"):
+    for code in ("0  done", "1  the lab is not healthy", "2  bad usage", "4  no lab",
+                 "exit with the tool's own code"):
         assert code in text
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as err:
+        main(["--version"])
+    assert err.value.code == 0
+    assert capsys.readouterr().out.startswith("cephlab 0.")
+
+
+def test_the_command_a_person_types_is_the_installed_script():
+    """The venv's console script (no activation needed), else this Python's -m cephlab."""
+    argv = invoke.harness()
+    assert argv[-1].endswith("cephlab") and (len(argv) == 1 or argv[1:] == ["-m", "cephlab"])
+    assert invoke.lab("status", "/a b") == f"{invoke.command()} status --lab-dir '/a b'"
+    assert invoke.ceph("/l", "osd", "in", 1) == f"{invoke.command()} ceph --lab-dir /l -- osd in 1"
+    assert invoke.runnable("ceph osd unset noup", "/l") == f"{invoke.command()} ceph --lab-dir /l -- osd unset noup"
+    assert invoke.runnable("rbd ls replicapool", "/l").endswith("rbd --lab-dir /l -- ls replicapool")
+    assert invoke.runnable("tail -n 5 /l/log", "/l") == "tail -n 5 /l/log"
+    assert invoke.split_tool_args(["--", "osd", "tree"]) == ["osd", "tree"]
+
+
+def test_toolbox_env_defines_the_labs_own_tools(tmp_path):
+    text = invoke.toolbox_env(tmp_path, "ceph 20.2.4")
+    for tool in ("ceph", "rados", "rbd"):
+        line = next(ln for ln in text.splitlines() if ln.startswith(f"{tool}()"))
+        assert f"{tool} --lab-dir {tmp_path} -- \"$@\"" in line
+        assert line.split("{ ", 1)[1].startswith("/") or line.split("{ ", 1)[1].startswith("cephlab ")
+    assert "export CEPH_CONF" not in text  # no host client pointed at the lab
+
+
+def test_the_lab_dir_default_is_the_one_kept_lab(tmp_path, monkeypatch):
+    from cephlab.__main__ import default_lab_dir
+    from cephlab.errors import LabError
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LAB_DIR", raising=False)
+    assert default_lab_dir() == ".lab/local"  # where pytest keeps the default target's lab
+    (tmp_path / ".lab" / "nodes").mkdir(parents=True)
+    (tmp_path / ".lab" / "nodes" / "state.json").write_text("{}")
+    assert default_lab_dir() == ".lab/nodes"
+    (tmp_path / ".lab" / "local").mkdir(parents=True)
+    (tmp_path / ".lab" / "local" / "state.json").write_text("{}")
+    with pytest.raises(LabError, match="several kept labs"):
+        default_lab_dir()
+    assert main(["status"]) == 2
+    monkeypatch.setenv("LAB_DIR", "elsewhere")
+    assert default_lab_dir() == "elsewhere"
 
 
 def test_status_and_repair_of_a_directory_without_a_lab_exit_4(tmp_path, capsys):
@@ -50,11 +99,12 @@ def test_bad_usage_exits_2():
 
 
 def test_the_footer_names_status_repair_destroy_and_the_toolbox():
-    lines = next_commands(LAB, "local Ceph cluster …; toolbox: ceph -c /tmp/a-lab/ceph.conf status")
+    lines = next_commands(LAB, "local Ceph cluster …; toolbox: (the target's own words)")
     text = "\n".join(lines)
     for command in ("status", "repair", "destroy"):
-        assert f"python -m cephlab {command} --lab-dir {LAB}" in text
-    assert lines[-1] == "toolbox: ceph -c /tmp/a-lab/ceph.conf status"
+        assert invoke.lab(command, LAB) in text
+    assert lines[-1].startswith(f"toolbox: {invoke.ceph(LAB, 'status')}   (")
+    assert not any("toolbox" in ln for ln in next_commands(LAB, "a lab without Ceph yet"))
 
 
 def test_only_the_default_traceback_style_is_compact():
@@ -64,7 +114,7 @@ def test_only_the_default_traceback_style_is_compact():
 
 def test_a_cause_that_cannot_heal_leads_with_its_object_and_command():
     out = Cause("osd.1", "osd.1 on k8s-2 is marked out (by hand)", "ceph osd in 1")
-    exc = cannot_heal([out], toolbox="ceph -c /tmp/a-lab/ceph.conf …")
+    exc = cannot_heal([out])
     exc.args = (f"{exc}\n(the wait 'OSDs up' gave up after 2.0s of 90s; last observed: osd.1 is up and out)",)
     got = compact(exc, lab_dir=LAB, step="Then the OSDs are up and in  (features/x.feature:9)",
                   where="steps/ceph_steps.py:49", full="FULL TRACEBACK")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from cephlab import diagnose
+from cephlab import diagnose, invoke
 from cephlab.diagnose import Cause, Daemon, Expected, Watch
 from cephlab.errors import CannotHeal
 from cephlab.model import BLOCK_POOL, FS_DATA, FS_METADATA
@@ -42,7 +42,7 @@ def test_an_osd_out_by_hand_is_named_with_the_command_to_bring_it_in(load):
                             load("osd_tree_ok"))
     assert [c.subject for c in found] == ["osd.1"]
     assert "osd.1 on k8s-2 is marked out" in found[0].text and "by hand" in found[0].text
-    assert found[0].fix == "ceph osd in 1" and found[0].persist == 0
+    assert found[0].fix == invoke.ceph(LAB, "osd", "in", 1) and found[0].persist == 0
 
 
 def test_an_osd_the_harness_holds_out_is_no_cause(load):
@@ -52,7 +52,7 @@ def test_an_osd_the_harness_holds_out_is_no_cause(load):
 def test_noup_and_the_osd_it_holds_down(load):
     found = diagnose.causes(load("osd_dump_noup_osd2_down"), _expected(), load("health_noup_osd2_down"))
     flag, down = found
-    assert flag.subject == "flag noup" and flag.fix == "ceph osd unset noup" and flag.persist == 0
+    assert flag.subject == "flag noup" and flag.fix == invoke.ceph(LAB, "osd", "unset", "noup") and flag.persist == 0
     assert "harness did not set it" in flag.text
     # its process runs: the OSD is held down, which may last a few seconds on purpose
     assert down.subject == "osd.2" and "down although its process (pid 1002) runs" in down.text
@@ -70,8 +70,8 @@ def test_pause_is_one_flag_and_a_per_osd_noup_is_named_with_rm_noup(load):
     found = diagnose.causes(load("osd_dump_pause_osd0_noup"), _expected(),
                             load("health_pause_osd0_noup"))
     subjects = [(c.subject, c.fix) for c in found]
-    assert ("flag pause", "ceph osd unset pause") in subjects
-    assert ("osd.0", "ceph osd rm-noup 0") in subjects
+    assert ("flag pause", invoke.ceph(LAB, "osd", "unset", "pause")) in subjects
+    assert ("osd.0", invoke.ceph(LAB, "osd", "rm-noup", 0)) in subjects
     assert not any(s.startswith("flag pauserd") for s, _ in subjects)
 
 
@@ -80,13 +80,13 @@ def test_a_down_osd_whose_daemon_exited_names_repair(load):
                             health=None)
     down = next(c for c in found if c.subject == "osd.2")
     assert "its daemon (pid 1002) exited" in down.text and down.persist == 0
-    assert down.fix == "python -m cephlab repair --lab-dir '/tmp/some lab'"
+    assert down.fix == f"{invoke.command()} repair --lab-dir '/tmp/some lab'"
 
 
 def test_other_dead_daemons_are_named_with_repair(load):
     found = diagnose.causes(load("osd_dump_ok"), _expected(daemons=_running("mgr.k8s-1")))
     assert [c.subject for c in found] == ["daemon mgr.k8s-1"]
-    assert found[0].fix.startswith("python -m cephlab repair")
+    assert found[0].fix.startswith(f"{invoke.command()} repair")
 
 
 def test_an_osd_missing_from_the_map_and_a_pool_gone(load):
@@ -96,7 +96,7 @@ def test_an_osd_missing_from_the_map_and_a_pool_gone(load):
     found = diagnose.causes(dump, _expected())
     assert [c.subject for c in found] == ["osd.2", f"pool {BLOCK_POOL}"]
     assert "missing from the OSD map" in found[0].text
-    assert all(c.fix.startswith("python -m cephlab destroy --lab-dir") for c in found)
+    assert all(c.fix.startswith(f"{invoke.command()} destroy --lab-dir") for c in found)
 
 
 def test_auto_out_and_a_new_osd_are_not_out_by_hand(load):
@@ -127,7 +127,7 @@ class Clock:
 
 
 def _watch(found, clock):
-    return Watch(lambda: found, toolbox="ceph -c /lab/ceph.conf …", clock=clock)
+    return Watch(lambda: found, clock=clock)
 
 
 def test_a_cause_that_cannot_heal_fails_on_the_first_look():
@@ -137,7 +137,7 @@ def test_a_cause_that_cannot_heal_fails_on_the_first_look():
         watch.check()
     text = str(err.value)
     assert text.startswith("the cluster flag noup is set; next: ceph osd unset noup")
-    assert "toolbox: ceph -c /lab/ceph.conf" in text and err.value.causes == [cause]
+    assert err.value.causes == [cause]
 
 
 def test_a_down_osd_fails_only_after_its_grace_and_an_old_look_is_forgotten():

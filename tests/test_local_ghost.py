@@ -74,7 +74,7 @@ def test_with_the_registry_unreachable_setup_says_so(empty_cache, monkeypatch, t
 
 
 def test_an_empty_cache_names_setup(empty_cache):
-    assert "`python -m cephlab setup` installs" in ghost_install.unavailable()
+    assert "`python3 -m cephlab setup` installs" in ghost_install.unavailable()
 
 
 def test_unused_sqlite_driver_is_dropped_from_the_manifest(tmp_path):

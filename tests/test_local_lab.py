@@ -11,17 +11,18 @@ import json
 import os
 import re
 import signal
+import subprocess
 import time
 
 import pytest
 
-from cephlab import procs
+from cephlab import invoke, procs
 from cephlab.__main__ import main
 from cephlab.config import LabConfig, Timeouts
 from cephlab.errors import DaemonExited
 from cephlab.lab import Lab
 from cephlab.local.cluster import missing_binaries
-from tests.conftest import loopback_prefix, destroyed_at_end, run_harness
+from tests.conftest import ROOT, loopback_prefix, destroyed_at_end, run_harness
 
 pytestmark = pytest.mark.skipif(bool(missing_binaries()),
                                 reason=f"Ceph is not installed (missing {missing_binaries()}); "
@@ -166,6 +167,63 @@ def test_the_command_server_answers_as_the_cli_does(lab_dir, monkeypatch):
         cli.close()
         served.close()
     assert served.servers.pids() == []
+
+
+def _printed(text: str, label: str) -> list[str]:
+    """The commands after ``label`` in the harness's output (``next: CMD``, ``toolbox: CMD``)."""
+    found = []
+    for line in text.splitlines():
+        if label in line:
+            cmd = line.split(label, 1)[1]
+            found.append(cmd.split("   (", 1)[0].strip())  # a note in parentheses follows
+    return found
+
+
+def _as_printed(command: str, hide_host_ceph: bool) -> subprocess.CompletedProcess:
+    """Run a printed command as pasted into a shell in the project root; with
+    ``hide_host_ceph`` this machine's ceph, rados and rbd fail in it (/bin/false over them)."""
+    script = command
+    if hide_host_ceph:
+        hide = "; ".join(f"mount --bind /bin/false {p}" for p in
+                         ("/usr/bin/ceph", "/usr/bin/rados", "/usr/bin/rbd") if os.path.exists(p))
+        script = f"{hide}; {command}" if hide else command
+        argv = ["unshare", "-m", "bash", "-c", script]
+    else:
+        argv = ["bash", "-c", script]
+    return subprocess.run(argv, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_every_command_the_harness_prints_runs_as_printed(lab_dir):
+    """A lab broken by hand (a flag, an OSD out): status names each cause with its next
+    command; pasted as printed (no host ceph unless the lab runs the host's), they heal it,
+    and the toolbox line and toolbox.env run the lab's own client."""
+    lab = _lab(lab_dir)
+    hide = lab.cfg.ceph_release != "host"
+    lab.ceph.run("osd", "set", "noout")
+    lab.ceph.run("osd", "out", "1")
+    status = _as_printed(f"{invoke.lab('status', lab_dir)}", hide)
+    assert status.returncode == 1, status.stdout + status.stderr
+    fixes = _printed(status.stdout, "; next: ")
+    assert any("osd unset noout" in f for f in fixes) and any("osd in 1" in f for f in fixes), fixes
+    for fix in fixes:
+        assert fix.startswith(invoke.command()), fix  # the front door, not a host `ceph`
+        res = _as_printed(fix, hide)
+        assert res.returncode == 0, (fix, res.stdout, res.stderr)
+    toolbox = _printed(status.stdout, "toolbox: ")
+    nexts = [_printed(status.stdout, f"{name}: ")[-1] for name in ("status", "repair")]
+    for cmd in [*toolbox, *nexts]:
+        res = _as_printed(cmd, hide)
+        assert res.returncode == 0, (cmd, res.stdout, res.stderr)
+    assert "HEALTH_OK" in _as_printed(toolbox[-1], hide).stdout
+    # toolbox.env: sourced, ceph is the lab's own
+    lab.target._toolbox()
+    env = lab_dir / "toolbox.env"
+    tree = _as_printed(f". {env} && ceph osd tree -f json", hide)
+    assert tree.returncode == 0 and json.loads(tree.stdout)["nodes"], tree.stdout + tree.stderr
+    assert _as_printed(f". {env} && rados df && rbd --version", hide).returncode == 0
+    version = _as_printed(f". {env} && ceph --version", hide).stdout.split()  # ceph version X (…)
+    assert version[:2] == ["ceph", "version"]
+    assert version[2] == lab.target.cluster.describe_ceph().split()[1]  # "ceph 20.2.4 …": the lab's
 
 
 def _running(pid: int) -> bool:

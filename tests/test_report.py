@@ -137,7 +137,7 @@ def test_without_chromium_the_browser_is_missing_by_name():
     found = chromium.find(which=lambda name: None)
     assert not found.usable
     assert "chromium and chromedriver not installed" in found.missing
-    assert "python -m cephlab setup" in found.missing
+    assert "python3 -m cephlab setup" in found.missing
 
 
 # ------------------------------------------------------------------ child runs

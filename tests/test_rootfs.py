@@ -161,3 +161,42 @@ def test_a_root_release_without_root_is_refused_with_what_to_use(tmp_path, monke
     with pytest.raises(chroot.ConfigError, match="needs root; without root use --lab-ceph=host"):
         chroot.RootCeph("20", tmp_path / "lab").prepare(say=lambda text: None)
     assert not (tmp_path / "lab").exists()
+
+
+PACKAGES = """Package: ceph-base
+Version: 2:20.2.4+ds-2
+
+Package: ceph-common
+Source: ceph
+Version: 2:{version}
+Description: common utilities
+ Version: not this one
+
+"""
+
+
+def test_the_version_a_suite_ships_comes_from_its_packages_index():
+    assert rootfs.packages_version(PACKAGES.format(version="20.2.4+ds-2"), "ceph-common") == "2:20.2.4+ds-2"
+    assert rootfs.packages_version(PACKAGES, "radosgw") is None
+
+
+@pytest.mark.parametrize("shipped, why", [
+    ("2:20.2.4+ds-2", None),                         # the pin: a root can be built
+    (None, None),                                     # index unreadable: the build says why
+    ("2:20.2.5+ds-1", "now ships Ceph 20.2.5, not the pinned 20.2.4"),
+])
+def test_auto_falls_back_when_the_suite_no_longer_ships_the_pin(monkeypatch, tmp_path, shipped, why):
+    from cephlab.local import releases
+
+    source = Source("20", "forky", "sid", "20.2.4")
+    monkeypatch.setattr(rootfs, "root_path", lambda s: tmp_path / "none")
+    monkeypatch.setattr(rootfs.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(rootfs, "_unreachable", lambda url: None)
+    monkeypatch.setattr(rootfs, "suite_ceph_version", lambda mirror, suite: shipped)
+    found = rootfs.why_unbuildable(source, which=lambda prog: "/usr/sbin/" + prog)
+    if why is None:
+        assert found is None
+    else:
+        assert why in found and "--lab-ceph=host" in found
+        key, reason = releases.choose("auto", lambda: found)
+        assert key == "host" and why in reason  # the run's header says so

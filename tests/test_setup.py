@@ -110,3 +110,15 @@ def test_the_nightly_local_job_runs_every_release_and_uploads_per_release():
     upload = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
     assert upload and upload[0]["if"] == "always()"
     assert "${{ matrix.ceph }}" in upload[0]["with"]["name"]
+
+
+def test_setup_refuses_a_python_older_than_the_floor_before_doing_anything():
+    import tomllib
+
+    from cephlab.install import MIN_PYTHON, python_too_old
+
+    floor = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["requires-python"]
+    assert floor.startswith(f">={MIN_PYTHON[0]}.{MIN_PYTHON[1]}")
+    assert python_too_old((3, 11, 2)) is None and python_too_old((3, 13, 0)) is None
+    why = python_too_old((3, 10, 13))
+    assert "3.10 is older than 3.11" in why and "PYTHON=" in why

@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from cephlab import invoke
+
 from cephlab.__main__ import main
 from cephlab.config import LabConfig
 from cephlab.errors import ConfigError
@@ -36,8 +38,9 @@ def test_a_lab_of_another_schema_is_refused_naming_both_versions(tmp_path):
     (lab_dir / "state.json").write_text(json.dumps(
         {"created_by": "cephlab", "target": "local", "stages": {}, "daemons": {}, "data": {}}))
     with pytest.raises(ConfigError, match=r"schema version 1; this harness reads version 2\. "
-                                          r"Destroy it \(`python -m cephlab destroy --lab-dir"):
+                                          r"Destroy it \(`") as err:
         _local_lab(lab_dir)
+    assert invoke.lab("destroy", lab_dir) in str(err.value)
     assert main(["destroy", "--lab-dir", str(lab_dir)]) == 0   # destroy still opens it
     assert not lab_dir.exists()
 

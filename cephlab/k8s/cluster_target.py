@@ -12,6 +12,7 @@ import logging
 import shutil
 from typing import Optional
 
+from .. import invoke
 from ..config import LabConfig
 from ..errors import ConfigError, LabError
 from ..model import SERVICE_NODE
@@ -202,4 +203,4 @@ class ClusterTarget(KubeTarget):
         where = self._kube.where() if self._kube else f"kubeconfig {self.cfg.kubeconfig}"
         refs = self.engine.recorded()
         return (f"existing cluster ({where}); {sum(1 for r in refs if r.get('created'))} objects "
-                f"created by the harness; toolbox: {self.ceph.describe() if self._kube else 'n/a'} status")
+                f"created by the harness; toolbox: {invoke.ceph(self.cfg.lab_dir, 'status')}")

@@ -135,7 +135,7 @@ class RootCeph:
         root = rootfs.root_path(self.source)
         if not (root / rootfs.MANIFEST).exists():
             raise LabError(f"the Ceph {self.key} root {root} is not built; run the lab "
-                           f"(it builds the root) or `python -m cephlab setup`")
+                           f"(it builds the root) or `python3 -m cephlab setup`")
         lab = str(self.lab_dir)
         if lab not in table:
             self.lab_dir.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,7 @@
 and with its content directory on the lab's CephFS at ``/ghost``, through the lab's
 ceph-fuse mount, as the lab runs it on Kubernetes.
 
-Ghost 6 and Node 22 come from the cache ``python -m cephlab setup`` fills
+Ghost 6 and Node 22 come from the cache ``python3 -m cephlab setup`` fills
 (:mod:`cephlab.local.ghost_install`). Ghost runs as a lab daemon (recorded by pid, stopped
 by pid, its log in the lab dir) on node k8s-1's address at the lab's ghost NodePort, with
 ``url`` set to that address. Its database user has a generated password, passed in the

@@ -75,9 +75,9 @@ def unavailable() -> Optional[str]:
         return note.read_text().strip()
     if not shutil.which("npm"):
         return (f"Ghost {GHOST} is not installed and npm is not installed "
-                f"(`python -m cephlab setup` installs both)")
+                f"(`python3 -m cephlab setup` installs both)")
     return (f"Ghost {GHOST} and Node {NODE} are not in the cache {cache_dir()} "
-            f"(`python -m cephlab setup` installs them from the npm registry)")
+            f"(`python3 -m cephlab setup` installs them from the npm registry)")
 
 
 def setup(say: Callable[[str], None] = print) -> bool:

@@ -1,6 +1,6 @@
 """The Ceph programs the local target runs and the distro packages that provide them.
 
-Standard library only: ``python -m cephlab setup`` imports it before the project's own
+Standard library only: ``python3 -m cephlab setup`` imports it before the project's own
 Python packages are installed.
 """
 

@@ -245,6 +245,37 @@ def why_unbuildable(source: Source = SOURCES["20"], which=shutil.which) -> Optio
     problem = _unreachable(mirror)
     if problem:
         return f"Debian's archive at {mirror} cannot be reached: {problem}"
+    shipped = suite_ceph_version(mirror, source.suite)
+    if shipped is not None and upstream_version(shipped) != source.pin:
+        return (f"Debian {source.suite} now ships Ceph {upstream_version(shipped)}, not the "
+                f"pinned {source.pin} (cephlab/k8s/versions.py, CEPH_VERSION); pin another "
+                f"release with --lab-ceph=host (make lab PYTEST_ARGS=--lab-ceph=host) or "
+                f"update the pin")
+    return None
+
+
+def suite_ceph_version(mirror: str, suite: str, timeout: float = 60.0) -> Optional[str]:
+    """The Debian version of ceph-common that ``suite`` ships (its Packages index, ~10 MB),
+    or None when the index cannot be read (the build then says what went wrong)."""
+    import lzma
+    import urllib.request
+
+    url = f"{mirror}/dists/{suite}/main/binary-amd64/Packages.xz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            text = lzma.decompress(resp.read()).decode("utf-8", "replace")
+    except (OSError, lzma.LZMAError, ValueError):
+        return None
+    return packages_version(text, "ceph-common")
+
+
+def packages_version(index: str, package: str) -> Optional[str]:
+    """``Version:`` of ``package`` in a Debian Packages index."""
+    for stanza in index.split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in stanza.splitlines()
+                      if ": " in line and not line.startswith(" "))
+        if fields.get("Package") == package:
+            return fields.get("Version")
     return None
 
 

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
 
-from .. import diagnose, model, procs, profile
+from .. import diagnose, invoke, model, procs, profile
 from ..ceph import CephRunner
 from ..errors import CommandError, ConfigError, LabError
 from ..lock import clear_lab_dir
@@ -55,7 +55,7 @@ class LocalTarget(Target):
         self.held: dict[str, frozenset] = {"flags": frozenset(), "out": frozenset(),
                                            "down": frozenset()}
         #: Fail-fast of every wait on this lab: causes that cannot heal end it at once.
-        self.watch = diagnose.Watch(self.causes, toolbox=self.toolbox())
+        self.watch = diagnose.Watch(self.causes)
 
     # ----------------------------------------------------------------- Target API
     def sanity_checks(self, say=print) -> None:
@@ -136,9 +136,6 @@ class LocalTarget(Target):
                 lines.append(f"service {what} at {host}:{port}")
         return lines
 
-    def toolbox(self) -> str:
-        return f"ceph -c {self.cluster.conf} …"
-
     # ----------------------------------------------------------------- diagnosis
     def causes(self, detail: bool = False) -> list:
         """What :func:`cephlab.diagnose.causes` finds, knowing the lab's OSDs, pools and
@@ -173,7 +170,7 @@ class LocalTarget(Target):
     def describe(self) -> str:
         return (f"local Ceph cluster ({self.cluster.describe_ceph()}) in {self.cfg.lab_dir} (nodes "
                 f"{', '.join(f'{n}={self.cfg.node_ip(n)}' for n in self.cfg.nodes)}); "
-                f"toolbox: ceph -c {self.cluster.conf} status")
+                f"toolbox: {invoke.ceph(self.cfg.lab_dir, 'status')}")
 
     def mon_names(self) -> list[str]:
         return list(self.cfg.nodes)  # one mon per node, named after it
@@ -264,10 +261,10 @@ class LocalTarget(Target):
         self.cluster.add_osds([(node, dev) for node in self.cfg.nodes for dev in ("sdc", "sdd")])
 
     def _toolbox(self) -> None:
-        # The local toolbox is Ceph's own CLI on this machine with the lab's ceph.conf.
-        env = self.cfg.lab_dir / "toolbox.env"
-        env.write_text(f"# source this file, then run ceph, rados or rbd against the lab\n"
-                       f"export CEPH_CONF={self.cluster.conf}\n")
+        # The local toolbox is the lab's own Ceph client (its release, its root, its
+        # ceph.conf); toolbox.env makes ceph, rados and rbd that client in a shell.
+        (self.cfg.lab_dir / "toolbox.env").write_text(
+            invoke.toolbox_env(self.cfg.lab_dir, self.cluster.describe_ceph()))
 
     def _pg_num(self) -> None:
         pools = (FS_DATA, BLOCK_POOL)

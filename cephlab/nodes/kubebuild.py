@@ -1,6 +1,6 @@
 """Every program a kubeadm Kubernetes cluster runs, built from Go modules at pinned versions.
 
-Set-up (``python -m cephlab setup --kube``) calls :func:`build`; the node images are made from
+Set-up (``python3 -m cephlab setup --kube``) calls :func:`build`; the node images are made from
 its output elsewhere. Standard library only: it runs with the system Python. The components
 (pins in :mod:`cephlab.k8s.versions`):
 

@@ -27,7 +27,7 @@ LEFT_OUT = {
     "time": "the nodes share this machine's clock (one kernel), so there is no skew to "
             "correct; chrony in a privileged container would set this machine's clock",
     "kubernetes-packages": "kubelet, kubeadm and kubectl are built from source at the pinned "
-                           "version (python -m cephlab setup --kube), not installed from "
+                           "version (python3 -m cephlab setup --kube), not installed from "
                            "pkgs.k8s.io, which cannot be reached here",
 }
 _PART = re.compile(r"^[ \t]*# >>> (?P<name>[\w-]+)\n(?P<body>.*?)^[ \t]*# <<< (?P=name)\n",

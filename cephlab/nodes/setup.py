@@ -1,4 +1,4 @@
-"""``python -m cephlab setup --kube``: everything the nodes target builds once and caches.
+"""``python3 -m cephlab setup --kube``: everything the nodes target builds once and caches.
 
 In order, each with its progress lines and logs, each reused from its cache on a later run
 (first, this machine's packages the node containers need: runc, debootstrap, iproute2):

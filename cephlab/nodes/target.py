@@ -4,7 +4,7 @@ Three privileged node containers k8s-1..3 on this machine (:mod:`cephlab.nodes.n
 with its own Debian root, hostname, network namespace on the lab's bridge (10.254.1.2-4),
 systemd, containerd and kubelet, and two sparse disks attached as loop devices that the node
 knows as ``sdc`` and ``sdd``. Every program and image of the cluster is built on this
-machine from Go modules and Debian packages (``python -m cephlab setup --kube``).
+machine from Go modules and Debian packages (``python3 -m cephlab setup --kube``).
 
 The VM layer is the only difference from the vagrant target: stage ``vms`` makes the
 containers and runs the Vagrantfile's own provisioning inside them
