@@ -3,19 +3,24 @@
 figure before the speed work (issue 10).
 
     python bench/bench.py [--prefix 127.0.40] [--ceph 20] [--before REF] [--skip-full] [--skip-data]
-                          [--nodes | --only-nodes]
+                          [--tiers [--lab-tier]] [--nodes | --only-nodes]
 
 1. bring-up: a fresh local lab to 3 OSDs up and in (stage ceph_cluster)
 2. full run: `pytest features/ --lab-target=local` on a fresh lab dir; from its junit file
    each stage's time (the sum of its scenarios, as the stage table shows them) and each
-   fault's detect/recover figures; Ghost's first boot (its own schema migrations) is
-   reported on its own line and not counted in the run's total
+   fault's detect/recover figures. The run's total counts every scenario, Ghost's first
+   boot (its own schema migrations) included (issue 25's goal); the total without that boot
+   is shown as well (issue 10's). The run is profiled (CEPHLAB_PROFILE, cephlab/profile.py)
+   and the waits and Ceph commands that took longest are printed after the table
 3. reuse run: a second `pytest features/ -k toolbox` on a kept lab
 4. a held-down OSD to red: not measured here unless the harness has a function for it
 5. data: S3 put/get of 100 x 1 MiB objects through RGW, and MySQL (MariaDB on an RBD image)
    inserting 10,000 rows in batches, with the Ceph layout they ran on; then Ghost on that
    lab: its first boot (the migrations) and a warm restart
-6. with --nodes (the nodes target, issue 22): the cached set-up of its Kubernetes (`setup
+6. with --tiers (issue 25): the harness's own tests, the fast tier (`make test`: -m "not lab"
+   on pytest-xdist) and, with --lab-tier too, the real-lab tier (`make test-lab`), each with
+   its counts of passed and skipped tests; a tree from before the tiers runs its whole suite
+7. with --nodes (the nodes target, issue 22): the cached set-up of its Kubernetes (`setup
    --kube` on a warm cache), a fresh node lab to every stage it builds (vms to
    master_isolation) with each stage's seconds, and the cluster's largest resident memory
 
@@ -54,8 +59,12 @@ from tests.conftest import loopback_prefix  # noqa: E402  (the one table of addr
 LATER_FAULTS = ("network_partition", "disk_full")
 LATER_FAULTS_FIGURE = "full run without the partition and disk-full faults"
 #: Issue 10's targets (seconds). Stages not named have none.
+FULL_RUN = "full local run (every scenario, Ghost included)"
+FAST_TIER, LAB_TIER = "make test (fast tier)", "make test-lab (real-lab tier)"
 TARGETS = {
     "bring-up to 3 OSDs up and in": 8.0,
+    FULL_RUN: 120.0,  # issue 25
+    FAST_TIER: 300.0,  # issue 25
     "full local run (without Ghost's first boot)": 120.0,
     LATER_FAULTS_FIGURE: 120.0,
     "stage extend_storage": 15.0,
@@ -74,6 +83,8 @@ FAULT_TARGETS = {"detect": 5.0, "recover": 10.0}
 #: Figures recorded before this work, with where and when: shown when --before is not given.
 PREVIOUS = "2026-11-27, previous session, Ceph 20 (issue 10 / README)"
 RECORDED: dict[str, tuple[float, str]] = {
+    FULL_RUN: (152.7, "2026-12-05 at d3c2cd6, Ceph 20, --lab-destroy=always (issue 25's profile)"),
+    FAST_TIER: (1920.0, "2026-12-04, `pytest tests/` whole, before the tiers (817 passed, 41 skipped)"),
     "bring-up to 3 OSDs up and in": (10.8, "README before 2026-11-27, Ceph 16"),
     "full local run (without Ghost's first boot)": (247.6, PREVIOUS + ", Ghost's first boot included"),
     "stage ceph_cluster": (17.0, PREVIOUS),
@@ -102,6 +113,7 @@ class Figures:
 
     values: dict[str, tuple[float, str]] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)  #: reported on their own, not compared
+    profile: str = ""  #: where the full run's time went (its waits and Ceph commands)
 
     def put(self, name: str, seconds: float, note: str = "") -> None:
         self.values[name] = (seconds, note)
@@ -113,11 +125,12 @@ def child_env() -> dict:
     return {k: v for k, v in os.environ.items() if k not in ("LAB_TARGET", "LAB_DIR", "LAB_IP_PREFIX")}
 
 
-def pytest_run(root: Path, lab_dir: Path, prefix: str, ceph: str, *args: str) -> tuple[float, int, str]:
+def pytest_run(root: Path, lab_dir: Path, prefix: str, ceph: str, *args: str,
+               env: Optional[dict] = None) -> tuple[float, int, str]:
     start = time.monotonic()
     proc = subprocess.run([sys.executable, "-m", "pytest", "features/", "-q", "-p", "no:cacheprovider",
                            "--lab-target=local", f"--lab-dir={lab_dir}", f"--lab-ip-prefix={prefix}",
-                           f"--lab-ceph={ceph}", *args], cwd=root, env=child_env(),
+                           f"--lab-ceph={ceph}", *args], cwd=root, env=env or child_env(),
                           capture_output=True, text=True)
     tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-300:]
     return time.monotonic() - start, proc.returncode, tail
@@ -160,9 +173,12 @@ def bring_up(root: Path, lab_dir: Path, prefix: str, ceph: str, out: Figures) ->
 
 def full_run(root: Path, lab_dir: Path, prefix: str, ceph: str, out: Figures) -> None:
     junit = lab_dir.parent / f"{lab_dir.name}-junit.xml"
+    profile_file = lab_dir.parent / f"{lab_dir.name}-profile.jsonl"
     before = load()
+    # the lab is removed after the clock stops (issue 10's figure did not count its removal)
     secs, rc, tail = pytest_run(root, lab_dir, prefix, ceph, "--lab-destroy=never",
-                                f"--junitxml={junit}")
+                                f"--junitxml={junit}",
+                                env={**child_env(), "CEPHLAB_PROFILE": str(profile_file)})
     after = load()
     try:
         first_boot = _fact(lab_dir, "ghost_first_boot_seconds")
@@ -170,8 +186,11 @@ def full_run(root: Path, lab_dir: Path, prefix: str, ceph: str, out: Figures) ->
         destroy(root, lab_dir)
     stages, faults = read_junit(junit)
     counted = secs - (first_boot or 0.0)
+    out.put(FULL_RUN, secs, f"exit {rc}: {tail}; {before} → {after}")
     out.put("full local run (without Ghost's first boot)", counted,
-            f"exit {rc}: {tail}; {before} → {after}")
+            f"the run above less Ghost's first boot ({first_boot if first_boot is not None else '?'} s)")
+    if profile_file.exists():
+        out.profile = profile_summary(root, profile_file)
     later = {name: faults[name]["scenario_seconds"] for name in LATER_FAULTS if name in faults}
     if later:
         out.put(LATER_FAULTS_FIGURE, counted - sum(later.values()),
@@ -184,6 +203,31 @@ def full_run(root: Path, lab_dir: Path, prefix: str, ceph: str, out: Figures) ->
     for name, rep in faults.items():
         out.put(f"{name} detect", rep["detect_seconds"], f"lost {rep['lost']}")
         out.put(f"{name} recover", rep["recover_seconds"], f"lost {rep['lost']}")
+
+
+def profile_summary(root: Path, path: Path, top: int = 12) -> str:
+    """The full run's profile summed by name (the tree's own cephlab.profile, if it has one)."""
+    proc = subprocess.run([sys.executable, "-c", "import sys; from cephlab import profile; "
+                           f"print(profile.summarize(profile.load(open(sys.argv[1])), top={top}))",
+                           str(path)], cwd=root, env=child_env(), capture_output=True, text=True)
+    return proc.stdout.strip() if proc.returncode == 0 else ""
+
+
+def time_tiers(root: Path, out: Figures, lab_tier: bool) -> None:
+    """The harness's own tests as `make test` (and `make test-lab`) run them in that tree; a
+    tree without the tiers runs its whole suite, which was its `make test`."""
+    tiered = "TIERS" in (root / "tests" / "conftest.py").read_text()
+    runs = ([(FAST_TIER, ["-m", "not lab", "-n", "2", "--dist", "loadfile"])]
+            + ([(LAB_TIER, ["-m", "lab"])] if lab_tier else [])) if tiered else \
+        [("make test (the whole suite, before the tiers)", [])]
+    for name, args in runs:
+        before = load()
+        start = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "pytest", "tests/", "-q", "-p", "no:cacheprovider",
+                               *args], cwd=root, env=child_env(), capture_output=True, text=True)
+        secs = time.monotonic() - start
+        tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-300:]
+        out.put(name, secs, f"exit {proc.returncode}: {tail}; {before} → {load()}")
 
 
 def _fact(lab_dir: Path, name: str) -> Optional[float]:
@@ -267,12 +311,15 @@ def held_down_to_red(root: Path, lab_dir: Path, out: Figures) -> None:
             out.put(name, red["seconds"], f"{red['injected']}; cause named: {red['named']}")
 
 
-def measure(root: Path, base: Path, prefix: str, ceph: str, full: bool) -> Figures:
+def measure(root: Path, base: Path, prefix: str, ceph: str, full: bool, tiers: bool = False,
+            lab_tier: bool = False) -> Figures:
     out = Figures()
     bring_up(root, base / "bringup", prefix, ceph, out)
     if full:
         full_run(root, base / "full", prefix, ceph, out)
     toolbox_reuse(root, base / "kept", prefix, ceph, out)
+    if tiers:
+        time_tiers(root, out, lab_tier)
     return out
 
 
@@ -335,6 +382,8 @@ def main() -> int:
     parser.add_argument("--before", metavar="REF", help="also measure this git revision, in this run")
     parser.add_argument("--skip-full", action="store_true", help="skip the full runs (the longest)")
     parser.add_argument("--skip-data", action="store_true", help="skip the S3 and MySQL figures")
+    parser.add_argument("--tiers", action="store_true", help="also time the fast test tier (make test)")
+    parser.add_argument("--lab-tier", action="store_true", help="with --tiers: also the real-lab tier (~30 min)")
     parser.add_argument("--nodes", action="store_true", help="also measure the nodes target (root, make kube)")
     parser.add_argument("--only-nodes", action="store_true", help="measure the nodes target only")
     args = parser.parse_args()
@@ -344,11 +393,13 @@ def main() -> int:
         before: Optional[Figures] = None
         if args.before:
             tree = export(args.before, base / "before-tree")
-            before = measure(tree, base / "before", args.prefix, args.ceph, not args.skip_full)
+            before = measure(tree, base / "before", args.prefix, args.ceph, not args.skip_full,
+                             args.tiers, args.lab_tier)
         if args.only_nodes:
             now = Figures()
         else:
-            now = measure(ROOT, base / "now", args.prefix, args.ceph, not args.skip_full)
+            now = measure(ROOT, base / "now", args.prefix, args.ceph, not args.skip_full,
+                          args.tiers, args.lab_tier)
         if args.nodes or args.only_nodes:
             nodes_bench(ROOT, base, now)
         worst = print_table(now, before, args.before)
@@ -386,6 +437,15 @@ def print_table(now: Figures, before: Optional[Figures], ref: Optional[str]) -> 
     if before is not None:
         for line in before.lines:
             print(f"before ({ref}): {line}")
+        for name, (secs, note) in before.values.items():
+            if name not in now.values:  # measured only before (the whole suite before the tiers)
+                print(f"before ({ref}): {name}: {secs:.1f}s  {note}")
+    if now.profile:
+        print("where the full run's time went (CEPHLAB_PROFILE; waits and commands summed by name):")
+        print(now.profile)
+    if before is not None and before.profile:
+        print(f"before ({ref}), where its full run's time went:")
+        print(before.profile)
     sys.stdout.flush()
     return worst
 
