@@ -18,18 +18,19 @@ from .errors import LabError, WaitTimeout
 from .waits import wait_for
 
 #: how -> (what is done, the Ceph commands that do it, the commands that undo it, what the
-#: failure must name). ``{osd}`` is the OSD the break is applied to.
+#: failure must name: the object and its next command, the lab's own ceph as printed).
+#: ``{osd}`` is the OSD the break is applied to, ``{lab}`` the lab dir.
 BREAKS: dict[str, tuple[str, list[list[str]], list[list[str]], list[str]]] = {
     "osd_held_down": ("osd.{osd} held down (ceph osd add-noup {osd}; ceph osd down {osd})",
                       [["osd", "add-noup", "{osd}"], ["osd", "down", "{osd}"]],
-                      [["osd", "rm-noup", "{osd}"]], ["osd.{osd}", "ceph osd rm-noup {osd}"]),
+                      [["osd", "rm-noup", "{osd}"]], ["osd.{osd}", "ceph --lab-dir {lab} -- osd rm-noup {osd}"]),
     "noup": ("cluster flag noup set and osd.{osd} marked down",
              [["osd", "set", "noup"], ["osd", "down", "{osd}"]],
-             [["osd", "unset", "noup"]], ["noup", "ceph osd unset noup"]),
+             [["osd", "unset", "noup"]], ["noup", "ceph --lab-dir {lab} -- osd unset noup"]),
     "pause": ("cluster flag pause set", [["osd", "set", "pause"]], [["osd", "unset", "pause"]],
-              ["pause", "ceph osd unset pause"]),
+              ["pause", "ceph --lab-dir {lab} -- osd unset pause"]),
     "osd_out": ("osd.{osd} marked out by hand", [["osd", "out", "{osd}"]], [["osd", "in", "{osd}"]],
-                ["osd.{osd}", "ceph osd in {osd}"]),
+                ["osd.{osd}", "ceph --lab-dir {lab} -- osd in {osd}"]),
 }
 
 
@@ -96,7 +97,7 @@ def time_to_red(lab_dir: Path | str, how: str = "osd_held_down", osd: int = 1,
     # lab's own repair restarts it, as a user would.
     restarted = lab.target.repair()
     wait_for("the lab healthy after the break was undone", probe, timeout=timeout, interval=1)
-    wanted = [n.format(osd=osd) for n in names]
+    wanted = [n.format(osd=osd, lab=lab.cfg.lab_dir) for n in names]  # as the fix prints it
     return Red(how, text.format(osd=osd), round(seconds, 1),
                all(n in message for n in wanted), message, round(time.monotonic() - again, 1),
                restarted)
