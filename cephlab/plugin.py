@@ -497,7 +497,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
         tr.write_line(f"{'fault':<26}{'detect s':>9}{'recover s':>10}{'lost':>6}  checked; injected")
         for rep in sess.lab.fault_reports:
             checked = ", ".join(f"{v} {k}" for k, v in rep["checked"].items())
-            tr.write_line(f"{rep['fault']:<26}{rep['detect_seconds']:>9.1f}{rep['recover_seconds']:>10.1f}"
+            tr.write_line(f"{rep['fault']:<26}{rep['detect_seconds']:>9.2f}{rep['recover_seconds']:>10.2f}"
                           f"{rep['lost']:>6}  {checked}; {rep['injected'][:70]}")
     if sess.lab is not None and sess.lab.peak_footprint is not None:
         _, detail, slug = sess.lab.peak_footprint

@@ -149,7 +149,7 @@ def disk_full(target, rows=None, fs_root: Optional[Path] = None) -> FaultReport:
     return FaultReport(
         fault="disk_full", injected=f"full ratios lowered below the usage of every OSD "
                                     f"({', '.join(f'osd.{i}' for i in sorted(used))})",
-        detect_seconds=round(detect, 1), recover_seconds=round(recover, 1),
+        detect_seconds=round(detect, 3), recover_seconds=round(recover, 3),
         checked={"objects": len(objects), "files": len(files), "rows": len(rows_before)},
         lost=len(lost), lost_items=lost, notes=notes)
 

@@ -25,6 +25,8 @@ WRITE_BLOB = 64 * 1024
 
 @dataclass
 class FaultReport:
+    """Seconds are kept to the millisecond: a warning the monitors raise on the first
+    poll is detected in a few ms, and rounding that to 0.0 reads as "never measured"."""
     fault: str
     injected: str
     detect_seconds: float
@@ -131,7 +133,7 @@ def osd_killed_during_writes(target, node: str = NODES[-1]) -> FaultReport:
     lost = data.read_objects(ceph, BLOCK_POOL, writer.written)
     report = FaultReport(
         fault="osd_killed_during_writes", injected=f"SIGKILL to {name} on {node} while a client wrote",
-        detect_seconds=round(detect, 1), recover_seconds=round(recover, 1),
+        detect_seconds=round(detect, 3), recover_seconds=round(recover, 3),
         checked={"objects": len(writer.written)}, lost=len(lost), lost_items=lost,
         notes=[f"{writer.writes_after(killed_at)} writes completed after the kill"] + writer.errors)
     return report
@@ -178,7 +180,7 @@ def node_stopped(target, node: str = NODES[-1], rows: Callable[[], list] | None 
     lost += data.read_objects(ceph, BLOCK_POOL, objects)
     return FaultReport(
         fault="node_stopped", injected=f"SIGKILL to every daemon of {node}: {', '.join(names)}",
-        detect_seconds=round(detect, 1), recover_seconds=round(recover, 1),
+        detect_seconds=round(detect, 3), recover_seconds=round(recover, 3),
         checked={"objects": len(objects), "files": len(files), "rows": len(rows_before)},
         lost=len(lost), lost_items=lost, notes=[f"quorum while down: {', '.join(quorum)}"])
 
@@ -215,7 +217,7 @@ def mds_failover(target, fs_root: Path) -> FaultReport:
     lost += read_files_bounded(fs_root, files, timeout=target.cfg.timeouts.mds)
     return FaultReport(
         fault="mds_failover", injected=f"SIGKILL to the active MDS mds.{active}",
-        detect_seconds=round(detect, 1), recover_seconds=round(recover, 1),
+        detect_seconds=round(detect, 3), recover_seconds=round(recover, 3),
         checked={"files": len(files)}, lost=len(lost), lost_items=lost,
         notes=[f"mds.{successor} took over rank 0"])
 

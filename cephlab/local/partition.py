@@ -63,7 +63,7 @@ def network_partition(target, node: str = NODES[-1], db=None,
         fault="network_partition",
         injected=f"{node} ({cfg.node_ip(node)}) cut off from {', '.join(others)} by nftables "
                  f"while a client wrote",
-        detect_seconds=round(detect, 1), recover_seconds=round(recover, 1),
+        detect_seconds=round(detect, 3), recover_seconds=round(recover, 3),
         checked={"objects": len(objects) + len(writer.written), "files": len(files),
                  "rows": len(rows)},
         lost=len(lost), lost_items=lost, notes=notes)
