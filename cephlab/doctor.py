@@ -35,7 +35,7 @@ def checks(lab_dir: Path, ip_prefix: str, tests: bool = False) -> list[Check]:
     """Every check, in the order a person would fix them."""
     found = [_python(), _root(), _kernel_fuse(), _loop(), _nft()]
     found += _disk(lab_dir)
-    found += [_apt(tests), _venv(), _ceph_root(), _ghost(), _browser(), _kube()]
+    found += [_apt(tests), _venv(), _ceph_root(), _views(), _ghost(), _browser(), _kube()]
     found += _ports(ip_prefix)
     return found
 
@@ -142,6 +142,17 @@ def _ceph_root() -> Check:
         return Check("ceph 20 root", WARN, f"cannot be built here: {why}; the default run "
                      "falls back to this machine's Ceph", "see docs/setup.md")
     return Check("ceph 20 root", SETUP, f"set-up will build it in {path} (about a minute)")
+
+
+def _views() -> Check:
+    from .local import chroot
+
+    stale = chroot.stale_views()
+    if stale:
+        return Check("root views", WARN, f"{len(stale)} view(s) of a Ceph root still mounted for "
+                     f"labs that are gone: {', '.join(str(v) for v in stale)}",
+                     "the next lab run releases them")
+    return Check("root views", OK, f"no view of a gone lab mounted under {chroot.VIEWS_DIR}")
 
 
 def _ghost() -> Check:

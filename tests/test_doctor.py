@@ -4,7 +4,7 @@ from cephlab import doctor
 from cephlab.__main__ import main
 
 NAMES = {"python", "root", "kernel: fuse", "kernel: loop", "kernel: nftables", "distro packages",
-         "python packages", "ceph 20 root", "node + ghost", "browser", "nodes target", "ports"}
+         "python packages", "ceph 20 root", "root views", "node + ghost", "browser", "nodes target", "ports"}
 
 
 def test_every_check_answers_on_this_machine(tmp_path, capsys):
@@ -40,3 +40,15 @@ def test_render_says_what_setup_will_do():
     lines = doctor.render([doctor.Check("ceph 20 root", doctor.SETUP, "set-up will build it"),
                            doctor.Check("root", doctor.OK, "root")])
     assert lines[-1] == "ready: set-up (make lab) installs or builds ceph 20 root first"
+
+
+def test_a_view_left_by_a_gone_lab_is_a_warning_that_says_who_releases_it(tmp_path, monkeypatch):
+    from cephlab.local import chroot
+
+    monkeypatch.setattr(chroot, "VIEWS_DIR", tmp_path / "views")
+    assert doctor._views().state == doctor.OK
+    (tmp_path / "views").mkdir()
+    chroot._record(chroot.view_of(tmp_path / "gone"), tmp_path / "gone")
+    check = doctor._views()
+    assert check.state == doctor.WARN and str(chroot.view_of(tmp_path / "gone")) in check.detail
+    assert "next lab run releases" in check.todo

@@ -85,7 +85,7 @@ def test_a_ceph_command_is_wrapped_into_the_labs_view_of_the_root(tmp_path, monk
     env = chroot.RootCeph("20", tmp_path / "lab")
     monkeypatch.setattr(env, "ensure_mounted", lambda: None)
     argv = LocalCeph(tmp_path / "lab" / "ceph.conf", wrap=env.wrap).command(["ceph", "status"])
-    assert argv[:4] == ["chroot", str(tmp_path / "lab" / "chroot"), "/usr/bin/env", "-i"]
+    assert argv[:4] == ["chroot", str(chroot.view_of(tmp_path / "lab")), "/usr/bin/env", "-i"]
     assert "PATH=/usr/sbin:/usr/bin:/sbin:/bin" in argv
     tail = argv[argv.index("ceph"):]
     assert tail == ["ceph", "-c", str(tmp_path / "lab" / "ceph.conf"), "--connect-timeout", "15",
@@ -97,12 +97,28 @@ def test_a_ceph_command_is_wrapped_into_the_labs_view_of_the_root(tmp_path, monk
     assert LocalCeph(Path("/x/ceph.conf")).command(["rados", "df"]) == ["rados", "-c", "/x/ceph.conf", "df"]
 
 
-def test_every_mount_of_the_view_lies_below_the_lab_dir(tmp_path):
+def test_the_view_lies_outside_the_lab_dir_and_the_checkout(tmp_path):
     lab = tmp_path / "lab"
+    view = chroot.view_of(lab)
     expected = chroot.RootCeph("20", lab).expected_mounts()
-    assert expected[0] == str(lab) and expected[-1] == str(lab / "chroot" / str(lab).lstrip("/"))
-    assert all(m == str(lab) or m.startswith(str(lab) + "/") for m in expected)
-    assert str(lab / "chroot" / "dev") in expected and str(lab / "chroot" / "proc") in expected
+    assert expected[0] == str(lab) and expected[-1] == str(view / str(lab).lstrip("/"))
+    assert all(m == str(lab) or m.startswith(str(chroot.VIEWS_DIR) + "/") for m in expected)
+    assert str(view / "dev") in expected and str(view / "proc") in expected
+    checkout = Path(__file__).resolve().parent.parent
+    assert not view.is_relative_to(lab) and not view.is_relative_to(checkout)
+    assert chroot.view_of(tmp_path / "other" / "lab") != view, "one view per lab dir"
+
+
+def test_a_view_whose_lab_is_gone_is_stale(tmp_path, monkeypatch):
+    monkeypatch.setattr(chroot, "VIEWS_DIR", tmp_path / "views")
+    assert chroot.stale_views() == []
+    (tmp_path / "views").mkdir()
+    live, gone = tmp_path / "live", tmp_path / "gone"
+    live.mkdir()
+    (live / "state.json").write_text("{}")
+    for lab in (live, gone):
+        chroot._record(chroot.view_of(lab), lab)
+    assert chroot.stale_views() == [chroot.view_of(gone)]
 
 
 def _cached():
@@ -115,15 +131,17 @@ def _cached():
 def test_the_labs_view_propagates_mounts_both_ways_and_unmounts_completely(tmp_path):
     lab = tmp_path / "lab"
     env = chroot.RootCeph("20", lab)
+    view = chroot.view_of(lab)
     lab.mkdir()
     env.wrap(["ceph", "--version"])
-    assert mounts.mounts_under(lab) == [], "no lab (no state.json) here: nothing is mounted"
+    assert mounts.mounts_under(lab) == [] and mounts.mounts_under(view) == [], \
+        "no lab (no state.json) here: nothing is mounted"
     (lab / "state.json").write_text("{}")
     env.ensure_mounted()
     try:
         out = subprocess.run(env.wrap(["ceph", "--version"]), capture_output=True, text=True)
         assert "tentacle" in out.stdout, out.stderr
-        inside = lab / "chroot" / str(lab).lstrip("/")
+        inside = view / str(lab).lstrip("/")
         # A mount made inside the root (as ceph-fuse does) shows at the same path outside ...
         (lab / "mnt" / "probe").mkdir(parents=True)
         subprocess.run(env.wrap(["mount", "-t", "tmpfs", "probe", str(lab / "mnt" / "probe")]),
@@ -135,15 +153,22 @@ def test_the_labs_view_propagates_mounts_both_ways_and_unmounts_completely(tmp_p
         (lab / "xfs").mkdir()
         subprocess.run(["mount", "-t", "tmpfs", "xfs", str(lab / "xfs")], check=True)
         assert mounts.is_mounted(inside / "xfs")
+        # A walk over the lab dir meets the lab's own files only: not the root, /proc or /dev.
+        walked = {p.name for p in lab.rglob("*")}
+        assert walked == {"state.json", "mnt", "probe", "seen", "xfs"}, walked
         # The root and /dev are read-only in the view: removing through them fails.
         with pytest.raises(OSError):
-            (lab / "chroot" / "dev" / "null").unlink()
+            (view / "dev" / "null").unlink()
         with pytest.raises(OSError):
-            (lab / "chroot" / "etc" / "hostname").unlink()
+            (view / "etc" / "hostname").unlink()
     finally:
+        subprocess.run(["umount", str(lab / "xfs")])
+        subprocess.run(["umount", str(lab / "mnt" / "probe")])
+        left = env.release()
         for mnt in mounts.mounts_under(lab):
             mounts.unmount(Path(mnt))
-    assert mounts.mounts_under(lab) == []
+    assert left == [] and mounts.mounts_under(lab) == [] and mounts.mounts_under(view) == []
+    assert not view.exists()
     assert Path("/dev/null").exists() and (rootfs.root_path(FORKY) / "etc" / "hostname").exists()
 
 

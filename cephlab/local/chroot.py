@@ -2,21 +2,26 @@
 
 :class:`HostCeph` runs them as they are. :class:`RootCeph` runs every one of them (the
 daemons, the CLI, ceph-fuse, rbd-fuse, the mkfs tools) with ``chroot`` into the lab's own
-view of a cached root, mounted *inside the lab directory*:
+*view* of a cached root. The view lives outside the lab dir and outside the checkout, under
+/run (a tmpfs: a reboot takes it, and the next command mounts it again), so that a recursive
+tool over the lab dir (du, grep -r, a glob, a backup, rm -r) never descends into the root,
+/proc, /sys or /dev, nor into the lab again through the view:
 
     LAB                     bind-mounted onto itself and made shared (a peer group)
-    LAB/chroot              a bind of the cached root (private, read-only)
-    LAB/chroot/proc, dev (read-only), dev/shm, sys, tmp
-    LAB/chroot/LAB          LAB again, a peer of LAB: the lab's paths are the same inside
+    VIEW                    /run/cephlab/views/<lab slug>: a bind of the cached root
+                            (private, read-only)
+    VIEW/proc, dev (read-only), dev/shm, sys, tmp
+    VIEW/LAB                LAB again, a peer of LAB: the lab's paths are the same inside
 
-Because LAB/chroot/LAB is a peer of LAB, a FUSE mount that ceph-fuse makes inside the root
-at LAB/mnt/x appears on this machine at LAB/mnt/x, and an XFS mounted on this machine under
-LAB appears inside. Every mount is below LAB, so the lab's destroy (which unmounts whatever
-is mounted below LAB, deepest first, before removing it) leaves nothing mounted, and the
-cached root itself is never mounted on. The root and /dev are bound read-only: a lab that
-is removed while still mounted (by hand, or by a clean-up of old temporary directories)
-cannot delete the cached root or this machine's device nodes through them. ``chroot`` execs the program, so the pid the
-harness records is the daemon's own.
+Because VIEW/LAB is a peer of LAB, a FUSE mount that ceph-fuse makes inside the root at
+LAB/mnt/x appears on this machine at LAB/mnt/x, and an XFS mounted on this machine under LAB
+appears inside. The lab's destroy unmounts the view (:meth:`RootCeph.release`) and whatever
+is mounted below LAB, deepest first, before removing anything; the cached root itself is
+never mounted on. The root and /dev are bound read-only, so that nothing can delete the
+cached root or this machine's device nodes through the view. ``chroot`` execs the program,
+so the pid the harness records is the daemon's own. Each view records its lab dir beside
+it (VIEW.lab): a view whose lab dir holds no lab any more (removed by hand, or by a clean-up
+of old temporary directories) is released by the next lab that mounts one.
 """
 
 from __future__ import annotations
@@ -29,10 +34,11 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import ConfigError, LabError
-from . import mounts, rootfs
+from . import lab_slug, mounts, rootfs
 from .releases import PRELOAD_LIB, RELEASES, Running, parse_version
 
-CHROOT_DIR = "chroot"
+#: Where the labs' views of their roots are mounted: outside every lab dir and checkout.
+VIEWS_DIR = Path("/run/cephlab/views")
 _MOUNTING = threading.Lock()
 
 
@@ -57,6 +63,10 @@ class HostCeph:
     def ensure_mounted(self) -> None:
         """Nothing to mount: the programs are this machine's."""
 
+    def release(self) -> list[str]:
+        """Nothing mounted, nothing to release."""
+        return []
+
     def version_text(self) -> str:
         return _version_text(self.wrap(["ceph", "--version"]))
 
@@ -65,13 +75,13 @@ class HostCeph:
 
 
 class RootCeph:
-    """A Ceph release from Debian's archive, in a cached root mounted into the lab dir."""
+    """A Ceph release from Debian's archive, in a cached root the lab sees through its view."""
 
     def __init__(self, key: str, lab_dir: Path):
         self.key = key
         self.source = rootfs.source_for(key)
         self.lab_dir = Path(lab_dir)
-        self.mnt = self.lab_dir / CHROOT_DIR
+        self.mnt = view_of(self.lab_dir)
         self.root: Optional[rootfs.Root] = None
 
     # ------------------------------------------------------------------ running programs
@@ -136,13 +146,15 @@ class RootCeph:
         if not (root / rootfs.MANIFEST).exists():
             raise LabError(f"the Ceph {self.key} root {root} is not built; run the lab "
                            f"(it builds the root) or `python3 -m cephlab setup`")
+        release_stale_views()
         lab = str(self.lab_dir)
         if lab not in table:
             self.lab_dir.mkdir(parents=True, exist_ok=True)
             _mount("--bind", lab, lab)
             _mount("--make-private", lab)
             _mount("--make-shared", lab)
-        self.mnt.mkdir(exist_ok=True)
+        self.mnt.mkdir(parents=True, exist_ok=True)
+        _record(self.mnt, self.lab_dir)
         if str(self.mnt) not in table:
             _mount("--bind", str(root), str(self.mnt))
             _mount("--make-private", str(self.mnt))
@@ -165,6 +177,11 @@ class RootCeph:
                     pass
             _mount("--bind", lab, str(inner))  # joins LAB's peer group: mounts propagate
 
+    def release(self) -> list[str]:
+        """Unmount the lab's view (deepest first) and remove its mount point; returns what
+        is still mounted (nothing, when all went)."""
+        return _release_view(self.mnt)
+
 
 #: Mounted inside the lab's view of the root, in this order: what the daemons need of the
 #: kernel (/proc), the devices (/dev/fuse for ceph-fuse and rbd-fuse), POSIX shared memory
@@ -178,6 +195,50 @@ _SYSTEM = {
     "tmp": ("-t", "tmpfs", "-o", "mode=1777,size=256m", "tmpfs"),
 }
 _READ_ONLY = ("dev",)
+
+
+def view_of(lab_dir: Path) -> Path:
+    """The mount point of ``lab_dir``'s view of its root."""
+    return VIEWS_DIR / lab_slug(lab_dir)
+
+
+def _record(view: Path, lab_dir: Path) -> None:
+    view.with_name(view.name + ".lab").write_text(str(Path(lab_dir).resolve()) + "\n")
+
+
+def _release_view(view: Path) -> list[str]:
+    for mnt in mounts.mounts_under(view):
+        mounts.unmount(Path(mnt))
+    left = mounts.mounts_under(view)
+    if not left:
+        for path in (view, view.with_name(view.name + ".lab")):
+            try:
+                path.rmdir() if path == view else path.unlink()
+            except OSError:
+                pass
+    return left
+
+
+def stale_views() -> list[Path]:
+    """Views whose lab dir holds no lab any more (no state.json): their lab was removed
+    without the harness's destroy."""
+    if not VIEWS_DIR.is_dir():
+        return []
+    stale = []
+    for record in sorted(VIEWS_DIR.glob("*.lab")):
+        try:
+            lab = Path(record.read_text().strip())
+        except OSError:
+            continue
+        if not (lab / "state.json").exists():
+            stale.append(record.with_name(record.name[:-len(".lab")]))
+    return stale
+
+
+def release_stale_views() -> list[Path]:
+    """Unmount the views of labs that are gone (they hold the root, /proc and /dev mounted
+    under /run); returns the views released."""
+    return [view for view in stale_views() if not _release_view(view)]
 
 
 def _mount(*args: str) -> None:

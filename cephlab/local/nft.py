@@ -13,15 +13,14 @@ cut network, not an error.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Optional, Sequence
 
 from ..errors import CommandError
+from . import lab_slug
 
 FAMILY = "inet"
 NFT_TIMEOUT = 15
@@ -29,10 +28,7 @@ NFT_TIMEOUT = 15
 
 def table_name(lab_dir: Path) -> str:
     """``cephlab_<dir name>_<digest of the full path>``: readable, and one per lab dir."""
-    path = str(Path(lab_dir).resolve())
-    digest = hashlib.sha256(path.encode()).hexdigest()[:10]
-    base = re.sub(r"[^a-z0-9]+", "_", Path(path).name.lower()).strip("_")[:24] or "lab"
-    return f"cephlab_{base}_{digest}"
+    return f"cephlab_{lab_slug(lab_dir, '_')}"
 
 
 def ruleset(table: str, isolated: str, others: Sequence[str]) -> str:

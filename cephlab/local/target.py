@@ -207,9 +207,10 @@ class LocalTarget(Target):
             self.unmount_all()
         with profile.timed("phase", "destroy: Ceph daemons stopped"):
             killed = self.cluster.stop_all(graceful=False)
+        left = self.cluster.env.release()  # the view of a root release, outside the lab dir
         for mnt in mounts.mounts_under(self.cfg.lab_dir):  # left by a run that was killed
             mounts.unmount(Path(mnt))
-        left = mounts.mounts_under(self.cfg.lab_dir)
+        left += mounts.mounts_under(self.cfg.lab_dir)
         if left:  # removing files below a live mount would delete data through it
             raise LabError(f"still mounted, so {self.cfg.lab_dir} was not removed: {', '.join(left)}")
         clear_lab_dir(self.cfg.lab_dir)  # the run's lock file stays until the run ends
