@@ -35,13 +35,16 @@ class Found:
         return not self.missing
 
 
-def find(which: Callable[[str], Optional[str]] = shutil.which) -> Found:
-    """The headless browser and its driver on PATH, or what is missing."""
+def find(which: Callable[[str], Optional[str]] = shutil.which, python: bool = True) -> Found:
+    """The headless browser and its driver on PATH, or what is missing; ``python=False``
+    leaves out the selenium package (``cephlab doctor`` may run on a Python without the
+    project's packages, which it checks on their own)."""
     browser = next((p for p in map(which, BROWSERS) if p), None)
     driver = which(DRIVER)
     lacking = [what for what, path in (("chromium", browser), ("chromedriver", driver)) if not path]
     try:
-        import selenium  # noqa: F401  (a pyproject dependency; checked for a clear message)
+        if python:
+            import selenium  # noqa: F401  (a pyproject dependency; checked for a clear message)
     except ImportError:
         lacking.append("the selenium package")
     if lacking:

@@ -171,7 +171,7 @@ def _ghost() -> Check:
 def _browser() -> Check:
     from . import browser
 
-    found = browser.find()
+    found = browser.find(python=False)  # selenium: the python packages' check
     if found.usable:
         return Check("browser", OK, f"{found.browser} with {found.driver}")
     return Check("browser", SETUP, f"{found.missing}; the browser scenarios skip without it")
@@ -191,7 +191,7 @@ def _kube() -> Check:
 
 
 def _ports(prefix: str, probe: Optional[Callable[[str, int], Optional[str]]] = None) -> list[Check]:
-    from .local.cluster import MON_PORTS, port_problem
+    from .local.listeners import MON_PORTS, port_problem
     from .model import NODES, PORTS
 
     probe = probe or port_problem

@@ -52,3 +52,15 @@ def test_a_view_left_by_a_gone_lab_is_a_warning_that_says_who_releases_it(tmp_pa
     check = doctor._views()
     assert check.state == doctor.WARN and str(chroot.view_of(tmp_path / "gone")) in check.detail
     assert "next lab run releases" in check.todo
+
+
+def test_doctor_runs_on_the_stock_python_before_set_up():
+    """Before set-up there is no venv: the checks import nothing the project installs."""
+    import subprocess
+
+    from tests.conftest import ROOT
+
+    done = subprocess.run(["/usr/bin/python3", "-S", "-m", "cephlab", "doctor"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode in (0, 1), done.stderr
+    assert "python packages" in done.stdout and "unexpected" not in done.stderr

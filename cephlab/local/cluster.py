@@ -30,11 +30,11 @@ from ..procs import DaemonRecord, run_checked
 from ..state import LabState
 from ..waits import wait_for
 from . import chroot, listeners
+from .listeners import MON_PORTS, port_problem
 from .programs import (BINARIES, COMPONENTS, DASHBOARD_MODULE, install_hint,  # noqa: F401
                        missing_binaries)
 from .releases import Running
 
-MON_PORTS = (3300, 6789)  # msgr2, msgr1
 DEVICES = ("sdc", "sdd")
 
 #: ceph.conf [global] lines that size Ceph's clocks and throttles for this lab: three nodes
@@ -620,21 +620,4 @@ def free_ids(existing: list[int], count: int) -> list[int]:
             out.append(candidate)
         candidate += 1
     return out
-
-
-def port_problem(ip: str, port: int) -> Optional[str]:
-    """None when ``ip:port`` can be bound now, else why not."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    # A socket left in TIME_WAIT by an earlier lab is no conflict; a listener is.
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((ip, port))
-    except OSError as exc:
-        problem = exc.strerror or str(exc)
-    else:
-        return None
-    finally:
-        sock.close()
-    held = listeners.holder(ip, port)
-    return f"{problem}, held by {held.describe()}" if held else problem
 

@@ -17,6 +17,8 @@ from typing import Iterable, Optional
 
 from ..state import STATE_FILE
 
+#: The monitors' ports: msgr2, msgr1.
+MON_PORTS = (3300, 6789)
 LISTEN = "0A"
 ANY = "0.0.0.0"
 
@@ -123,3 +125,20 @@ def lab_of(argv: list[str]) -> Optional[Path]:
                 if (parent / STATE_FILE).is_file():
                     return parent
     return None
+
+
+def port_problem(ip: str, port: int) -> Optional[str]:
+    """None when ``ip:port`` can be bound now, else why not."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # A socket left in TIME_WAIT by an earlier lab is no conflict; a listener is.
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((ip, port))
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+    else:
+        return None
+    finally:
+        sock.close()
+    held = holder(ip, port)
+    return f"{problem}, held by {held.describe()}" if held else problem

@@ -21,7 +21,8 @@ from ..waits import wait_for
 from . import blockdb, diskfull, ghost, mounts, nft, partition
 from .blockdb import BlockDatabase
 from .ghost import GhostBlog
-from .cluster import LocalCluster, port_problem
+from .cluster import LocalCluster
+from .listeners import port_problem
 from .services import DASHBOARD_PORT, RGW, RGW_PORT, Dashboard
 
 SERVICE_PORTS = ((DASHBOARD_PORT, "Ceph dashboard"), (blockdb.MYSQL_PORT, "MySQL"),

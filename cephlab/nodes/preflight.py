@@ -75,7 +75,7 @@ def problems(f: Facts) -> list[str]:
 
 def gather(addresses: dict[str, str], ports: tuple[int, ...], check_ports: bool,
            which: Callable[[str], Optional[str]] = shutil.which) -> Facts:
-    from ..local.cluster import port_problem
+    from ..local.listeners import port_problem
     from . import kubebuild
 
     filesystems = {line.split()[-1] for line in Path("/proc/filesystems").read_text().splitlines()
