@@ -73,7 +73,9 @@ class FakeCluster:
             self.save()
 
     def save(self) -> None:
-        tmp = self.path.with_suffix(".tmp")
+        # One temporary file per process: stand-ins run at once (the harness reads objects 4
+        # at a time), and a shared one was moved into place half-written by another.
+        tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
         tmp.write_text(json.dumps(self.state))
         os.replace(tmp, self.path)
 
