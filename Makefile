@@ -41,7 +41,9 @@ lab: setup
 # tier, a few minutes: pure functions, the stand-ins, the plan checks and one real local lab
 # (the smoke test of the lifecycle core). `make test-lab` is every suite that builds real labs
 # of its own (faults, interrupts, verify, Ghost, reports, the nodes target's cluster), about
-# 12 minutes on two processes; `make test-all` runs both. The real labs run on this machine's Ceph.
+# 12 minutes on two processes; `make test-all` runs both. The real labs run on the release users
+# get by default, Ceph 20 in its root (CEPHLAB_TEST_CEPH=host or 18 for another; tests/conftest.py,
+# TEST_CEPH), but tests/test_local_data.py's, which stays on this machine's Ceph on purpose.
 test: SETUP_ARGS += --tests
 test: setup
 	$(PY) -m pytest tests/ -m "not lab" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)

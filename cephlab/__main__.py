@@ -362,7 +362,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--ceph", default=os.environ.get("LAB_CEPH", "auto"),
                    help="the Ceph release to prepare: host, 20, 18 or auto [env LAB_CEPH]")
     p.add_argument("--tests", action="store_true",
-                   help="also what the harness's own tests use (ruby, the distro's Ceph)")
+                   help="also what the harness's own tests use (ruby, vagrant, and the "
+                        "distro's Ceph for the one lab test module on it)")
     p.add_argument("--venv", default=".venv",
                    help="the project's virtual environment (ignored when $VIRTUAL_ENV is set)")
     p.add_argument("--no-venv", action="store_true", help="leave Python packages alone")

@@ -35,7 +35,9 @@ PROJECT = Path(__file__).resolve().parent.parent
 #: This machine's packages for every release: MariaDB and XFS (mysql on RBD), FUSE, nftables
 #: (the network partition fault), and the headless browser of the checks of the lab's web pages.
 HOST_PACKAGES = ["mariadb-server", "xfsprogs", "fuse3", "nftables", *BROWSER_PACKAGES]
-#: The distro's Ceph, for --lab-ceph=host (and the harness's own tests, which run on it).
+#: The distro's Ceph, for --lab-ceph=host; with --tests also for tests/test_local_data.py, the
+#: one lab test module on it: it covers what --lab-ceph=auto falls back to when a Ceph 20 root
+#: cannot be built (every other lab test runs on the default release, 20, in its root).
 HOST_CEPH_PACKAGES = sorted(set(BINARIES.values()) | set(COMPONENTS.values()) |
                             {"ceph-mgr-dashboard"})
 #: Only the harness's own tests need these: ruby evaluates the Vagrantfile, `vagrant validate`
@@ -158,7 +160,7 @@ def apt_install(steps: Steps, packages: list[str], step: str = "apt") -> None:
 
 def host_packages(release: str, tests: bool) -> list[str]:
     wanted = list(HOST_PACKAGES)
-    if release == "host" or tests:  # the harness's own tests run on this machine's Ceph
+    if release == "host" or tests:  # tests: test_local_data.py's fallback lab runs on it
         wanted += HOST_CEPH_PACKAGES
     if release != "host":
         wanted.append("debootstrap")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -25,9 +26,45 @@ TIERS = {
 }
 
 
+#: The Ceph release the harness's own lab tests run on: the one users get by default
+#: (``--lab-ceph=auto`` picks 20 whenever its root can be built: cephlab/local/releases.py,
+#: ``choose``), a Debian-testing root the harness builds once (cached under
+#: /var/cache/cephlab/roots) and runs with chroot. CEPHLAB_TEST_CEPH=host (this machine's
+#: Ceph) or 18 runs the lab tests on another release. Every lab the tests build takes it
+#: (run_harness's LAB_CEPH, ``LabConfig(ceph_release=TEST_CEPH)``) but one module's:
+#: tests/test_local_data.py stays on the host's Ceph on purpose (it says why).
+TEST_CEPH = os.environ.get("CEPHLAB_TEST_CEPH", "20")
+
+
 def pytest_configure(config):
     for name, text in TIERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    from cephlab.local import releases
+
+    if TEST_CEPH not in ("host", *releases.SOURCES):
+        raise pytest.UsageError(f"CEPHLAB_TEST_CEPH={TEST_CEPH!r} is not a release the lab tests "
+                                f"run on; choose one of: host, {', '.join(releases.SOURCES)}")
+
+
+@functools.lru_cache(maxsize=None)
+def ceph_unavailable(release: str = TEST_CEPH) -> str:
+    """Why Ceph ``release`` cannot run a lab here ('' when it can), for the lab modules' skip
+    reasons. ``host``: the distro's Ceph programs missing on this machine. A root release:
+    not root (chroot and the root's mounts need it), or its root neither cached nor buildable
+    here (cephlab.local.rootfs.why_unbuildable: debootstrap, Debian's archive, the pin). A
+    root not built yet is fine: the harness builds it before the lab's first stage."""
+    from cephlab.local import releases, rootfs
+    from cephlab.local.programs import missing_binaries
+
+    if release == "host":
+        missing = missing_binaries()
+        return (f"this machine's Ceph is not installed (missing {', '.join(missing)}); run "
+                f"`python3 -m cephlab setup --tests`" if missing else "")
+    if os.geteuid() != 0:
+        return ("not root: its root runs with chroot and mounts; CEPHLAB_TEST_CEPH=host runs "
+                "the lab tests on this machine's Ceph instead")
+    why = rootfs.why_unbuildable(releases.SOURCES[release])
+    return f"its root cannot be built here: {why}" if why else ""
 
 
 #: Every address block of the tests and the benchmark, by name: 127.NET.N, one N per lab (a
@@ -61,12 +98,12 @@ def sample():
 
 
 def run_harness(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run ``pytest features/ ARGS`` as a user would, from the project root."""
+    """Run ``pytest features/ ARGS`` as a user would, from the project root, on the tests'
+    Ceph release (TEST_CEPH) unless ARGS (--lab-ceph) or ENV (LAB_CEPH) name another."""
     full_env = dict(os.environ)
     full_env.pop("LAB_TARGET", None)
     full_env.pop("LAB_DIR", None)
-    # The harness's own tests run on this machine's Ceph unless told otherwise.
-    full_env["LAB_CEPH"] = os.environ.get("CEPHLAB_TEST_CEPH", "host")
+    full_env["LAB_CEPH"] = TEST_CEPH
     full_env.update(env or {})
     return subprocess.run([sys.executable, "-m", "pytest", "features/", "-p", "no:cacheprovider",
                            *args], cwd=ROOT, env=full_env, capture_output=True, text=True,

@@ -11,7 +11,7 @@ import pytest
 
 from cephlab.config import check_lab_dir, resolve_target
 from cephlab.errors import ConfigError
-from tests.conftest import loopback_prefix, run_harness
+from tests.conftest import TEST_CEPH, ceph_unavailable, loopback_prefix, run_harness
 
 BUSY = loopback_prefix("config-busy")
 
@@ -84,11 +84,13 @@ def test_vagrant_without_vagrant_fails_at_once(tmp_path):
 
 
 def test_missing_ceph_binaries_say_what_to_install(tmp_path):
+    """On this machine's Ceph (--lab-ceph=host): the programs are looked for on PATH, and the
+    packages named are the distro's."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     os.symlink(sys.executable, bindir / "python3")
-    res = run_harness("--lab-target=local", f"--lab-dir={tmp_path / 'lab'}", "-k", "ceph_cluster",
-                      env={"PATH": str(bindir)}, timeout=60)
+    res = run_harness("--lab-target=local", "--lab-ceph=host", f"--lab-dir={tmp_path / 'lab'}",
+                      "-k", "ceph_cluster", env={"PATH": str(bindir)}, timeout=60)
     out = res.stdout + res.stderr
     assert res.returncode == 4, out
     assert "the local target needs ceph-mon, ceph-osd" in out
@@ -96,6 +98,8 @@ def test_missing_ceph_binaries_say_what_to_install(tmp_path):
     assert not (tmp_path / "lab" / "state.json").exists()
 
 
+@pytest.mark.skipif(bool(ceph_unavailable()),
+                    reason=f"the local pre-flight needs ceph {TEST_CEPH}: {ceph_unavailable()}")
 def test_ports_in_use_are_named_and_nothing_is_built(tmp_path):
     holder = socket.socket()
     holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -23,9 +23,8 @@ import pytest
 import yaml
 
 from cephlab import stages
-from cephlab.local.cluster import missing_binaries
 from cephlab.targets import why_not
-from tests.conftest import ROOT, loopback_prefix, run_harness
+from tests.conftest import ROOT, TEST_CEPH, ceph_unavailable, loopback_prefix, run_harness
 from tests.contract_world import install_tools
 
 #: The local target builds a real Ceph cluster: the second tier (marker lab, `make test-lab`).
@@ -84,8 +83,8 @@ def runs(tmp_path_factory):
 
     def get(target: str) -> dict[str, list[dict]]:
         if target not in cache:
-            if target == "local" and missing_binaries():
-                pytest.skip(f"Ceph is not installed (missing {missing_binaries()})")
+            if target == "local" and ceph_unavailable():
+                pytest.skip(f"a real lab on ceph {TEST_CEPH}: {ceph_unavailable()}")
             if target == "vagrant":
                 pytest.importorskip("vagrant", reason="pip install python-vagrant")
             cache[target] = _run(target, tmp_path_factory.mktemp(f"contract-{target}"))

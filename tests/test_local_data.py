@@ -3,6 +3,15 @@
 A kept local lab with the dashboard, S3 and MySQL is built once (own loopback addresses
 127.0.6.x, temporary dir); each test breaks one thing, runs the scenario as a user would,
 and puts the lab right again.
+
+The one lab module on this machine's Ceph (``--lab-ceph=host``), on purpose: every other one
+runs on the release users get by default (tests/conftest.py, TEST_CEPH: 20, a root the
+harness builds). This one keeps covered what ``--lab-ceph=auto`` falls back to when a Ceph 20
+root cannot be built here, e.g. once Debian testing no longer ships the pinned release
+(cephlab/local/releases.py ``choose``, rootfs.why_unbuildable): the host's Ceph (Debian 12:
+16.2 Pacific), its CLI, and its Python bindings (rados, ceph_argparse) that the command
+servers of cephlab/ceph_server.py run with; the data stages here use the most of it (the
+dashboard module, radosgw, rbd-fuse under MySQL).
 """
 
 from __future__ import annotations
@@ -15,12 +24,16 @@ import pytest
 from cephlab import procs
 from cephlab.lab import Lab
 from cephlab.local import blockdb
-from cephlab.local.cluster import missing_binaries
-from tests.conftest import loopback_prefix, destroyed_at_end, run_harness
+from tests.conftest import ceph_unavailable, destroyed_at_end, loopback_prefix, run_harness
 
-pytestmark = [pytest.mark.lab, pytest.mark.skipif(bool(missing_binaries()) or bool(blockdb.unavailable()),
-                                reason=f"needs Ceph, MariaDB and root: "
-                                       f"{missing_binaries() or blockdb.unavailable()}")]
+#: Not TEST_CEPH: the release --lab-ceph=auto falls back to, this machine's own (see above).
+FALLBACK_CEPH = "host"
+
+pytestmark = [pytest.mark.lab, pytest.mark.skipif(
+    bool(ceph_unavailable(FALLBACK_CEPH)) or bool(blockdb.unavailable()),
+    reason=f"covers --lab-ceph=auto's fallback, so it runs on this machine's Ceph, not the "
+           f"tests' release; needs it, MariaDB and root: "
+           f"{ceph_unavailable(FALLBACK_CEPH) or blockdb.unavailable()}")]
 
 PREFIX = loopback_prefix("local-data")
 #: The mysql stage's scenarios only: ghost's scenario names say mysql too, and Ghost has its
@@ -33,7 +46,8 @@ def _args(path, *extra, scale: str = "0.3"):
     """A broken lab goes red fast (waits at 0.3 of their timeouts); the module's lab is built
     and checked healthy at full timeouts (a busy CI machine must not fail the set-up)."""
     return ("--lab-target=local", f"--lab-dir={path}", f"--lab-ip-prefix={PREFIX}",
-            "--lab-destroy=never", f"--lab-timeout-scale={scale}", *extra)
+            f"--lab-ceph={FALLBACK_CEPH}", "--lab-destroy=never", f"--lab-timeout-scale={scale}",
+            *extra)
 
 
 def _lab(path):

@@ -20,13 +20,12 @@ import pytest
 from cephlab import procs
 from cephlab.__main__ import main
 from cephlab.lab import Lab
-from cephlab.local.cluster import missing_binaries
 from cephlab.redtime import time_to_red
-from tests.conftest import ROOT, loopback_prefix, destroyed_at_end, run_harness
+from tests.conftest import (ROOT, TEST_CEPH, ceph_unavailable, destroyed_at_end, loopback_prefix,
+                            run_harness)
 
-pytestmark = [pytest.mark.lab, pytest.mark.skipif(bool(missing_binaries()),
-                                reason=f"Ceph is not installed (missing {missing_binaries()}); "
-                                       f"run `python -m cephlab setup`")]
+pytestmark = [pytest.mark.lab, pytest.mark.skipif(bool(ceph_unavailable()),
+                                reason=f"a real lab on ceph {TEST_CEPH}: {ceph_unavailable()}")]
 
 PREFIX = loopback_prefix("local-diagnose")
 

@@ -20,14 +20,14 @@ import pytest
 from cephlab import checks
 from cephlab.lab import Lab
 from cephlab.local import blockdb, diskfull, nft
-from cephlab.local.cluster import missing_binaries
 from cephlab.waits import wait_for
-from tests.conftest import ROOT, loopback_prefix, destroyed_at_end, run_harness
+from tests.conftest import (ROOT, TEST_CEPH, ceph_unavailable, destroyed_at_end, loopback_prefix,
+                            run_harness)
 
 pytestmark = [pytest.mark.lab, pytest.mark.skipif(
-    bool(missing_binaries()) or bool(blockdb.unavailable()) or bool(nft.unavailable()),
-    reason=f"needs Ceph, MariaDB, root and nft: "
-           f"{missing_binaries() or blockdb.unavailable() or nft.unavailable()}")]
+    bool(ceph_unavailable()) or bool(blockdb.unavailable()) or bool(nft.unavailable()),
+    reason=f"needs ceph {TEST_CEPH}, MariaDB, root and nft: "
+           f"{ceph_unavailable() or blockdb.unavailable() or nft.unavailable()}")]
 
 PREFIX = loopback_prefix("local-faults")
 PARTITION = "faults and partition"
@@ -116,7 +116,7 @@ def test_disk_full_goes_red_naming_the_full_checks_when_the_ratios_stay_lowered(
 def _killed_during(lab_dir, select: str, in_place) -> None:
     """Start a run, SIGKILL it (its process group: pytest and its CLI children; the lab's
     daemons run in their own sessions) once ``in_place()`` holds."""
-    env = dict(os.environ, LAB_CEPH=os.environ.get("CEPHLAB_TEST_CEPH", "host"))
+    env = dict(os.environ, LAB_CEPH=TEST_CEPH)
     env.pop("LAB_DIR", None)
     child = subprocess.Popen([sys.executable, "-m", "pytest", "features/", "-p", "no:cacheprovider",
                               *_args(lab_dir), "-k", select], cwd=ROOT, env=env,

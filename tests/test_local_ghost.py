@@ -20,9 +20,9 @@ from cephlab import procs, stages
 from cephlab.lab import Lab
 from cephlab.targets import why_not
 from cephlab.local import blockdb, ghost, ghost_install, mounts
-from cephlab.local.cluster import missing_binaries
 from cephlab.local.target import LocalTarget, fuse_unavailable
-from tests.conftest import loopback_prefix, destroyed_at_end, run_harness
+from tests.conftest import (TEST_CEPH, ceph_unavailable, destroyed_at_end, loopback_prefix,
+                            run_harness)
 
 PREFIX = loopback_prefix("local-ghost")
 TABLES = "ghost and own_tables"  # the first scenario: blog, version, tables, migrations
@@ -88,8 +88,8 @@ def test_unused_sqlite_driver_is_dropped_from_the_manifest(tmp_path):
 
 # ------------------------------------------------------------------ on a real lab
 def _why_no_lab():
-    return (", ".join(missing_binaries()) or blockdb.unavailable() or fuse_unavailable()
-            or ghost.unavailable())
+    return ((ceph_unavailable() and f"ceph {TEST_CEPH}: {ceph_unavailable()}")
+            or blockdb.unavailable() or fuse_unavailable() or ghost.unavailable())
 
 
 lab_only = pytest.mark.skipif(bool(_why_no_lab()), reason=f"needs a real lab: {_why_no_lab()}")

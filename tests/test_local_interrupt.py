@@ -24,12 +24,12 @@ import pytest
 from cephlab import procs
 from cephlab.lab import Lab
 from cephlab.__main__ import main
-from cephlab.local.cluster import missing_binaries
 from cephlab.procs import DaemonRecord
-from tests.conftest import ROOT, destroyed_at_end, loopback_prefix, run_harness
+from tests.conftest import (ROOT, TEST_CEPH, ceph_unavailable, destroyed_at_end, loopback_prefix,
+                            run_harness)
 
-pytestmark = [pytest.mark.lab, pytest.mark.skipif(bool(missing_binaries()),
-                                reason=f"Ceph is not installed (missing {missing_binaries()})")]
+pytestmark = [pytest.mark.lab, pytest.mark.skipif(bool(ceph_unavailable()),
+                                reason=f"a real lab on ceph {TEST_CEPH}: {ceph_unavailable()}")]
 
 
 def _args(lab_dir: Path, prefix: str, *extra: str) -> list[str]:
@@ -45,7 +45,7 @@ def _state(lab_dir: Path) -> dict:
 
 def _interrupt(lab_dir: Path, prefix: str, k: str, sig: int, when, timeout: float = 900):
     """Run ``pytest features/ -k K`` and send ``sig`` once ``when(state)`` holds."""
-    env = dict(os.environ, LAB_CEPH=os.environ.get("CEPHLAB_TEST_CEPH", "host"))
+    env = dict(os.environ, LAB_CEPH=TEST_CEPH)
     env.pop("LAB_TARGET", None)
     env.pop("LAB_DIR", None)
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "features/", "-p", "no:cacheprovider",
@@ -186,7 +186,7 @@ def test_a_fault_stopped_half_way_is_undone_by_the_next_run(tmp_path):
 
 def test_two_runs_on_one_lab_dir_the_second_fails_at_once_naming_the_first(tmp_path):
     lab_dir, prefix = tmp_path / "lab", loopback_prefix("interrupt-twice")
-    env = dict(os.environ, LAB_CEPH=os.environ.get("CEPHLAB_TEST_CEPH", "host"))
+    env = dict(os.environ, LAB_CEPH=TEST_CEPH)
     env.pop("LAB_TARGET", None)
     env.pop("LAB_DIR", None)
     first = subprocess.Popen([sys.executable, "-m", "pytest", "features/", "-p", "no:cacheprovider",

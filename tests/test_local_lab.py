@@ -21,12 +21,11 @@ from cephlab.__main__ import main
 from cephlab.config import LabConfig, Timeouts
 from cephlab.errors import DaemonExited
 from cephlab.lab import Lab
-from cephlab.local.cluster import missing_binaries
-from tests.conftest import ROOT, loopback_prefix, destroyed_at_end, run_harness
+from tests.conftest import (ROOT, TEST_CEPH, ceph_unavailable, destroyed_at_end, loopback_prefix,
+                            run_harness)
 
-pytestmark = pytest.mark.skipif(bool(missing_binaries()),
-                                reason=f"Ceph is not installed (missing {missing_binaries()}); "
-                                       f"run `python -m cephlab setup`")
+pytestmark = pytest.mark.skipif(bool(ceph_unavailable()),
+                                reason=f"a real lab on ceph {TEST_CEPH}: {ceph_unavailable()}")
 
 PREFIX = loopback_prefix("local-lab")
 
@@ -47,7 +46,7 @@ def _args(path, *extra):
 
 def _lab(path, scale=1.0):
     cfg = LabConfig(target="local", target_reason="test", lab_dir=path, ip_prefix=PREFIX,
-                    timeouts=Timeouts().scaled(scale))
+                    ceph_release=TEST_CEPH, timeouts=Timeouts().scaled(scale))
     return Lab(cfg, announce=lambda text: None)
 
 
@@ -198,7 +197,7 @@ def test_every_command_the_harness_prints_runs_as_printed(lab_dir):
     command; pasted as printed (no host ceph unless the lab runs the host's), they heal it,
     and the toolbox line and toolbox.env run the lab's own client."""
     lab = _lab(lab_dir)
-    hide = lab.cfg.ceph_release != "host"
+    hide = lab.target.cluster.release != "host"  # the release the kept lab runs
     lab.ceph.run("osd", "set", "noout")
     lab.ceph.run("osd", "out", "1")
     status = _as_printed(f"{invoke.lab('status', lab_dir)}", hide)

@@ -21,12 +21,11 @@ import pytest
 
 from cephlab import browser as chromium
 from cephlab.lab import Lab
-from cephlab.local.cluster import missing_binaries
-from tests.conftest import ROOT, loopback_prefix, destroyed_at_end, run_harness
+from tests.conftest import (ROOT, TEST_CEPH, ceph_unavailable, destroyed_at_end, loopback_prefix,
+                            run_harness)
 
-pytestmark = [pytest.mark.lab, pytest.mark.skipif(bool(missing_binaries()),
-                                reason=f"Ceph is not installed (missing {missing_binaries()}); "
-                                       f"run `python -m cephlab setup`")]
+pytestmark = [pytest.mark.lab, pytest.mark.skipif(bool(ceph_unavailable()),
+                                reason=f"a real lab on ceph {TEST_CEPH}: {ceph_unavailable()}")]
 PREFIX = loopback_prefix("local-report")
 FRESH = loopback_prefix("local-report-fresh")  # a second lab, while the module's kept lab holds PREFIX
 FOUND = chromium.find()
@@ -44,9 +43,9 @@ def _argv(path, report, *extra):
 
 def _env():
     """As tests.conftest.run_harness gives it: no LAB_TARGET or LAB_DIR of the caller's, and
-    this machine's Ceph unless CEPHLAB_TEST_CEPH says otherwise."""
+    the tests' Ceph release (TEST_CEPH)."""
     env = {k: v for k, v in os.environ.items() if k not in ("LAB_TARGET", "LAB_DIR")}
-    env["LAB_CEPH"] = os.environ.get("CEPHLAB_TEST_CEPH", "host")
+    env["LAB_CEPH"] = TEST_CEPH
     return env
 
 

@@ -20,13 +20,13 @@ import pytest
 from cephlab.__main__ import main
 from cephlab.config import LabConfig, check_lab_dir
 from cephlab.lab import Lab
-from cephlab.local.cluster import missing_binaries
 from cephlab.lock import LOCK_FILE, LabBusy, LabLock, clear_lab_dir
 from cephlab.state import LabState
-from tests.conftest import ROOT, loopback_prefix, run_harness
+from tests.conftest import ROOT, TEST_CEPH, ceph_unavailable, loopback_prefix, run_harness
 
-needs_ceph = pytest.mark.skipif(bool(missing_binaries()),
-                                reason=f"the local pre-flight needs Ceph (missing {missing_binaries()})")
+needs_ceph = pytest.mark.skipif(bool(ceph_unavailable()),
+                                reason=f"the local pre-flight needs ceph {TEST_CEPH}: "
+                                       f"{ceph_unavailable()}")
 
 HOLD = """
 import sys, time
@@ -58,7 +58,8 @@ def holder(tmp_path):
 
 
 def _kept_lab(lab_dir: Path, prefix: str = "127.13.1") -> None:
-    """A lab's state as a run leaves it (nothing running)."""
+    """A lab's state as a run leaves it (nothing running). No Ceph of it ever runs, so its
+    release is LabConfig's default: the real runs here take TEST_CEPH (run_harness)."""
     lab = Lab(LabConfig(target="local", target_reason="test", lab_dir=lab_dir, ip_prefix=prefix),
               announce=lambda text: None)
     lab.state.mark_applied("ceph_cluster", 1.0)

@@ -25,18 +25,17 @@ import pytest
 
 from cephlab import browser as chromium
 from cephlab import stages
-from cephlab.local.cluster import missing_binaries
 from cephlab.report.html import render, timeline
 from cephlab.report.record import Phase, Row, RunRecord, table_lines, verdict
 from cephlab.report.redact import MASK, Redactor
-from tests.conftest import ROOT, loopback_prefix
+from tests.conftest import ROOT, TEST_CEPH, ceph_unavailable, loopback_prefix
 
 STANDIN = Path(__file__).parent / "standin"
 PREFIX = loopback_prefix("report")
 FOUND = chromium.find()
-needs_ceph = pytest.mark.skipif(bool(missing_binaries()),
-                                reason=f"the local target's pre-flight needs Ceph (missing "
-                                       f"{missing_binaries()}); run `python -m cephlab setup`")
+needs_ceph = pytest.mark.skipif(bool(ceph_unavailable()),
+                                reason=f"the local target's pre-flight needs ceph {TEST_CEPH}: "
+                                       f"{ceph_unavailable()}")
 needs_browser = pytest.mark.skipif(not FOUND.usable, reason=FOUND.missing or "browser present")
 
 
@@ -156,7 +155,7 @@ def _env(tmp_path: Path, **extra) -> dict:
     env.update(PYTHONPATH=str(ROOT), LAB_TARGET="local", LAB_DIR=str(tmp_path / "lab"),
                LAB_IP_PREFIX=PREFIX, LAB_DESTROY="never", LAB_REPORT=str(tmp_path / "report.html"),
                STANDIN_STARTED=str(tmp_path / "started"),
-               LAB_CEPH=os.environ.get("CEPHLAB_TEST_CEPH", "host"))  # as run_harness does
+               LAB_CEPH=TEST_CEPH)  # as run_harness does
     env.update(extra)
     return env
 

@@ -89,7 +89,7 @@ def test_the_packages_this_machine_needs_per_release():
     host = install.host_packages("host", tests=False)
     assert "ceph-mon" in host and "ceph-mgr-dashboard" in host and "debootstrap" not in host
     assert "ruby" in install.host_packages("20", tests=True)
-    assert "ceph-osd" in install.host_packages("20", tests=True)  # tests run on host Ceph
+    assert "ceph-osd" in install.host_packages("20", tests=True)  # test_local_data.py's fallback
 
 
 def test_ci_runs_both_commands_with_the_system_python_and_the_lab_on_20():

@@ -19,8 +19,8 @@ import pytest
 
 from cephlab import model, procs, verify
 from cephlab.lab import Lab
-from cephlab.local.cluster import missing_binaries
-from tests.conftest import loopback_prefix, destroyed_at_end, run_harness
+from tests.conftest import (TEST_CEPH, ceph_unavailable, destroyed_at_end, loopback_prefix,
+                            run_harness)
 
 PREFIX = loopback_prefix("verify-local")
 PREFIX_BEFORE_PG_NUM = loopback_prefix("verify-before-pg-num")  #: the second lab, stopped before pg_num
@@ -28,8 +28,9 @@ BUILT = " or ".join(("ceph_cluster", "ceph_dashboard", "block_pool", "shared_fil
                      "object_store", "extend_storage", "toolbox", "pg_num", "remove_node", "mysql"))
 SCALE = os.environ.get("LAB_TIMEOUT_SCALE", "2")
 
-pytestmark = [pytest.mark.lab, pytest.mark.skipif(bool(missing_binaries()) or os.geteuid() != 0,
-                                reason="needs Ceph installed and root (MySQL on RBD)")]
+pytestmark = [pytest.mark.lab, pytest.mark.skipif(
+    bool(ceph_unavailable()) or os.geteuid() != 0,
+    reason=f"needs ceph {TEST_CEPH} and root (MySQL on RBD): {ceph_unavailable() or 'not root'}")]
 
 
 @pytest.fixture(scope="module")
