@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import subprocess
 import sys
 import time
@@ -127,13 +128,24 @@ def requirements_digest(project: Path = PROJECT) -> str:
                           str(project).encode()).hexdigest()[:16]
 
 
+def project_requirements(project: Path = PROJECT) -> list[str]:
+    """The names of the packages pyproject.toml asks for, the test extras included (pip
+    brings their own dependencies too)."""
+    import tomllib
+
+    doc = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    specs = [*doc.get("dependencies", []), *doc.get("optional-dependencies", {}).get("test", [])]
+    return [re.split(r"[\[<>=!~; ]", spec, 1)[0] for spec in specs]
+
+
 def ensure_packages(steps: Steps, py: Path, project: Path = PROJECT) -> None:
     stamp = py.parent.parent / STAMP
     want = requirements_digest(project)
+    names = ", ".join(project_requirements(project))
     if stamp.exists() and stamp.read_text().strip() == want:
-        steps.say(f"pip: {py.parent.parent} holds the project's packages")
+        steps.say(f"pip: {py.parent.parent} holds the project's packages ({names})")
         return
-    steps.run("pip", f"installed the project and its test extras into {py.parent.parent}",
+    steps.run("pip", f"installed the project and its packages into {py.parent.parent}: {names}",
               [str(py), "-m", "pip", "install", "--disable-pip-version-check", "-e",
                f"{project}[test]"])
     stamp.write_text(want + "\n")
@@ -212,10 +224,11 @@ def main(release: str, tests: bool, venv: Optional[Path], root: bool = True,
         steps.say(f"ceph release: {key} ({why})")
         wanted = host_packages(key, tests)
         missing = missing_packages(wanted)
+        present = [p for p in wanted if p not in missing]
+        if present:
+            steps.say(f"apt: already installed: {' '.join(present)}")
         if missing:
             apt_install(steps, missing)
-        else:
-            steps.say(f"apt: the {len(wanted)} distro packages needed are installed")
         if root:
             ensure_root(steps, key)
         from .local import ghost_install
@@ -228,7 +241,8 @@ def main(release: str, tests: bool, venv: Optional[Path], root: bool = True,
     except (StepFailed, LabError) as exc:
         print(f"setup: {exc}", file=sys.stderr)
         return 1
-    steps.say(f"done; disk it takes: {disk_summary([rootfs.cache_dir().parent, venv])}")
+    cache = rootfs.cache_dir().parent
+    steps.say(f"done; disk it takes: {disk_summary([venv, *sorted(cache.iterdir())] if cache.is_dir() else [venv])}")
     return 0
 
 

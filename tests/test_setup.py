@@ -122,3 +122,9 @@ def test_setup_refuses_a_python_older_than_the_floor_before_doing_anything():
     assert python_too_old((3, 11, 2)) is None and python_too_old((3, 13, 0)) is None
     why = python_too_old((3, 10, 13))
     assert "3.10 is older than 3.11" in why and "PYTHON=" in why
+
+
+def test_set_up_names_every_python_package_it_installs():
+    names = install.project_requirements()
+    assert {"pytest", "pytest-bdd", "tenacity", "PyMySQL", "selenium", "pytest-xdist"} <= set(names)
+    assert not any(c in n for n in names for c in "[<>=; "), names
