@@ -299,3 +299,13 @@ def test_without_a_browser_the_browser_checks_skip_saying_so_and_the_others_run(
     assert re.search(r"a stand-in page in a browser\s+skipped", table), table
     assert "browser check skipped: no headless browser: chromium and chromedriver not installed" in table
     assert re.search(r"a stand-in check that holds\s+passed", table), table
+
+
+def test_the_stage_column_leaves_a_space_after_the_longest_stage():
+    record = RunRecord()
+    for slug in ("toolbox", "shared_filesystem"):
+        record.add_row(_row(slug, call=("passed", "")))
+    lines = table_lines(record)
+    assert any("10 shared_filesystem a scenario" in ln for ln in lines), lines
+    rows = [ln for ln in lines if "a scenario" in ln]
+    assert len(rows) == 2 and {ln.index("a scenario") for ln in rows} == {lines[0].index("scenario")}

@@ -208,12 +208,15 @@ def scenario_label(row: Row) -> str:
 def table_lines(record: RunRecord, redact=lambda s: s, width: int = 160) -> list[str]:
     """The stage table for the terminal: one line per scenario, the reason for anything not
     passed on the line under it."""
-    lines = [f"{'stage':<20}{'scenario':<46}{'result':<12}{'seconds':>8}"]
-    for row in record.ordered():
+    rows = record.ordered()
+    # The stage column fits the longest "key slug" and one space ("10 shared_filesystem").
+    col = max([20, *(len(f"{r.stage.key} {r.stage.slug}") + 1 for r in rows)])
+    lines = [f"{'stage':<{col}}{'scenario':<46}{'result':<12}{'seconds':>8}"]
+    for row in rows:
         label = scenario_label(row)
         label = label if len(label) <= 44 else label[:43] + "…"
-        lines.append(f"{row.stage.key + ' ' + row.stage.slug:<20}{label:<46}{row.result:<12}"
+        lines.append(f"{row.stage.key + ' ' + row.stage.slug:<{col}}{label:<46}{row.result:<12}"
                      f"{row.seconds:>8.1f}")
         if row.result != "passed":
-            lines.append(f"{'':<20}↳ {redact(row.reason)[:width]}")
+            lines.append(f"{'':<{col}}↳ {redact(row.reason)[:width]}")
     return lines
