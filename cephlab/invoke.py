@@ -47,6 +47,13 @@ def command(*words: object) -> str:
     return " ".join(shlex.quote(str(w)) for w in [*harness(), *words])
 
 
+def pytest_run(*words: object) -> str:
+    """``python -m pytest features/ WORDS…`` with this install's Python, as a shell line."""
+    py = Path(sys.executable)
+    py_text = _short(py) if sys.prefix != sys.base_prefix else str(py)
+    return " ".join(shlex.quote(str(w)) for w in [py_text, "-m", "pytest", "features/", *words])
+
+
 def lab(name: str, lab_dir: Path | str, *more: object) -> str:
     """A lab command: ``cephlab status --lab-dir D``."""
     return command(name, "--lab-dir", lab_dir, *more)

@@ -31,7 +31,7 @@ from . import checks, model
 from . import stages as S
 from .ceph import CephRunner, CommandResult
 from .config import LabConfig
-from .errors import LabError
+from .errors import ConfigError, LabError
 from .stages import Stage
 from .state import LabState
 from .targets import Target, make_target, why_not
@@ -414,7 +414,19 @@ class ReadOnlyTarget(Target):
 
     # reading -------------------------------------------------------------------------
     def sanity_checks(self) -> None:
-        self.inner.sanity_checks()
+        try:
+            self.inner.sanity_checks()
+        except VerifyRefused as exc:
+            if not self.inner.state.exists:
+                from . import invoke
+
+                where = self.inner.cfg.lab_dir
+                raise ConfigError(
+                    f"verify mode grades a lab that exists and builds nothing; {where} holds no "
+                    f"lab (no state.json). Give the kept lab's --lab-dir, or keep one first: "
+                    f"{invoke.pytest_run(f'--lab-target={self.inner.name}', f'--lab-dir={where}', '--lab-destroy=never')}"
+                ) from None
+            raise ConfigError(f"verify mode cannot read this lab: {exc}") from None
 
     @property
     def ceph(self) -> CephRunner:

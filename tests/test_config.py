@@ -142,3 +142,16 @@ def test_plan_mode_is_refused_on_the_local_target(tmp_path):
     res = run_harness("--lab-target=local", f"--lab-plan={tmp_path / 'plan'}", timeout=60)
     assert res.returncode == 4 and "--lab-plan is for the vagrant and cluster targets" in res.stdout + res.stderr
     assert not (tmp_path / "plan").exists()
+
+
+@pytest.mark.skipif(bool(ceph_unavailable()), reason=ceph_unavailable() or "-")
+def test_verify_mode_without_a_lab_says_so_and_makes_nothing(tmp_path):
+    """Verify mode reads a lab that exists: a lab dir without one is bad input (it crashed
+    inside pytest once, exiting 3 with a traceback)."""
+    res = run_harness("--lab-target=local", "--lab-mode=verify", f"--lab-dir={tmp_path / 'lab'}",
+                      timeout=120)
+    out = res.stdout + res.stderr
+    assert res.returncode == 4, out
+    assert "holds no lab (no state.json)" in out and "INTERNALERROR" not in out
+    assert f"--lab-dir={tmp_path / 'lab'} --lab-destroy=never" in out
+    assert not (tmp_path / "lab" / "state.json").exists()
