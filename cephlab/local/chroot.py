@@ -26,6 +26,7 @@ of old temporary directories) is released by the next lab that mounts one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -202,8 +203,13 @@ def view_of(lab_dir: Path) -> Path:
     return VIEWS_DIR / lab_slug(lab_dir)
 
 
+def _record_of(view: Path) -> Path:
+    """VIEW.lab: the lab dir a view was mounted for (stale_views reads it)."""
+    return view.with_name(view.name + ".lab")
+
+
 def _record(view: Path, lab_dir: Path) -> None:
-    view.with_name(view.name + ".lab").write_text(str(Path(lab_dir).resolve()) + "\n")
+    _record_of(view).write_text(str(Path(lab_dir).resolve()) + "\n")
 
 
 def _release_view(view: Path) -> list[str]:
@@ -211,11 +217,9 @@ def _release_view(view: Path) -> list[str]:
         mounts.unmount(Path(mnt))
     left = mounts.mounts_under(view)
     if not left:
-        for path in (view, view.with_name(view.name + ".lab")):
-            try:
-                path.rmdir() if path == view else path.unlink()
-            except OSError:
-                pass
+        _record_of(view).unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # already gone
+            view.rmdir()
     return left
 
 
@@ -231,7 +235,7 @@ def stale_views() -> list[Path]:
         except OSError:
             continue
         if not (lab / "state.json").exists():
-            stale.append(record.with_name(record.name[:-len(".lab")]))
+            stale.append(record.with_name(record.name.removesuffix(".lab")))
     return stale
 
 
