@@ -21,6 +21,7 @@ from .errors import CommandError, DaemonExited, LabError
 
 _CHILDREN: dict[int, subprocess.Popen] = {}
 _NAMES: dict[int, str] = {}
+_STARTS: dict[int, int] = {}
 
 
 def run_checked(argv: list[str], timeout: float = 60) -> str:
@@ -53,24 +54,43 @@ class DaemonRecord:
         return cls(**data)
 
 
-def proc_starttime(pid: int) -> Optional[int]:
-    """Start time of ``pid``, or None when there is no such (non-zombie) process."""
+EXEC_GRACE = 1.0  # seconds a zombie-looking process gets to finish an exec from a thread
+
+
+def _stat(pid: int) -> Optional[tuple[str, int]]:
+    """(state, start time) of ``pid`` from /proc, or None when there is no such process."""
     try:
         raw = Path(f"/proc/{pid}/stat").read_text()
     except (FileNotFoundError, ProcessLookupError, PermissionError):
         return None
     # The command name (field 2) may hold spaces and parentheses: split after the last ')'.
     fields = raw[raw.rfind(")") + 2 :].split()
-    state, start = fields[0], int(fields[19])
-    if state in ("Z", "X"):
+    return fields[0], int(fields[19])
+
+
+def proc_starttime(pid: int, grace: float = EXEC_GRACE) -> Optional[int]:
+    """Start time of ``pid``, or None when there is no such (non-zombie) process.
+
+    A daemon that re-executes itself from a thread other than its main one (ceph-mgr does
+    when its set of modules changes) shows as a zombie for a moment: the kernel retires the
+    old main thread before the exec finishes, and the pid and start time carry over. A
+    zombie is therefore read again for up to ``grace`` seconds before it counts as gone."""
+    stat = _stat(pid)
+    deadline = time.monotonic() + grace
+    while stat is not None and stat[0] in ("Z", "X") and time.monotonic() < deadline:
+        time.sleep(0.002)
+        stat = _stat(pid)
+    if stat is None or stat[0] in ("Z", "X"):
         return None
-    return start
+    return stat[1]
 
 
 def is_alive(rec: DaemonRecord) -> bool:
     child = _CHILDREN.get(rec.pid)
-    if child is not None and child.poll() is not None:
-        return False
+    if child is not None:
+        # Our own child is not reaped until poll() says it exited: its pid cannot be reused,
+        # and waitpid answers for the whole process, whatever its threads are doing.
+        return child.poll() is None and _STARTS.get(rec.pid) == rec.starttime
     return proc_starttime(rec.pid) == rec.starttime
 
 
@@ -78,7 +98,7 @@ def children() -> list[DaemonRecord]:
     """Every daemon this process started and has not seen exit (whoever recorded it)."""
     out = []
     for pid, child in list(_CHILDREN.items()):
-        start = proc_starttime(pid) if child.poll() is None else None
+        start = _STARTS.get(pid) if child.poll() is None else None
         if start is not None:
             out.append(DaemonRecord(name=_NAMES.get(pid, str(pid)), pid=pid, starttime=start,
                                     argv=[str(a) for a in child.args], log=""))
@@ -138,8 +158,11 @@ def _spawn(name: str, argv: list[str], log: Path, env: Optional[dict],
     _NAMES[child.pid] = name
     start = None
     for _ in range(50):
-        start = proc_starttime(child.pid)
-        if start is not None or child.poll() is not None:
+        if child.poll() is not None:
+            break
+        start = proc_starttime(child.pid, grace=0)
+        if start is not None:
+            _STARTS[child.pid] = start
             break
         time.sleep(0.01)
     if start is None:
@@ -187,6 +210,7 @@ def _reap(pid: int) -> None:
     if child is not None and child.poll() is not None:
         _CHILDREN.pop(pid, None)
         _NAMES.pop(pid, None)
+        _STARTS.pop(pid, None)
 
 
 def log_tail(path: Path | str, lines: int = 25) -> str:
