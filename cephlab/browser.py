@@ -22,6 +22,24 @@ PACKAGES = ("chromium", "chromium-driver")
 BROWSERS = ("chromium", "chromium-browser")
 DRIVER = "chromedriver"
 WINDOW = (1280, 900)
+#: Counts the page's requests in flight (XHR and fetch), installed before any page script
+#: runs: a check can wait until the page's own requests have answered instead of sleeping.
+NETWORK_COUNTER = """
+(() => {
+  if (window.__cephlabNet) return;
+  const net = window.__cephlabNet = {pending: 0, last: Date.now()};
+  const begin = () => { net.pending += 1; net.last = Date.now(); };
+  const end = () => { net.pending -= 1; net.last = Date.now(); };
+  const send = XMLHttpRequest.prototype.send;
+  XMLHttpRequest.prototype.send = function (...args) {
+    begin(); this.addEventListener('loadend', end); return send.apply(this, args);
+  };
+  if (window.fetch) {
+    const fetch = window.fetch;
+    window.fetch = function (...args) { begin(); return fetch.apply(this, args).finally(end); };
+  }
+})();
+"""
 
 
 @dataclass(frozen=True)
@@ -94,6 +112,7 @@ class Browser:
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.driver = webdriver.Chrome(service=Service(executable_path=found.driver), options=opts)
         self.driver.set_page_load_timeout(60)
+        self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": NETWORK_COUNTER})
 
     # ------------------------------------------------------------------ acting
     def open(self, url: str) -> None:
@@ -152,6 +171,13 @@ class Browser:
     def now(self) -> float:
         """The page's clock, in milliseconds since the epoch (what its notifications stamp)."""
         return float(self.driver.execute_script("return Date.now()"))
+
+    def network(self) -> Optional[tuple[int, float]]:
+        """(requests in flight, ms since the last one began or ended) on the current page;
+        None when the page has no counter (it was not loaded by this browser)."""
+        got = self.driver.execute_script(
+            "const n = window.__cephlabNet; return n ? [n.pending, Date.now() - n.last] : null")
+        return (int(got[0]), float(got[1])) if got else None
 
     def dashboard_notifications(self, since_ms: float = 0.0) -> list[dict]:
         """The Ceph dashboard's notifications (kept by the page in its localStorage as

@@ -19,9 +19,11 @@ from cephlab import checks
 from cephlab.plugin import lab_session
 
 HEALTH = re.compile(r"\bHEALTH_[A-Z]+\b")
-#: Seconds after the login that the landing page's first requests have to answer before its
-#: notifications are read (they answered within 2 s here; a late one is missed, not invented).
+#: The landing page's notifications are read once its requests have all answered and none
+#: began for QUIET_MS (they answered within 2 s of the login here), and at the latest
+#: LANDING_SETTLE s after the login: a request later than that is missed, never invented.
 LANDING_SETTLE = 4.0
+QUIET_MS = 500.0
 
 
 def _base(lab, service: str, scheme: str = "http") -> str:
@@ -86,7 +88,7 @@ def login_refused(browser, expect):
         assert re.search(r"invalid credentials|unauthori[sz]ed|login failed", text, re.I), (
             f"no refusal shown on {browser.url}; the page says: {text[:300]!r}")
         assert "/login" in browser.url, f"a wrong credential got past the form to {browser.url}"
-    expect("the form to refuse the login", refused, timeout=20)
+    expect("the form to refuse the login", refused, timeout=20, interval=0.25)
     browser.screenshot("login-refused", "a wrong credential refused on the login form")
 
 
@@ -104,11 +106,22 @@ def ceph_landing_health(browser, ceph, expect):
                    timeout=60, interval=0.5)
     # The landing page's own requests answer within seconds; an error among them (a 500)
     # shows as a red notification, which a person would see: the check fails on it.
-    time.sleep(max(0.0, LANDING_SETTLE - (browser.now() - browser.logged_in_at) / 1000))
+    _settle(browser, deadline=time.monotonic() + max(
+        0.0, LANDING_SETTLE - (browser.now() - browser.logged_in_at) / 1000))
     browser.screenshot("ceph-dashboard-landing", f"the Ceph dashboard after login: {truth}")
     errors = checks.dashboard_errors(browser.dashboard_notifications(browser.logged_in_at))
     assert not errors, (f"the dashboard shows error notifications after login: {'; '.join(errors)}"
                         f" (accepted ones: cephlab.checks.ACCEPTED_DASHBOARD_ERRORS)")
+
+
+def _settle(browser, deadline: float) -> None:
+    """Until the page's requests have answered and it has been quiet for QUIET_MS, or the
+    deadline; a page whose requests cannot be counted waits for the deadline."""
+    while time.monotonic() < deadline:
+        net = browser.network()
+        if net is not None and net[0] <= 0 and net[1] >= QUIET_MS:
+            return
+        time.sleep(0.1)
 
 
 # ------------------------------------------------------------------ Kubernetes Dashboard

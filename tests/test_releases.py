@@ -85,6 +85,11 @@ def test_every_difference_carries_its_reason():
     # mClock scheduler from Quincy on: the lab's recovery settings differ from Pacific's
     assert not releases.RELEASES[16].conf
     assert any("mclock" in line for line, _ in releases.RELEASES[20].conf)
+    # the mgr's pool is .mgr from Quincy on (Pacific's mgr keeps device_health_metrics)
+    assert releases.RELEASES[16].mgr_pool == ("", "")
+    for major in (18, 20):
+        name, why = releases.RELEASES[major].mgr_pool
+        assert name == ".mgr" and len(why) > 20
 
 
 def test_an_unsupported_release_is_refused_before_any_work(tmp_path):

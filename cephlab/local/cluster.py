@@ -370,6 +370,12 @@ class LocalCluster:
         for node in self.cfg.nodes:
             self.start_mon(node)
         self.wait_quorum()
+        pool = self.running.release.mgr_pool[0] if self.running else ""
+        if pool:  # as the mgr would create it, before any OSD (releases.Release.mgr_pool)
+            self.ceph.run("osd", "pool", "create", pool, "1", "--pg-num-min", "1",
+                          "--pg-num-max", "32", "--yes-i-really-mean-it")
+            self.ceph.run("osd", "pool", "application", "enable", pool, "mgr",
+                          "--yes-i-really-mean-it")
         self.start_mgr(self.cfg.nodes[0])
 
     def _daemon_argv(self, binary: str, ident: str, node: str) -> list[str]:

@@ -68,6 +68,9 @@ class Release:
     #: Packages of another Debian release installed over the suite's own (and held):
     #: (path in the archive's pool, sha256, reason).
     pinned_debs: tuple[tuple[str, str, str], ...] = ()
+    #: The pool the mgr keeps its modules' databases in, created at bootstrap as the mgr
+    #: would create it ("" for none): (name, reason).
+    mgr_pool: tuple[str, str] = ("", "")
 
     def conf_lines(self) -> list[str]:
         out = []
@@ -96,6 +99,14 @@ _MCLOCK_RECOVERY = (
      "mClock: use the lab's osd_max_backfills / osd_recovery_max_active, not its hdd defaults"),
 )
 
+_MGR_POOL = (
+    ".mgr",
+    "From Quincy on the mgr keeps its modules' databases in pool .mgr and creates it itself "
+    "(1 PG, pg_num_min 1, pg_num_max 32, application mgr) once a module opens its database "
+    "and osd_pool_default_size OSDs are up: 2.5-3 s after the OSDs came up here, which the "
+    "ceph_cluster stage spent waiting for a PG to exist. Created with the mons instead, "
+    "with the mgr's own parameters, its PG peers as soon as the OSDs boot.")
+
 _SHIM_BUILD = (
     ("gcc", "builds keepdefaults.so for rbd-fuse (see preload) inside the root"),
     ("libc6-dev", "the C library headers keepdefaults.so is built with"),
@@ -116,6 +127,7 @@ RELEASES = {
         conf=_MCLOCK_RECOVERY,
         root_packages=_SHIM_BUILD,
         preload=_RBD_FUSE_PRELOAD,
+        mgr_pool=_MGR_POOL,
         pinned_debs=((
             "pool/main/p/python-bcrypt/python3-bcrypt_3.2.2-1_amd64.deb",
             "c626ebdb20ecbb7e427dd6a6c66d343fc2246b5b069d5e197af54cc1640b3190",
@@ -135,6 +147,7 @@ RELEASES = {
              "red notification on the landing page (seen on 20.2.4). Installed, not enabled: "
              "the lab has no orchestrator."),),
         preload=_RBD_FUSE_PRELOAD,
+        mgr_pool=_MGR_POOL,
     ),
 }
 SUPPORTED = tuple(sorted(RELEASES))
