@@ -203,7 +203,10 @@ class Server:
         self.proc.wait()
         for pipe in (self.proc.stdin, self.proc.stdout):
             if pipe is not None:
-                pipe.close()
+                try:  # a request the dead server never read is still buffered: drop it
+                    pipe.close()
+                except OSError:
+                    pass
 
 
 class ServerPool:
