@@ -227,7 +227,11 @@ def time_tiers(root: Path, out: Figures, lab_tier: bool) -> None:
                                *args], cwd=root, env=child_env(), capture_output=True, text=True)
         secs = time.monotonic() - start
         tail = proc.stdout.strip().splitlines()[-1] if proc.stdout.strip() else proc.stderr[-300:]
-        out.put(name, secs, f"exit {proc.returncode}: {tail}; {before} → {load()}")
+        # a red tier names its failing tests (pytest's short summary), not only a count
+        failed = [line.split(" - ")[0] for line in proc.stdout.splitlines()
+                  if line.startswith(("FAILED ", "ERROR "))]
+        named = f" [{'; '.join(failed)}]" if failed else ""
+        out.put(name, secs, f"exit {proc.returncode}: {tail}{named}; {before} → {load()}")
 
 
 def _fact(lab_dir: Path, name: str) -> Optional[float]:

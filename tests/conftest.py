@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import signal
 import subprocess
 import sys
 from contextlib import contextmanager
@@ -108,6 +109,15 @@ def run_harness(*args: str, env: dict | None = None, timeout: float = 600) -> su
     return subprocess.run([sys.executable, "-m", "pytest", "features/", "-p", "no:cacheprovider",
                            *args], cwd=ROOT, env=full_env, capture_output=True, text=True,
                           timeout=timeout)
+
+
+def signals_as_a_terminal_gives_them() -> None:
+    """``preexec_fn`` of a run a test stops with SIGINT or SIGTERM: both at their defaults in
+    the child, as a terminal's Ctrl-C finds them. A test tier started in the background by a
+    shell (``make test-lab &``, nohup) inherits SIGINT ignored, and Python then never turns
+    it into KeyboardInterrupt: the run went on to pass and the test failed for the shell."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_DFL)
 
 
 @contextmanager

@@ -26,7 +26,7 @@ from cephlab.lab import Lab
 from cephlab.__main__ import main
 from cephlab.procs import DaemonRecord
 from tests.conftest import (ROOT, TEST_CEPH, ceph_unavailable, destroyed_at_end, loopback_prefix,
-                            run_harness)
+                            run_harness, signals_as_a_terminal_gives_them)
 
 pytestmark = [pytest.mark.lab, pytest.mark.skipif(bool(ceph_unavailable()),
                                 reason=f"a real lab on ceph {TEST_CEPH}: {ceph_unavailable()}")]
@@ -50,7 +50,8 @@ def _interrupt(lab_dir: Path, prefix: str, k: str, sig: int, when, timeout: floa
     env.pop("LAB_DIR", None)
     proc = subprocess.Popen([sys.executable, "-m", "pytest", "features/", "-p", "no:cacheprovider",
                              *_args(lab_dir, prefix), "-k", k], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=signals_as_a_terminal_gives_them)
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
     reader.start()
@@ -191,7 +192,8 @@ def test_two_runs_on_one_lab_dir_the_second_fails_at_once_naming_the_first(tmp_p
     env.pop("LAB_DIR", None)
     first = subprocess.Popen([sys.executable, "-m", "pytest", "features/", "-p", "no:cacheprovider",
                               *_args(lab_dir, prefix), "-k", "ceph_cluster"], cwd=ROOT, env=env,
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             preexec_fn=signals_as_a_terminal_gives_them)
     try:
         deadline = time.monotonic() + 300
         while not _state(lab_dir).get("daemons") and time.monotonic() < deadline:

@@ -22,7 +22,7 @@ import pytest
 from cephlab import browser as chromium
 from cephlab.lab import Lab
 from tests.conftest import (ROOT, TEST_CEPH, ceph_unavailable, destroyed_at_end, loopback_prefix,
-                            run_harness)
+                            run_harness, signals_as_a_terminal_gives_them)
 
 pytestmark = [pytest.mark.lab, pytest.mark.skipif(bool(ceph_unavailable()),
                                 reason=f"a real lab on ceph {TEST_CEPH}: {ceph_unavailable()}")]
@@ -112,7 +112,8 @@ def test_the_browser_check_goes_red_with_the_dashboard_off_and_the_report_shows_
 def test_ctrl_c_while_the_lab_applies_a_stage_says_interrupted_for_it(lab_dir, tmp_path):
     report = tmp_path / "interrupted.html"
     child = subprocess.Popen(_argv(lab_dir, report, "-k", "extend_storage"), cwd=ROOT, env=_env(),
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                             preexec_fn=signals_as_a_terminal_gives_them)
     lines: list[str] = []
     applying = threading.Event()
 
