@@ -18,7 +18,7 @@ else
 PY := $(VENV)/bin/python
 endif
 
-.PHONY: setup kube lab lab-nodes test test-lab test-all bench destroy
+.PHONY: setup kube lab lab-nodes test test-lab test-all lint bench destroy
 
 setup:
 	$(PYTHON) -m cephlab setup --venv $(VENV) $(SETUP_ARGS)
@@ -53,6 +53,12 @@ test-lab: setup
 	$(PY) -m pytest tests/ -m lab -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-all: test test-lab
+
+# ruff over the checkout and mypy over the package (pyproject.toml: [tool.ruff], [tool.mypy]);
+# CI runs it and both must be clean.
+lint: SETUP_ARGS += --tests
+lint: setup
+	$(PY) -m ruff check .
 
 bench: setup
 	$(PY) bench/bench.py

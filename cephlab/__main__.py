@@ -290,10 +290,13 @@ def repair(args) -> int:
     return OK
 
 
-def _progress(name: str, seen: str, elapsed: float, _last={}) -> None:
-    if seen == "done" or elapsed - _last.get(name, -5) < 5:
+_PROGRESS_SAID: dict[str, float] = {}  #: each wait's elapsed seconds when last reported
+
+
+def _progress(name: str, seen: str, elapsed: float) -> None:
+    if seen == "done" or elapsed - _PROGRESS_SAID.get(name, -5) < 5:
         return
-    _last[name] = elapsed
+    _PROGRESS_SAID[name] = elapsed
     say(f"[wait] {name}: {elapsed:.0f}s, last seen: {seen[:160]}")
 
 
@@ -391,7 +394,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--lab-dir", **lab_dir)
     for name in ("ceph", "rados", "rbd"):
         p = sub.add_parser(name, help=f"run the lab's own {name} (its release, its ceph.conf, "
-                           f"its transport) with ARGS", description=TOOL_HELP.format(tool=name, example=TOOL_EXAMPLES[name]),
+                           f"its transport) with ARGS",
+                           description=TOOL_HELP.format(tool=name, example=TOOL_EXAMPLES[name]),
                            formatter_class=argparse.RawDescriptionHelpFormatter,
                            usage=f"cephlab {name} [--lab-dir DIR] -- ARGS...")
         p.set_defaults(fn=tool)

@@ -216,7 +216,8 @@ class Watch:
     s; a cause not seen for ``forget`` s starts over (a later wait does not inherit an old
     observation)."""
 
-    def __init__(self, look: Callable[[], list[Cause]], *, every: float = 2.0, confirm: float = 0.0, forget: float = 6.0,
+    def __init__(self, look: Callable[[], list[Cause]], *, every: float = 2.0, confirm: float = 0.0,
+                 forget: float = 6.0,
                  clock: Callable[[], float] = time.monotonic):
         self.look = look
         self.every, self.confirm, self.forget, self.clock = every, confirm, forget, clock

@@ -106,7 +106,7 @@ def _existing_parent(path: Path) -> Path:
 
 def _apt(tests: bool) -> Check:
     from . import install
-    from .local import releases, rootfs
+    from .local import releases
 
     key, _ = releases.choose("auto", lambda: None)  # what the default run asks for
     try:

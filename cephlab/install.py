@@ -135,7 +135,7 @@ def project_requirements(project: Path = PROJECT) -> list[str]:
 
     doc = tomllib.loads((project / "pyproject.toml").read_text())["project"]
     specs = [*doc.get("dependencies", []), *doc.get("optional-dependencies", {}).get("test", [])]
-    return [re.split(r"[\[<>=!~; ]", spec, 1)[0] for spec in specs]
+    return [re.split(r"[\[<>=!~; ]", spec, maxsplit=1)[0] for spec in specs]
 
 
 def ensure_packages(steps: Steps, py: Path, project: Path = PROJECT) -> None:

@@ -42,7 +42,7 @@ class Lab:
         if kept and cfg.ceph_reason.startswith("auto") and kept.ceph_release != cfg.ceph_release:
             # an automatic choice yields to the release a kept lab was built with
             cfg.ceph_release = kept.ceph_release
-            cfg.ceph_reason = f"the kept lab's release (auto would have chosen another)"
+            cfg.ceph_reason = "the kept lab's release (auto would have chosen another)"
         self.cfg = cfg
         self.announce: Announce = announce or log.info
         self._target_class = target_class(cfg.target)

@@ -421,10 +421,11 @@ class ReadOnlyTarget(Target):
                 from . import invoke
 
                 where = self.inner.cfg.lab_dir
+                keep = invoke.pytest_run(f"--lab-target={self.inner.name}", f"--lab-dir={where}",
+                                         "--lab-destroy=never")
                 raise ConfigError(
                     f"verify mode grades a lab that exists and builds nothing; {where} holds no "
-                    f"lab (no state.json). Give the kept lab's --lab-dir, or keep one first: "
-                    f"{invoke.pytest_run(f'--lab-target={self.inner.name}', f'--lab-dir={where}', '--lab-destroy=never')}"
+                    f"lab (no state.json). Give the kept lab's --lab-dir, or keep one first: {keep}"
                 ) from None
             raise ConfigError(f"verify mode cannot read this lab: {exc}") from None
 

@@ -214,7 +214,8 @@ def test_apply_records_objects_in_stage_order(tmp_path, standins):
     assert len(kube.get_json("Deployment", namespace="rook-ceph", label_selector="app=rook-ceph-osd")) == 6
     log = standins.calls()
     # every upstream manifest is downloaded with retries, then applied
-    assert "curl -fsSL --retry 5 --retry-connrefused --retry-all-errors --retry-delay 3 --max-time 120 https://raw.githubusercontent.com/rook/rook/" in log
+    assert ("curl -fsSL --retry 5 --retry-connrefused --retry-all-errors --retry-delay 3 --max-time 120 "
+            "https://raw.githubusercontent.com/rook/rook/") in log
     assert "kubectl --context lab-ctx apply --server-side -f -" in log
     # loop devices allowed in what is applied (operator.yaml edited), never by a later patch
     config = kube.get_json("ConfigMap", "rook-ceph-operator-config", "rook-ceph")

@@ -33,7 +33,8 @@ def test_auto_target(present, target, why):
 
 def test_explicit_and_unknown_targets():
     assert resolve_target("LOCAL") == ("local", "chosen explicitly")
-    with pytest.raises(ConfigError, match="unknown lab target 'kvm'; choose one of: local, vagrant, cluster, nodes, auto"):
+    with pytest.raises(ConfigError,
+                       match="unknown lab target 'kvm'; choose one of: local, vagrant, cluster, nodes, auto"):
         resolve_target("kvm")
     assert resolve_target("nodes") == ("nodes", "chosen explicitly")
 

@@ -51,7 +51,7 @@ def _ceph(path):
 def _failure(stdout: str) -> list[str]:
     """The FAILURES text of the run's one failure, up to its captured sections."""
     body = stdout.split(" FAILURES ", 1)[1].split("\n", 2)[2]
-    return re.split(r"\n-+ (?:lab diagnostics|Captured)", body, 1)[0].splitlines()
+    return re.split(r"\n-+ (?:lab diagnostics|Captured)", body, maxsplit=1)[0].splitlines()
 
 
 def _row_reason(stdout: str) -> str:

@@ -10,7 +10,6 @@ import lzma
 import os
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-from pathlib import Path
 
 import pytest
 
-from cephlab import registry, stages
+from cephlab import registry
 from cephlab.k8s import plan_ops as ops
 from cephlab.k8s.plan_build import build
 from cephlab.k8s.transport import NodeExec, VagrantSsh

@@ -34,7 +34,7 @@ def lab_cluster(stage: str, conf: cluster_config.ClusterConfig) -> dict:
     target renders it before adapting the devices)."""
     [path] = (ROOT / "manifests" / STAGE_DIRS[stage]).glob("*-cephcluster-rook-ceph.yaml")
     obj = yaml.safe_load(path.read_text())
-    names = dict(zip(LAB_NODES, conf.names))
+    names = dict(zip(LAB_NODES, conf.names, strict=True))
     for node in obj["spec"]["storage"]["nodes"]:
         node["name"] = names[node["name"]]
     return obj
@@ -151,7 +151,7 @@ def test_local_pvs_give_one_pinned_osd_per_device(stage, wanted):
         assert spec["volumeMode"] == pv["spec"]["volumeMode"] == "Block"
         assert spec["resources"]["requests"]["storage"] == pv["spec"]["capacity"]["storage"]
         lab_node, device = s["name"].rsplit("-", 1)
-        node = dict(zip(LAB_NODES, conf.names))[lab_node]
+        node = dict(zip(LAB_NODES, conf.names, strict=True))[lab_node]
         values = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"][0]["matchExpressions"][0]["values"]
         assert values == [node]
         assert pv["spec"]["local"]["path"] == conf.osd_volume(node, device).path

@@ -55,7 +55,8 @@ def test_virtualbox_version_ignores_warnings_naming_the_kernel():
 
 
 @pytest.mark.parametrize("vagrant,vbox,fragment", [
-    ("Vagrant 2.4.1", "7.1.4r165100", "Vagrant 2.4.1 does not drive VirtualBox 7.1.4 (its provider knows VirtualBox 7.1 from Vagrant 2.4.2)"),
+    ("Vagrant 2.4.1", "7.1.4r165100",
+     "Vagrant 2.4.1 does not drive VirtualBox 7.1.4 (its provider knows VirtualBox 7.1 from Vagrant 2.4.2)"),
     ("Vagrant 2.4.8", "7.2.2r170484", "install Vagrant 2.4.9 or newer"),
     ("Vagrant 2.3.1", "7.0.20r163906", "from Vagrant 2.3.2"),
     ("Vagrant 2.4.9", "7.3.0r1", "newer than any VirtualBox Vagrant 2.4.9 drives (up to 7.2)"),

@@ -47,7 +47,7 @@ def test_ceph_calls_and_waits_are_recorded(tmp_path, monkeypatch):
         return step
 
     assert wait_for("two looks", probe, timeout=5, interval=0.01) == 7
-    with pytest.raises(Exception):
+    with pytest.raises(AssertionError):
         wait_for("never", lambda: (_ for _ in ()).throw(AssertionError("no")), timeout=0.05,
                  interval=0.01)
     records = profile.load(out.read_text().splitlines())

@@ -79,7 +79,8 @@ def tools(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{Path(sys.executable).parent}"
                                f"{os.pathsep}/usr/bin{os.pathsep}/bin")
     monkeypatch.setenv("FAKE_VAGRANT_LOG", str(log))
-    for var in ("FAKE_VAGRANT_FAIL", "FAKE_VAGRANT_NODES", "FAKE_VAGRANT_DIRTY", "FAKE_KUBECTL_FAIL", "FAKE_VAGRANT_SSH_FAIL",
+    for var in ("FAKE_VAGRANT_FAIL", "FAKE_VAGRANT_NODES", "FAKE_VAGRANT_DIRTY", "FAKE_KUBECTL_FAIL",
+                "FAKE_VAGRANT_SSH_FAIL",
                 "VAGRANT_CWD", "VAGRANT_DOTFILE_PATH", "LAB_PROVIDER", "KUBECONFIG"):
         monkeypatch.delenv(var, raising=False)
 

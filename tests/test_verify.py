@@ -5,8 +5,6 @@ turns scenario results into stage rows."""
 
 from __future__ import annotations
 
-import inspect
-import json
 
 import pytest
 
@@ -15,7 +13,6 @@ from cephlab.ceph import CephRunner, CommandResult
 from cephlab.config import LabConfig
 from cephlab.lab import Lab
 from cephlab.report.record import Phase, Row
-from cephlab.state import LabState
 from cephlab.targets import OVERRIDES, Target
 from tests.test_lifecycle import FakeTarget
 

@@ -146,7 +146,7 @@ def _diff(before: dict, after: dict) -> list[str]:
         if isinstance(a, dict):
             a, b = list(a.items()), list(b.items())
         if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-            out += [f"{key}: {x} -> {y}" for x, y in zip(a, b) if x != y]
+            out += [f"{key}: {x} -> {y}" for x, y in zip(a, b, strict=True) if x != y]
         else:
             out.append(f"{key}: {str(a)[:500]} -> {str(b)[:500]}")
     return out

@@ -216,7 +216,7 @@ def test_osds_stay_on_their_node(flow):
     assert conf.osd_layout == "local-pvs"
     vols = conf.osd_volumes()
     assert len({v.path for v in vols}) == 6
-    for vol, pv in zip(vols, conf.local_osd_objects()[1:]):
+    for vol, pv in zip(vols, conf.local_osd_objects()[1:], strict=True):
         terms = pv["spec"]["nodeAffinity"]["required"]["nodeSelectorTerms"]
         assert terms == [{"matchExpressions": [{"key": "kubernetes.io/hostname", "operator": "In",
                                                 "values": [vol.node]}]}]

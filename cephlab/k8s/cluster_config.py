@@ -98,13 +98,13 @@ class ClusterConfig:
 
     def node_map(self) -> dict[str, str]:
         """Lab node (k8s-1..3) -> this cluster's node name."""
-        return dict(zip(NODES, self.names))
+        return dict(zip(NODES, self.names, strict=True))
 
     def device_map(self, node: str) -> dict[str, str]:
         """Lab device (sdc, sdd) -> this node's device."""
         for n in self.nodes:
             if n.name == node:
-                return dict(zip(LAB_DEVICES, n.devices))
+                return dict(zip(LAB_DEVICES, n.devices, strict=True))
         raise KeyError(f"node {node!r} is not in {self.path}")
 
     def plan_parameters(self) -> dict:
@@ -129,8 +129,8 @@ class ClusterConfig:
     def osd_volumes(self) -> tuple[OsdVolume, ...]:
         """Every (node, device) as an OSD volume, k8s-1's sdc first."""
         return tuple(OsdVolume(lab, lab_dev, n.name, dev, self.osd_volume_size)
-                     for lab, n in zip(NODES, self.nodes)
-                     for lab_dev, dev in zip(LAB_DEVICES, n.devices))
+                     for lab, n in zip(NODES, self.nodes, strict=True)
+                     for lab_dev, dev in zip(LAB_DEVICES, n.devices, strict=True))
 
     def osd_volume(self, node: str, lab_device: str) -> OsdVolume:
         for vol in self.osd_volumes():

@@ -27,7 +27,8 @@ from . import checks
 from .kube import Kube
 from .objects import ROOK_NS
 from .plan_ops import (DOWNLOAD, HTTP_MAX_TIME, HTTP_RETRIES, HTTP_RETRY_DELAY, TOOLBOX_EXEC, Apply,
-                       ApplyUrl, ApplyUrlEdited, Delete, Exec, FetchKubeconfig, HelmInstall, HttpCheck, KubeadmJoin, Kubectl, NodeScript, Note, RemoveOsds,
+                       ApplyUrl, ApplyUrlEdited, Delete, Exec, FetchKubeconfig, HelmInstall, HttpCheck, KubeadmJoin,
+                       Kubectl, NodeScript, Note, RemoveOsds,
                        Rollout, Scale, Ssh, StagePlan, Taint, Toolbox, VagrantUp, WaitCondition,
                        WaitCount, WaitNodesReady, WaitPhase)
 

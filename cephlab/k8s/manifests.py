@@ -18,7 +18,8 @@ from .rook import (block_pool, ceph_cluster, ceph_dashboard_service, filesystem,
                    rbd_storage_class, toolbox)
 
 __all__ = [
-    "APPS_NS", "BLOCK_POOL", "CEPHFS_MOUNT", "DASHBOARD_NS", "TOOLBOX", "calico_settings", "BLOCK_SC", "CEPHFS_DRIVER", "CLUSTER_ID", "FS_NAME", "NODES",
+    "APPS_NS", "BLOCK_POOL", "CEPHFS_MOUNT", "DASHBOARD_NS", "TOOLBOX", "calico_settings", "BLOCK_SC",
+    "CEPHFS_DRIVER", "CLUSTER_ID", "FS_NAME", "NODES",
     "OBJECT_STORE", "POD_CIDR", "PORTS", "RBD_DRIVER", "ROOK_NS", "SECRET_KEYS", "SUBNET", "Obj",
     "block_pool", "ceph_cluster", "ceph_dashboard_service", "cephfs_helper", "cephfs_static_pv",
     "check_nodes", "check_secrets", "dashboard_access", "filesystem", "generate_secrets",

@@ -76,6 +76,7 @@ class StagePlan:
         return "\n".join(op.render() for op in self.ops)
 
 
-__all__ = ["CEPH_CONNECT_TIMEOUT", "DOWNLOAD", "HTTP_MAX_TIME", "HTTP_RETRIES", "HTTP_RETRY_DELAY", "TOOLBOX_EXEC",
+__all__ = ["CEPH_CONNECT_TIMEOUT",  # noqa: PLE0604 (it ends with the operation types by name)
+           "DOWNLOAD", "HTTP_MAX_TIME", "HTTP_RETRIES", "HTTP_RETRY_DELAY", "TOOLBOX_EXEC",
            "Ref", "quoted", "ref_of", "Op", "OP_TYPES", "StagePlan",
            *(t.__name__ for t in OP_TYPES)]

@@ -50,7 +50,7 @@ CRD_OF_KIND = {
 CLUSTER_BASE: tuple[Made, ...] = tuple(_ns(n) for n in ("default", "kube-system", "kube-public",
                                                         "kube-node-lease"))
 
-_ROOK = dict(zip(("crds", "common", "csi-operator", "operator"), versions.ROOK_MANIFESTS))
+_ROOK = dict(zip(("crds", "common", "csi-operator", "operator"), versions.ROOK_MANIFESTS, strict=True))
 #: manifest URL -> what applying it creates (only what the plan relies on)
 FROM_URL: dict[str, tuple[Made, ...]] = {
     _ROOK["crds"]: tuple(Made(Ref("CustomResourceDefinition", crd)) for crd in CRD_OF_KIND.values()),

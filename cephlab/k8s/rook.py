@@ -6,7 +6,7 @@ from typing import Iterable, Mapping, Sequence, Union
 
 from . import versions
 from .objects import (BLOCK_POOL, BLOCK_SC, BUCKET_SC, CLUSTER_ID, FS_NAME, OBJECT_STORE, PORTS,
-                       RBD_DRIVER, ROOK_NS, TOOLBOX, Obj, check_nodes, node_port_service, obj, resources)
+                       RBD_DRIVER, ROOK_NS, TOOLBOX, Obj, node_port_service, obj, resources)
 
 CEPH_API = "ceph.rook.io/v1"
 # 896 MiB: Ceph's 4 GiB default cannot fit two OSDs, a mon and apps in a 4 GB VM.

@@ -61,8 +61,9 @@ def machine_problems(run: Callable[[str, str], str], nodes: Iterable[str],
         hostname = run(node, "hostname").strip()
         if hostname != node:
             problems.append(f"{node} calls itself {hostname!r}")
-        checks = [lambda: assert_has_address(run(node, "ip -4 -o addr show"), node, addresses[node])]
-        checks += [lambda dev=dev: assert_empty_disk(
+        checks = [lambda node=node: assert_has_address(run(node, "ip -4 -o addr show"), node,
+                                                         addresses[node])]
+        checks += [lambda dev=dev, node=node: assert_empty_disk(
             run(node, f"lsblk -J -o NAME,TYPE,FSTYPE,PTTYPE /dev/{dev} || true"), node, dev,
             disk_types) for dev in DATA_DISKS]
         for check in checks:

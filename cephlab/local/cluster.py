@@ -15,7 +15,6 @@ import os
 import shutil
 import signal
 import threading
-import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -223,7 +222,7 @@ class LocalCluster:
             busy.append(f"the lab in {lab_dir} uses these addresses: {len(lns)} ports on "
                         f"{', '.join(sorted({ln.ip for ln in lns}))} held by its daemons (pids "
                         f"{', '.join(map(str, pids[:8]))}{' …' if len(pids) > 8 else ''})")
-        for node, ip in zip(self.cfg.nodes, ips):
+        for node, ip in zip(self.cfg.nodes, ips, strict=True):
             for port in MON_PORTS:
                 ln = next((x for x in found if x.port == port and x.ip in (ip, listeners.ANY)), None)
                 if ln is not None and ln.lab_dir is not None:
@@ -501,10 +500,10 @@ class LocalCluster:
         # One writer at a time, and all before any mkfs: ceph-authtool rewrites the whole
         # keyring file in place, and an mkfs (which authenticates to the mons as its OSD)
         # reading it mid-write found no key (seen: handle_auth_bad_method, mkfs exit 1).
-        for osd_id, (_, key) in zip(ids, made):
+        for osd_id, (_, key) in zip(ids, made, strict=True):
             self._tool(["ceph-authtool", str(self.keyring), "--name", f"osd.{osd_id}", "--add-key", key])
         with ThreadPoolExecutor(len(todo)) as pool:
-            jobs = [pool.submit(make, i, n, d, u) for i, (n, d), (u, _) in zip(ids, todo, made)]
+            jobs = [pool.submit(make, i, n, d, u) for i, (n, d), (u, _) in zip(ids, todo, made, strict=True)]
             for job in jobs:
                 job.result()  # the first failure is raised, after every thread has ended
         self.wait_osds()
@@ -596,7 +595,7 @@ class LocalCluster:
             groups.setdefault(rank.get(rec.name.split(".")[0], 0), []).append(rec)
         for _, group in sorted(groups.items()):
             with ThreadPoolExecutor(len(group)) as pool:
-                for rec, was_killed in zip(group, pool.map(stop, group)):
+                for rec, was_killed in zip(group, pool.map(stop, group), strict=True):
                     if was_killed:
                         killed.append(rec.name)
         return killed

@@ -24,7 +24,7 @@ from typing import Any, Mapping, Optional
 from .. import checks, data
 from ..diagnose import FULL_RATIOS as ORDER, full_ratios as ratios
 from ..errors import LabError
-from ..model import BLOCK_POOL, NODES
+from ..model import BLOCK_POOL
 from ..waits import wait_for
 from .faults import FaultReport, read_files_bounded, wait_healthy
 

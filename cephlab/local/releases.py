@@ -191,7 +191,7 @@ def parse_version(text: str) -> Running:
 def upstream_version(debian_version: str) -> str:
     """``2:20.2.4+ds-2`` -> ``20.2.4``: the upstream part of a Debian package version."""
     version = debian_version.split(":", 1)[-1]
-    return re.split(r"[-+~]", version, 1)[0]
+    return re.split(r"[-+~]", version, maxsplit=1)[0]
 
 
 def choose(value: Optional[str], probe) -> tuple[str, str]:

@@ -505,7 +505,7 @@ class _Builder:
     def build_go(self, infos: list[dict]) -> dict:
         comp = self.comp
         upstream = [parse_gomod(Path(i["GoMod"]).read_text()) for i in infos]
-        for info, mod in zip(infos, upstream):
+        for info, mod in zip(infos, upstream, strict=True):
             if mod.go and version_tuple(mod.go) > version_tuple(self.go.version):
                 raise KubeBuildError(
                     f"kube-{comp.name}: {info['Path']}@{info['Version']} says `go {mod.go}` and "

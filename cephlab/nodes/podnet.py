@@ -68,7 +68,7 @@ def node_script(me: str, cidrs: Mapping[str, str], addresses: Mapping[str, str])
     if me not in cidrs:
         raise ValueError(f"node {me} has no pod CIDR yet (kubeadm's controller manager "
                          f"allocates one when the node registers)")
-    for node, cidr in cidrs.items():
+    for cidr in cidrs.values():
         ipaddress.ip_network(cidr)   # refuse anything that is not a network
     missing = [p for p in PLUGINS]
     lines = ["set -eu",

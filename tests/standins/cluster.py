@@ -218,7 +218,7 @@ class FakeCluster:
         """What Rook's operator makes from the CRs that exist, while it runs."""
         if not self.operator_runs():
             return
-        for key, obj in list(self.state["objects"].items()):
+        for obj in list(self.state["objects"].values()):
             if obj["kind"] not in provided.CRD_OF_KIND:
                 continue
             for m in provided.made_by(obj):
