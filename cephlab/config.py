@@ -1,14 +1,11 @@
-"""Run configuration: the target table, option values, and checks of bad input.
-
-Every option has a command-line form, an environment variable and an ini default
-(``pytest.ini``), in that order of precedence.
-"""
+"""Run configuration: the target choice, the LabConfig a run works with (read from the
+option table in cephlab/options.py), and checks of bad input."""
 
 from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Optional
 
@@ -19,6 +16,8 @@ from .model import LOCAL_IP_PREFIX, NODES
 from .state import LabOptions
 
 TARGET_NAMES = (*registry.TARGETS, registry.AUTO)
+#: saved options that LabConfig holds as a Path (LabOptions saves them as text)
+_PATH_FIELDS = ("cluster_config",)
 DESTROY_POLICIES = ("passing", "always", "never")
 
 
@@ -64,16 +63,25 @@ class LabConfig:
     verify_readonly: bool = False   #: verify: no data round trips either
 
     def options(self) -> LabOptions:
-        """What is saved with the lab at creation (every later command uses it)."""
-        return LabOptions(target=self.target, ip_prefix=self.ip_prefix, ceph_release=self.ceph_release,
-                          kubeconfig=self.kubeconfig, kube_context=self.kube_context,
-                          cluster_config=str(self.cluster_config) if self.cluster_config else None)
+        """What is saved with the lab at creation (every later command uses it): each field
+        of LabOptions, taken from the attribute of the same name (paths saved as text)."""
+        def saved(value):
+            return str(value) if isinstance(value, Path) else value
+        return LabOptions(**{f.name: saved(getattr(self, f.name)) for f in fields(LabOptions)})
+
+    @classmethod
+    def from_saved(cls, opts: LabOptions, lab_dir: Path, reason: str) -> "LabConfig":
+        """The config of a kept lab, from the options saved with it."""
+        values = {f.name: getattr(opts, f.name) for f in fields(LabOptions)}
+        for name in _PATH_FIELDS:
+            values[name] = Path(values[name]) if values.get(name) else None
+        return cls(target_reason=reason, lab_dir=lab_dir, **values)
 
     def node_ip(self, node: str) -> str:
         return f"{self.ip_prefix}.{self.nodes.index(node) + 2}"
 
 
-def resolve_target(name: str, which=shutil.which) -> tuple[str, str]:
+def resolve_target(name: Optional[str], which=shutil.which) -> tuple[str, str]:
     """Turn a target option value into (target, why it was chosen)."""
     name = (name or "auto").strip().lower()
     if name not in TARGET_NAMES:

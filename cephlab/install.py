@@ -25,12 +25,12 @@ import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Optional
 
 from .browser import PACKAGES as BROWSER_PACKAGES
 from .local.programs import BINARIES, COMPONENTS
+from .setup_steps import StepFailed, Steps, apt_install, missing_packages
 
 PROJECT = Path(__file__).resolve().parent.parent
 #: This machine's packages for every release: MariaDB and XFS (mysql on RBD), FUSE, nftables
@@ -47,42 +47,6 @@ HOST_CEPH_PACKAGES = sorted(set(BINARIES.values()) | set(COMPONENTS.values()) |
 #: checks what the nodes target writes into its nodes' (it is never started here).
 TEST_PACKAGES = ["ruby", "shellcheck", "vagrant", "vagrant-libvirt", "containerd"]
 STAMP = ".cephlab-setup"
-
-
-class StepFailed(Exception):
-    pass
-
-
-class Steps:
-    """One line per step on the terminal; the whole output of each step in its log."""
-
-    def __init__(self, log_dir: Path, out=sys.stdout):
-        self.log_dir, self.out = log_dir, out
-
-    def say(self, text: str) -> None:
-        print(f"setup: {text}", file=self.out, flush=True)
-
-    def run(self, step: str, what: str, argv: list[str], env: Optional[dict] = None,
-            timeout: float = 1800) -> None:
-        self.log_dir.mkdir(parents=True, exist_ok=True)
-        log = self.log_dir / f"{step}.log"
-        start = time.monotonic()
-        with open(log, "ab") as fh:
-            fh.write(f"\n=== {time.strftime('%F %T')} {' '.join(argv)}\n".encode())
-            fh.flush()
-            try:
-                rc = subprocess.run(argv, stdout=fh, stderr=subprocess.STDOUT, timeout=timeout,
-                                    env={**os.environ, **(env or {})}).returncode
-            except (subprocess.TimeoutExpired, FileNotFoundError) as exc:
-                rc = str(exc)
-        if rc != 0:
-            tail = "\n".join(log.read_text(errors="replace").splitlines()[-25:])
-            raise StepFailed(f"{step}: {what} failed (exit {rc}); full log {log}:\n{tail}")
-        self.say(f"{step}: {what} ({time.monotonic() - start:.0f}s, log {log})")
-
-
-def _sudo() -> str:
-    return "" if os.geteuid() == 0 else "sudo "
 
 
 # --------------------------------------------------------------------------- 1. venv
@@ -152,24 +116,6 @@ def ensure_packages(steps: Steps, py: Path, project: Path = PROJECT) -> None:
 
 
 # --------------------------------------------------------------------------- 3. apt
-def missing_packages(packages: list[str]) -> list[str]:
-    out = subprocess.run(["dpkg-query", "-W", "-f", "${Package}\t${db:Status-Abbrev}\n",
-                          *packages], capture_output=True, text=True).stdout
-    present = {line.split("\t")[0] for line in out.splitlines() if "\tii" in line}
-    return [p for p in packages if p not in present]
-
-
-def apt_install(steps: Steps, packages: list[str], step: str = "apt") -> None:
-    if os.geteuid() != 0:
-        raise StepFailed(f"{step}: installing {' '.join(packages)} needs root; run:\n"
-                         f"    sudo apt-get update && sudo apt-get install -y "
-                         f"--no-install-recommends {' '.join(packages)}")
-    env = {"DEBIAN_FRONTEND": "noninteractive"}
-    steps.run(step, "apt-get update", ["apt-get", "update"], env=env)
-    steps.run(step, f"installed {' '.join(packages)}",
-              ["apt-get", "install", "-y", "--no-install-recommends", *packages], env=env)
-
-
 def host_packages(release: str, tests: bool) -> list[str]:
     wanted = list(HOST_PACKAGES)
     if release == "host" or tests:  # tests: test_local_data.py's fallback lab runs on it

@@ -9,55 +9,20 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import pytest
 
-from . import profile, registry
+from . import options, profile
 from . import stages as S
 from . import waits
-from .config import DESTROY_POLICIES, LabConfig, Timeouts, check_lab_dir, env_or, resolve_target
+from .config import LabConfig
 from .errors import ConfigError
-from .model import LOCAL_IP_PREFIX
 
-OPTIONS = (
-    # (option, env var, ini name, help)
-    ("--lab-target", "LAB_TARGET", "lab_target", f"where the lab runs: {registry.choices_text()}"),
-    ("--lab-dir", "LAB_DIR", "lab_dir", "the lab's state directory (default .lab/<target>)"),
-    ("--lab-destroy", "LAB_DESTROY", "lab_destroy",
-     "teardown policy: passing (destroy when all passed), always, never"),
-    ("--lab-report", "LAB_REPORT", "lab_report",
-     "write this run's HTML report to FILE (screenshots next to it in FILE-screenshots/)"),
-    ("--lab-ip-prefix", "LAB_IP_PREFIX", "lab_ip_prefix",
-     "local target: node k8s-N listens on PREFIX.N+1 (default 127.0.1)"),
-    ("--lab-timeout-scale", "LAB_TIMEOUT_SCALE", "lab_timeout_scale",
-     "multiply every wait's timeout (slow machines)"),
-    ("--lab-ceph", "LAB_CEPH", "lab_ceph",
-     "local target: the Ceph release, host (the distro's), 20 or 18 (from Debian's archive, "
-     "in a cached root), auto (20 where its root can be built, else host)"),
-    ("--kubeconfig", "KUBECONFIG", "lab_kubeconfig",
-     "cluster target: the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)"),
-    ("--kube-context", "LAB_KUBE_CONTEXT", "lab_kube_context",
-     "cluster target: the kubeconfig context (default: its current context)"),
-    ("--lab-cluster-config", "LAB_CLUSTER_CONFIG", "lab_cluster_config",
-     "cluster target: YAML file naming the storage nodes and their devices"),
-    ("--lab-allow-destructive", "LAB_ALLOW_DESTRUCTIVE", "lab_allow_destructive",
-     "cluster target: allow stages that remove storage or wipe disks (yes/no)"),
-    ("--lab-mode", "LAB_MODE", "lab_mode",
-     "build (build the lab stage by stage) or verify (grade a lab built by hand, change nothing)"),
-    ("--lab-reached", "LAB_REACHED", "lab_reached",
-     "verify mode: the stage the lab reached (default: the furthest stage whose evidence holds)"),
-    ("--lab-verify-readonly", "LAB_VERIFY_READONLY", "lab_verify_readonly",
-     "verify mode: skip the data round trips too (yes/no)"),
-    ("--lab-plan", "LAB_PLAN", "lab_plan",
-     "write every manifest and host command of the whole lab into DIR and run nothing "
-     "(vagrant and cluster targets)"),
-    ("--lab-plan-force", "LAB_PLAN_FORCE", "lab_plan_force",
-     "plan mode: rewrite a plan already in DIR, keeping its generated credentials (yes/no)"),
-)
-
-DEFAULTS = {"lab_target": "auto", "lab_destroy": "passing", "lab_ip_prefix": LOCAL_IP_PREFIX,
-            "lab_timeout_scale": "1", "lab_ceph": "auto", "lab_mode": "build"}
+if TYPE_CHECKING:
+    from .lab import Lab
+    from .lock import LabLock
+    from .report.collector import Collector
 
 EXTRA_MARKERS = {
     "k8s": "the stage needs a Kubernetes API (skipped on the local target)",
@@ -69,77 +34,7 @@ EXTRA_MARKERS = {
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("cephlab", "Ceph-on-Kubernetes lab")
-    for opt, env, ini, help_ in OPTIONS:
-        group.addoption(opt, dest=ini, default=None, help=f"{help_} [env {env}, ini {ini}]")
-        parser.addini(ini, help_, default=DEFAULTS.get(ini))
-
-
-def _option(config: pytest.Config, ini: str, env: str) -> Optional[str]:
-    return env_or(config.getoption(ini), env, config.getini(ini) or None)
-
-
-def build_config(config: pytest.Config) -> LabConfig:
-    """Read and check every lab option; raises ConfigError on bad input (no work done)."""
-    target, reason = resolve_target(_option(config, "lab_target", "LAB_TARGET"))
-    lab_dir = _option(config, "lab_dir", "LAB_DIR") or f".lab/{target}"
-    path = Path(lab_dir)
-    if not path.is_absolute():
-        path = Path(config.rootpath) / path
-    destroy = (_option(config, "lab_destroy", "LAB_DESTROY") or "passing").lower()
-    if destroy not in DESTROY_POLICIES:
-        raise ConfigError(f"unknown --lab-destroy policy {destroy!r}; choose one of: "
-                          f"{', '.join(DESTROY_POLICIES)}")
-    prefix = _option(config, "lab_ip_prefix", "LAB_IP_PREFIX") or LOCAL_IP_PREFIX
-    parts = prefix.split(".")
-    if len(parts) != 3 or parts[0] != "127" or not all(p.isdigit() and int(p) < 256 for p in parts):
-        raise ConfigError(f"--lab-ip-prefix {prefix!r} must be three octets inside 127.0.0.0/8, "
-                          f"e.g. 127.0.1 (local daemons bind to loopback only)")
-    try:
-        scale = float(_option(config, "lab_timeout_scale", "LAB_TIMEOUT_SCALE") or 1)
-        assert scale > 0
-    except (ValueError, AssertionError):
-        raise ConfigError("--lab-timeout-scale must be a positive number") from None
-    cluster_config = _option(config, "lab_cluster_config", "LAB_CLUSTER_CONFIG")
-    allow = (_option(config, "lab_allow_destructive", "LAB_ALLOW_DESTRUCTIVE") or "no").lower()
-    if allow not in ("yes", "no", "true", "false", "1", "0"):
-        raise ConfigError(f"--lab-allow-destructive takes yes or no, not {allow!r}")
-    mode, reached, readonly = _verify_options(config)
-    ceph_release, ceph_reason = "host", "not the local target: Ceph is the cluster's own"
-    if target == "local":
-        from .local import releases, rootfs
-
-        ceph_release, ceph_reason = releases.choose(_option(config, "lab_ceph", "LAB_CEPH"),
-                                                    rootfs.why_unbuildable)
-    return LabConfig(target=target, target_reason=reason,
-                     lab_dir=check_lab_dir(path, reading=mode == "verify"),
-                     ceph_release=ceph_release, ceph_reason=ceph_reason,
-                     destroy=destroy, ip_prefix=prefix, timeouts=Timeouts().scaled(scale),
-                     kubeconfig=_option(config, "lab_kubeconfig", "KUBECONFIG"),
-                     kube_context=_option(config, "lab_kube_context", "LAB_KUBE_CONTEXT"),
-                     cluster_config=Path(cluster_config) if cluster_config else None,
-                     allow_destructive=allow in ("yes", "true", "1"),
-                     mode=mode, reached=reached, verify_readonly=readonly)
-
-
-def _verify_options(config: pytest.Config) -> tuple[str, Optional[str], bool]:
-    from .verify import MODES
-
-    mode = (_option(config, "lab_mode", "LAB_MODE") or "build").lower()
-    if mode not in MODES:
-        raise ConfigError(f"unknown --lab-mode {mode!r}; choose one of: {', '.join(MODES)}")
-    reached = _option(config, "lab_reached", "LAB_REACHED")
-    readonly = (_option(config, "lab_verify_readonly", "LAB_VERIFY_READONLY") or "no").lower()
-    if readonly not in ("yes", "no", "true", "false", "1", "0"):
-        raise ConfigError(f"--lab-verify-readonly takes yes or no, not {readonly!r}")
-    if mode != "verify" and (reached or readonly in ("yes", "true", "1")):
-        raise ConfigError("--lab-reached and --lab-verify-readonly are for --lab-mode=verify")
-    if reached:
-        try:
-            S.get(reached)
-        except KeyError as exc:
-            raise ConfigError(f"--lab-reached: {exc.args[0]}") from None
-    return mode, reached, readonly in ("yes", "true", "1")
+    options.add_options(parser)
 
 
 class LabSession:
@@ -147,9 +42,9 @@ class LabSession:
 
     def __init__(self, cfg: LabConfig):
         self.cfg = cfg
-        self.lab = None  # created lazily: tests of the harness itself never build a lab
-        self.report = None  # the run's record and HTML report (cephlab.report.collector)
-        self.lock = None  # the lab dir's lock (cephlab.lock.LabLock), once the run touches it
+        self.lab: Optional[Lab] = None  # created lazily: tests of the harness itself never build a lab
+        self.report: Optional[Collector] = None  # the run's record and HTML report
+        self.lock: Optional[LabLock] = None  # the lab dir's lock, once the run touches it
         self.step_seconds: list[tuple[float, str, str]] = []  # (seconds, step, where), as run
 
 
@@ -162,7 +57,7 @@ def pytest_configure(config: pytest.Config) -> None:
     for name, text in EXTRA_MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     try:
-        cfg = build_config(config)
+        cfg = options.build_config(config)
     except ConfigError as exc:
         raise pytest.UsageError(f"cephlab: {exc}") from None
     sess = config.stash[SESSION] = LabSession(cfg)
@@ -180,7 +75,7 @@ def _start_report(config: pytest.Config, sess: LabSession) -> None:
 
     from .report.collector import Collector
 
-    path = _option(config, "lab_report", "LAB_REPORT")
+    path = options.value(config, "--lab-report")
     report_path = Path(path) if path else None
     if report_path is not None and not report_path.is_absolute():
         report_path = Path(config.invocation_params.dir) / report_path
@@ -199,7 +94,7 @@ def _start_report(config: pytest.Config, sess: LabSession) -> None:
             header[dist] = version(dist)
         except PackageNotFoundError:
             header[dist] = "not installed"
-    sess.report = Collector(stage_of=item_stage, lab_dir=sess.cfg.lab_dir, report_path=report_path,
+    sess.report = Collector(stage_of=S.of_item, lab_dir=sess.cfg.lab_dir, report_path=report_path,
                             lab=lambda: sess.lab, header=header)
     config.pluginmanager.register(sess.report, "cephlab-report")
     sess.report.install_sigterm()
@@ -217,19 +112,12 @@ def lab_session(config: pytest.Config) -> LabSession:
     return config.stash[SESSION]
 
 
-def item_stage(item: pytest.Item) -> Optional[S.Stage]:
-    for stage in S.STAGES:
-        if item.get_closest_marker(stage.slug) is not None:
-            return stage
-    return None
-
-
 def pytest_report_header(config: pytest.Config) -> list[str]:
     cfg = lab_session(config).cfg
     lines = [f"lab target: {cfg.target} ({cfg.target_reason})",
              f"lab dir: {cfg.lab_dir}, teardown policy: {cfg.destroy}"]
     if cfg.target == "local":
-        from .local.releases import describe_choice
+        from .local.rootfs import describe_choice
 
         lines.append(f"lab ceph: {describe_choice(cfg.ceph_release)} ({cfg.ceph_reason})")
     from .targets import target_class
@@ -248,7 +136,7 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
     cfg = lab_session(config).cfg
     for item in items:
-        stage = item_stage(item)
+        stage = S.of_item(item)
         reason = why_not(cfg.target, stage, cfg, needs_kubernetes=item.get_closest_marker("k8s") is not None
                          ) if stage is not None else None
         if reason:
@@ -263,7 +151,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if session.config.option.collectonly:
         return
     wanted = [i for i in session.items
-              if item_stage(i) is not None and not i.get_closest_marker("skip")]
+              if S.of_item(i) is not None and not i.get_closest_marker("skip")]
     if not wanted:
         return
     try:
@@ -290,19 +178,17 @@ def _hold_lab(config: pytest.Config) -> None:
 def pytest_cmdline_main(config: pytest.Config) -> Optional[int]:
     """Plan mode (``--lab-plan DIR``): write the plan, say so in one line, run nothing. It
     ends the run here, before a session starts (no collection, no lab)."""
-    plan_dir = _option(config, "lab_plan", "LAB_PLAN")
+    plan_dir = options.value(config, "--lab-plan")
     if not plan_dir or config.option.collectonly or config.getoption("help") \
             or config.getoption("version"):
         return None
     try:
-        cfg = build_config(config)
-        force = (_option(config, "lab_plan_force", "LAB_PLAN_FORCE") or "no").lower()
-        if force not in YES_NO:
-            raise ConfigError(f"--lab-plan-force takes yes or no, not {force!r}")
+        cfg = options.build_config(config)
+        force = options.yes_no(config, "--lab-plan-force")
         out_dir = Path(plan_dir)
         if not out_dir.is_absolute():
             out_dir = Path(config.invocation_params.dir) / out_dir
-        message = _write_plan(cfg, out_dir, force=YES_NO[force])
+        message = _write_plan(cfg, out_dir, force=force)
     except (ValueError, FileExistsError, ConfigError) as exc:
         sys.stderr.write(f"cephlab: {exc}\n")
         return int(pytest.ExitCode.USAGE_ERROR)
@@ -311,7 +197,6 @@ def pytest_cmdline_main(config: pytest.Config) -> Optional[int]:
 
 
 #: the spellings of yes/no an option accepts
-YES_NO = {"yes": True, "true": True, "1": True, "no": False, "false": False, "0": False}
 
 
 def _write_plan(cfg: LabConfig, out_dir: Path, force: bool) -> str:
@@ -342,7 +227,8 @@ def get_lab(config: pytest.Config):
         say = _live_writer(config)
 
         def announce(text: str) -> None:
-            sess.report.lab_said(text)  # which stage is in progress, for the table
+            if sess.report is not None:
+                sess.report.lab_said(text)  # which stage is in progress, for the table
             say(f"[lab] {text}")
 
         sess.lab = Lab(sess.cfg, announce=announce)
@@ -390,7 +276,7 @@ def _progress_printer(say):
 def pytest_runtest_makereport(item: pytest.Item, call):
     outcome = yield
     report = outcome.get_result()
-    stage = item_stage(item)
+    stage = S.of_item(item)
     if stage is None:
         return
     sess = lab_session(item.config)
@@ -465,7 +351,7 @@ def _compact_failure(item: pytest.Item, call, report, sess: LabSession) -> None:
     exc = call.excinfo.value
     short = compact(exc, lab_dir=sess.cfg.lab_dir, step=item.stash.get(FAILED_STEP, ""),
                     where=project_frame(call.excinfo.traceback, Path(item.config.rootpath)),
-                    causes=[] if isinstance(exc, CannotHeal) else sess.lab.causes(),
+                    causes=[] if isinstance(exc, CannotHeal) or sess.lab is None else sess.lab.causes(),
                     full=report.longreprtext)
     if short is not None:
         report.longrepr = short
@@ -484,8 +370,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config: pytest.Config)
     tr.section("lab stages")
     for line in table_lines(record, redact=sess.report.redact):
         tr.write_line(line)
-    if record.interrupted:
-        tr.write_line(f"INTERRUPTED: {sess.report.redact(record.in_progress())}", red=True, bold=True)
+    stopped = record.in_progress()  # None unless the run was interrupted
+    if stopped is not None:
+        tr.write_line(f"INTERRUPTED: {sess.report.redact(stopped)}", red=True, bold=True)
     if sess.step_seconds:
         slow = sorted(sess.step_seconds, reverse=True)[:SLOWEST_STEPS]
         tr.write_line(f"slowest steps ({len(sess.step_seconds)} steps took "

@@ -16,6 +16,7 @@ deploys, is slotted in beside the other storage kinds).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,15 @@ def get(slug: str) -> Stage:
         return BY_SLUG[slug]
     except KeyError:
         raise KeyError(f"unknown stage {slug!r}; stages are: {', '.join(BY_SLUG)}") from None
+
+
+def of_item(item) -> Optional[Stage]:
+    """The stage a collected scenario belongs to: the stage whose marker (its slug) it
+    carries, or None. ``item`` is a pytest item; only its ``get_closest_marker`` is used."""
+    for stage in STAGES:
+        if item.get_closest_marker(stage.slug) is not None:
+            return stage
+    return None
 
 
 def closure(slug: str, applicable=lambda stage: True) -> list[Stage]:

@@ -179,10 +179,6 @@ class LabState:
     def built_by_harness(self) -> bool:
         return self.exists and self.doc.get("created_by") == OWNER
 
-    @property
-    def lab_options(self) -> LabOptions:
-        return LabOptions.from_json(self.doc.get("options") or {"target": self.target})
-
     # stages ---------------------------------------------------------------------------
     def applied(self, slug: str) -> bool:
         return slug in self.doc["stages"]

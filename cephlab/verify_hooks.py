@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from . import stages
 from .verify import LAB_STEPS, NotReached, VerifyRefused, grade, grade_lines
 
 
@@ -24,9 +25,7 @@ class VerifyHooks:
             prefix = "" if excinfo.errisinstance(NotReached) else "cannot check here: "
             report.outcome = "skipped"
             report.longrepr = (str(item.path), (item.location[1] or 0) + 1, f"Skipped: {prefix}{why}")
-        from .plugin import item_stage
-
-        stage = item_stage(item)
+        stage = stages.of_item(item)
         if stage is None or not (report.when == "call" or (report.when == "setup" and not report.passed)):
             return
         if report.passed:

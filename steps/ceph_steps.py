@@ -11,7 +11,6 @@ import uuid
 from pytest_bdd import parsers, then, when
 
 from cephlab import checks, model, stages, verify
-from cephlab.plugin import item_stage
 from steps.lists import LIST
 
 
@@ -20,7 +19,7 @@ def _applied(lab):
 
 
 def _stage(request) -> str:
-    return item_stage(request.node).slug
+    return stages.of_item(request.node).slug
 
 
 @then(parsers.parse("{count:d} mons are in quorum"))

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from cephlab import stages
 from cephlab.k8s import manifests as m
-from cephlab.plugin import item_stage
 from tests.contract_world import WORKERS, state_file
 from tests.standins.cluster import FakeCluster, FakeKube
 
@@ -105,7 +105,7 @@ if os.environ.get("CONTRACT_UNDO") == "lifecycle_facts":
 def pytest_runtest_makereport(item, call):
     outcome = yield
     report = outcome.get_result()
-    stage = item_stage(item)
+    stage = stages.of_item(item)
     if stage is None:
         return
     row = _RESULTS.setdefault(item.nodeid, {"stage": stage.slug, "outcome": "passed", "text": ""})

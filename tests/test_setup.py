@@ -14,7 +14,7 @@ import sys
 import pytest
 import yaml
 
-from cephlab import install
+from cephlab import install, setup_steps
 from tests.conftest import ROOT
 
 
@@ -49,9 +49,9 @@ def test_an_active_venv_is_used_instead(tmp_path):
 
 
 def test_the_venv_step_respects_an_active_venv(tmp_path, capsys):
-    steps = install.Steps(tmp_path / "logs", out=sys.stdout)
+    steps = setup_steps.Steps(tmp_path / "logs", out=sys.stdout)
     assert install.venv_python(tmp_path / ".venv", None) == tmp_path / ".venv" / "bin" / "python"
-    with pytest.raises(install.StepFailed, match="does not exist"):
+    with pytest.raises(setup_steps.StepFailed, match="does not exist"):
         install.ensure_venv(steps, tmp_path / ".venv", str(tmp_path / "gone"))
     (tmp_path / "active" / "bin").mkdir(parents=True)
     (tmp_path / "active" / "bin" / "python").touch()
@@ -63,13 +63,13 @@ def test_the_venv_step_respects_an_active_venv(tmp_path, capsys):
 
 
 def test_a_step_prints_one_line_and_shows_its_log_only_on_failure(tmp_path, capsys):
-    steps = install.Steps(tmp_path / "logs", out=sys.stdout)
+    steps = setup_steps.Steps(tmp_path / "logs", out=sys.stdout)
     steps.run("apt", "said hello", ["sh", "-c", "echo line one; echo line two"])
     out = capsys.readouterr().out
     assert out.count("\n") == 1 and "line one" not in out
     assert f"log {tmp_path / 'logs' / 'apt.log'}" in out
     assert "line two" in (tmp_path / "logs" / "apt.log").read_text()
-    with pytest.raises(install.StepFailed) as err:
+    with pytest.raises(setup_steps.StepFailed) as err:
         steps.run("apt", "failed on purpose", ["sh", "-c", "echo E: no such package; exit 100"])
     assert "exit 100" in str(err.value) and "E: no such package" in str(err.value)
     assert str(tmp_path / "logs" / "apt.log") in str(err.value)
@@ -77,8 +77,8 @@ def test_a_step_prints_one_line_and_shows_its_log_only_on_failure(tmp_path, caps
 
 def test_without_root_the_exact_install_line_is_named(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "geteuid", lambda: 1000)
-    with pytest.raises(install.StepFailed) as err:
-        install.apt_install(install.Steps(tmp_path), ["mariadb-server", "xfsprogs"])
+    with pytest.raises(setup_steps.StepFailed) as err:
+        setup_steps.apt_install(setup_steps.Steps(tmp_path), ["mariadb-server", "xfsprogs"])
     assert ("sudo apt-get update && sudo apt-get install -y --no-install-recommends "
             "mariadb-server xfsprogs") in str(err.value)
 

@@ -29,10 +29,6 @@ def _ns(name: str) -> Made:
     return Made(Ref("Namespace", name))
 
 
-def _crd(plural: str, group: str) -> Made:
-    return Made(Ref("CustomResourceDefinition", f"{plural}.{group}"))
-
-
 def _workload(kind: str, name: str, namespace: str, **labels: str) -> Made:
     return Made(Ref(kind, name, namespace), dict(labels))
 

@@ -206,21 +206,3 @@ def choose(value: Optional[str], probe) -> tuple[str, str]:
     if why_not:
         return "host", f"auto: the distro's Ceph, since a Ceph 20 root cannot be built here ({why_not})"
     return "20", "auto: the release the Rook lab pins, built from Debian's archive"
-
-
-def describe_choice(key: str) -> str:
-    """For the run's header: the release chosen and where it comes from (before it runs,
-    the pin; once a root is cached, the version it holds)."""
-    from . import rootfs
-
-    if key == "host":
-        return "host (the distro's Ceph on this machine)"
-    source = SOURCES[key]
-    path = rootfs.root_path(source)
-    manifest = rootfs.read_manifest(path)
-    if rootfs.cache_decision(manifest, rootfs.wanted(source))[0]:
-        version = upstream_version(manifest["installed"]["ceph-common"])
-        name = RELEASES[int(version.split(".")[0])].name
-        return f"ceph {version} {name} from Debian {source.suite} in {path} (cached)"
-    return (f"ceph {source.pin} from Debian {source.suite}, root {path} "
-            f"(not built yet: built before the first stage)")

@@ -307,17 +307,13 @@ def ensure(source: Source, say: Say = print, log: Optional[Path] = None,
     start = time.monotonic()
     path = root_path(source, base)
     want = wanted(source)
-    reuse, why = cache_decision(read_manifest(path), want)
-    if reuse:
-        return Root(path, source, read_manifest(path), False, time.monotonic() - start)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.parent / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another lab may be building the same root
-        reuse, why = cache_decision(read_manifest(path), want)
-        if not reuse:
-            say(f"ceph {source.key}: building a root from Debian {source.suite} ({why})")
-            _build(source, path, want, say, log or path.parent / f"{path.name}.build.log")
-    return Root(path, source, read_manifest(path), not reuse, time.monotonic() - start)
+
+    def build(why: str) -> None:
+        say(f"ceph {source.key}: building a root from Debian {source.suite} ({why})")
+        _build(source, path, want, say, log or path.parent / f"{path.name}.build.log")
+
+    manifest, built = cached_or_built(path, want, cache_decision, build, ".lock")
+    return Root(path, source, manifest, built, time.monotonic() - start)
 
 
 def _build(source: Source, path: Path, want: dict, say: Say, log: Path) -> None:
@@ -421,6 +417,7 @@ class _Logged:
     def step(self, what: str, argv: list[str], say: Say, timeout: float = 600,
              env: Optional[dict] = None) -> None:
         start = time.monotonic()
+        rc: int | str
         with open(self.log, "ab") as out:
             out.write(f"\n=== {what}: {' '.join(argv)}\n".encode())
             out.flush()
@@ -469,9 +466,6 @@ def _installed(root: Path) -> dict:
     return installed
 
 
-_BUILD_MOUNTS = ("proc", "dev", "sys")
-
-
 def _mount_for_build(root: Path) -> None:
     subprocess.run(["mount", "-t", "proc", "proc", str(root / "proc")], check=True)
     subprocess.run(["mount", "--bind", "/dev", str(root / "dev")], check=True)
@@ -491,3 +485,19 @@ def source_for(key: str) -> Source:
         return SOURCES[key]
     except KeyError:
         raise ConfigError(f"no root is built for ceph {key!r} (roots: {', '.join(SOURCES)})") from None
+
+
+def describe_choice(key: str) -> str:
+    """For the run's header: the release chosen and where it comes from (before it runs,
+    the pin; once a root is cached, the version it holds)."""
+    if key == "host":
+        return "host (the distro's Ceph on this machine)"
+    source = SOURCES[key]
+    path = root_path(source)
+    manifest = read_manifest(path)
+    if manifest is not None and cache_decision(manifest, wanted(source))[0]:
+        version = upstream_version(manifest["installed"]["ceph-common"])
+        name = RELEASES[int(version.split(".")[0])].name
+        return f"ceph {version} {name} from Debian {source.suite} in {path} (cached)"
+    return (f"ceph {source.pin} from Debian {source.suite}, root {path} "
+            f"(not built yet: built before the first stage)")

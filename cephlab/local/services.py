@@ -56,11 +56,6 @@ class Dashboard:
         assert status == 200, f"{self.url} answers HTTP {status}"
         return status
 
-    def login(self, user: str = DASHBOARD_USER, pw: str | None = None) -> requests.Response:
-        pw = self.secrets.get("dashboard-admin", password) if pw is None else pw
-        return requests.post(self.url + "/api/auth", json={"username": user, "password": pw},
-                             headers=API, timeout=10)
-
 
 class RGW:
     name = f"client.rgw.{SERVICE_NODE}"

@@ -43,12 +43,21 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional, Sequence, TextIO
+from typing import Optional, Protocol, Sequence
 
-from ..install import StepFailed
 from ..k8s import versions
 from ..local.ghost_install import cache_dir
 from ..procs import log_tail
+from ..setup_steps import StepFailed
+
+
+class Lines(Protocol):
+    """Where the build's progress lines go: a text stream, or set-up's steps."""
+
+    def write(self, text: str, /) -> object: ...
+
+    def flush(self) -> object: ...
+
 
 #: Bump when the way a component is built changes (it is part of the cache key).
 BUILDER_REVISION = 1
@@ -350,7 +359,7 @@ def cached(cache: Optional[Path] = None, components: Optional[Sequence[str]] = N
 
 
 # ------------------------------------------------------------------------ building
-def build(out: TextIO = sys.stdout, cache: Optional[Path] = None,
+def build(out: Lines = sys.stdout, cache: Optional[Path] = None,
           log_dir: Optional[Path] = None, components: Optional[Sequence[str]] = None) -> Path:
     """Build what the cache lacks of ``components`` (default: all) and return the bin dir."""
     names = select(components)
@@ -396,7 +405,7 @@ def superseded(kube: Path, current: Path) -> list[Path]:
                   and re.fullmatch(r"[0-9a-f]{12}", p.name))
 
 
-def _say(out: TextIO, line: str) -> None:
+def _say(out: Lines, line: str) -> None:
     """One whole line in the style of set-up's steps (callers may read ``out`` by lines)."""
     out.write(f"setup: {line}\n")
     out.flush()
@@ -419,7 +428,7 @@ def sha256_file(path: Path) -> str:
 class _Builder:
     """One component: its commands' whole output in its log, one progress line."""
 
-    def __init__(self, comp: Component, go: Go, kube: Path, root: Path, log: Path, out: TextIO):
+    def __init__(self, comp: Component, go: Go, kube: Path, root: Path, log: Path, out: Lines):
         self.comp, self.go, self.root, self.log, self.out = comp, go, root, log, out
         self.work = kube / "work" / comp.name
         self.staged = root / f".build-{comp.name}"
@@ -472,7 +481,8 @@ class _Builder:
             fh.flush()
             out = subprocess.PIPE if capture else fh
             err = subprocess.STDOUT if capture != "stdout" else fh
-            text, rc = "", None
+            text = ""
+            rc: int | str | None = None  # the exit code, or why the program did not run to an exit
             try:
                 res = subprocess.run(argv, cwd=cwd, env=env or self.env, stdout=out, stderr=err,
                                      timeout=timeout)

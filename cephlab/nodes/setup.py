@@ -19,7 +19,7 @@ import sys
 import time
 from pathlib import Path
 
-from ..install import Steps, apt_install, missing_packages
+from ..setup_steps import Steps, apt_install, missing_packages
 
 
 class _Lines:

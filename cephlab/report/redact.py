@@ -41,10 +41,6 @@ class Redactor:
             text = text.replace(value, MASK)
         return text
 
-    def leaks(self, text: str) -> list[str]:
-        """Names nothing: how many secret values ``text`` holds (for checks)."""
-        return [MASK for v in self._values if v in text]
-
 
 def _strings(doc) -> list[str]:
     if isinstance(doc, str):
