@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Callable, ClassVar, Optional
 
 from .. import diagnose, invoke, model, procs, profile
 from ..ceph import CephRunner
@@ -34,10 +34,8 @@ MDS_NODES = NODES[1:]  # active + standby-replay on two nodes, as Rook spreads t
 
 class LocalTarget(Target):
     name = "local"
-    #: Each has a method ``_<slug>`` below that does the stage's work.
-    supported = frozenset({"ceph_cluster", "ceph_dashboard", "block_pool", "shared_filesystem",
-                           "object_store", "faults", "extend_storage", "toolbox", "pg_num",
-                           "remove_node", "mysql", "ghost"})
+    #: ``supported`` is derived below from STAGE_WORK, each stage's work on this target,
+    #: and the stages that only act on what others built (faults).
     #: Bootstrap (fsid, keys, mon stores) and OSD creation (ids taken before their disks are
     #: made) start over; so do the MariaDB chain (a half-made XFS) and Ghost's first boot
     #: (its migrations). The other stages' commands are idempotent and are run again.
@@ -165,7 +163,10 @@ class LocalTarget(Target):
             self.held = before
 
     def apply(self, stage: Stage) -> None:
-        getattr(self, f"_{stage.slug}")()  # each supported stage has its _<slug>
+        work = self.STAGE_WORK.get(stage.slug)
+        if work is None:
+            raise LabError(f"the local target has no work for stage {stage.slug}")
+        work(self)
 
     def describe(self) -> str:
         return (f"local Ceph cluster ({self.cluster.describe_ceph()}) in {self.cfg.lab_dir} (nodes "
@@ -277,6 +278,14 @@ class LocalTarget(Target):
                    if v["node"] == REMOVED_NODE]
         with self.holding(out=leaving, down=leaving):  # out, drained, stopped: on purpose
             self.cluster.remove_node_osds(REMOVED_NODE)
+
+    STAGE_WORK: ClassVar[dict[str, Callable[[LocalTarget], None]]] = {
+        "ceph_cluster": _ceph_cluster, "ceph_dashboard": _ceph_dashboard, "block_pool": _block_pool,
+        "shared_filesystem": _shared_filesystem, "object_store": _object_store,
+        "extend_storage": _extend_storage, "toolbox": _toolbox, "pg_num": _pg_num,
+        "remove_node": _remove_node, "mysql": _mysql, "ghost": _ghost,
+    }
+    supported = frozenset({*STAGE_WORK, "faults"})
 
     # ----------------------------------------------------------------- services
     def endpoint(self, service: str) -> tuple[str, int]:
