@@ -59,6 +59,7 @@ test-all: test test-lab
 lint: SETUP_ARGS += --tests
 lint: setup
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 
 bench: setup
 	$(PY) bench/bench.py

@@ -22,6 +22,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .errors import LabError
 from .model import LOCAL_IP_PREFIX
@@ -374,8 +375,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--kube", action="store_true",
                    help="also build the nodes target's Kubernetes from source (Go modules and "
                         "Debian packages): its programs, node root and images, cached")
-    lab_dir = dict(default=None, help="the kept lab's directory (default: $LAB_DIR, else the one "
-                                      "kept lab under .lab/, else .lab/local)")
+    lab_dir: dict[str, Any] = dict(default=None, help="the kept lab's directory (default: $LAB_DIR, "
+                                                      "else the one kept lab under .lab/, else .lab/local)")
     p = command("status", "show a kept lab: its options, each daemon, mounts and services, "
                 "ceph health and the causes that keep it from being healthy; exit 1 when "
                 "something that should run does not or health is not as the lab expects", status)

@@ -74,6 +74,8 @@ def find(which: Callable[[str], Optional[str]] = shutil.which, python: bool = Tr
 
 def version(found: Found) -> str:
     """``Chromium 1xx.…`` as the browser reports it (for the report's header)."""
+    if found.browser is None:  # nothing found to ask
+        return "unknown"
     try:
         out = subprocess.run([found.browser, "--version"], capture_output=True, text=True,
                              timeout=20).stdout
@@ -94,6 +96,7 @@ class Browser:
 
         if not found.usable:
             raise RuntimeError(found.missing)
+        assert found.browser is not None  # a usable Found names its browser (see find)
         self.shots_dir = Path(shots_dir)
         self.shots_dir.mkdir(parents=True, exist_ok=True)
         self._on_shot = on_shot

@@ -46,13 +46,15 @@ class Lab:
         self.cfg = cfg
         self.announce: Announce = announce or log.info
         self._target_class = target_class(cfg.target)
+        self.state: LabState
+        self.target: Target
         if self.verifying:  # nothing below changes the lab: cephlab.verify refuses it
             from .verify import open_readonly
 
             self.state, self.target = open_readonly(cfg, self._target_class)
         else:
             self.state = LabState(cfg.lab_dir, cfg.options(), any_schema=any_schema)
-            self.target: Target = make_target(cfg, self.state)
+            self.target = make_target(cfg, self.state)
         self._resumed = False
         self._recovered = False
         self._reached: Optional[tuple[Optional[str]]] = None
@@ -82,6 +84,8 @@ class Lab:
             doc = json.loads((path / STATE_FILE).read_text())
             cfg = LabConfig(target=doc.get("target", "local"), target_reason="the kept lab", lab_dir=path)
             return cls(cfg, announce, any_schema=True)
+        if opts is None:  # the state file went away since it was looked for (a destroy meanwhile)
+            raise NoLab(f"no lab in {lab_dir}")
         cfg = LabConfig(target=opts.target, target_reason="the kept lab's saved options",
                         lab_dir=path, ip_prefix=opts.ip_prefix, ceph_release=opts.ceph_release,
                         kubeconfig=opts.kubeconfig, kube_context=opts.kube_context,
@@ -272,10 +276,14 @@ class Lab:
     def reached(self) -> Optional[str]:
         """Verify mode: the stage the lab reached (given or detected once per run)."""
         if self._reached is None:
-            from .verify import settle
+            from .verify import ReachedState, ReadOnlyTarget, settle
 
             self.resume()
-            self._reached = (settle(self.cfg, self.state, self.target, self.announce),)
+            state, target = self.state, self.target
+            if not isinstance(state, ReachedState) or not isinstance(target, ReadOnlyTarget):
+                raise LabError("the reached stage is a question of verify mode; this lab was not "
+                               "opened in verify mode")
+            self._reached = (settle(self.cfg, state, target, self.announce),)
         return self._reached[0]
 
     def _require_reached(self, stage: Stage) -> list[str]:

@@ -148,9 +148,10 @@ class LabLock:
     def restore(self) -> None:
         """After the lab dir was removed under a held lock (a destroy of another target):
         lock the lab dir anew at once."""
-        if not self.held or self.path.exists():
+        old = self.fd
+        if old is None or self.path.exists():  # not held
             return
-        old, self.fd = self.fd, None
+        self.fd = None
         _HELD.pop(self.lab_dir, None)
         self.emptied = True
         try:
@@ -161,7 +162,8 @@ class LabLock:
     def release(self) -> None:
         """Let go: the lock file goes, and with it a lab dir this lock made, or whose lab was
         destroyed, when nothing else is in it."""
-        if not self.held:
+        fd = self.fd
+        if fd is None:  # not held
             return
         try:
             # removed while still locked: whoever opened it meanwhile finds it gone, and
@@ -172,7 +174,7 @@ class LabLock:
         except OSError:
             pass
         finally:
-            os.close(self.fd)
+            os.close(fd)
             self.fd = None
             _HELD.pop(self.lab_dir, None)
 

@@ -15,7 +15,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional, cast
 
 from .errors import CommandError, DaemonExited, LabError
 
@@ -96,17 +96,19 @@ def is_alive(rec: DaemonRecord) -> bool:
 
 def children() -> list[DaemonRecord]:
     """Every daemon this process started and has not seen exit (whoever recorded it)."""
-    out = []
+    out: list[DaemonRecord] = []
     for pid, child in list(_CHILDREN.items()):
         start = _STARTS.get(pid) if child.poll() is None else None
         if start is not None:
+            # every child here was started by _spawn, always with an argv list
+            argv = cast("list[str]", child.args)
             out.append(DaemonRecord(name=_NAMES.get(pid, str(pid)), pid=pid, starttime=start,
-                                    argv=[str(a) for a in child.args], log=""))
+                                    argv=[str(a) for a in argv], log=""))
     return out
 
 
 @contextmanager
-def _signals_deferred():
+def _signals_deferred() -> Iterator[None]:
     """SIGINT and SIGTERM wait until the block is done (main thread only; elsewhere they are
     not delivered to Python code anyway): a daemon is never half started."""
     if threading.current_thread() is not threading.main_thread():
@@ -121,12 +123,12 @@ def _signals_deferred():
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
-        for sig in pending[:1]:
-            handler = saved[sig]
+        for signum in pending[:1]:
+            handler = saved[signal.Signals(signum)]
             if callable(handler):
-                handler(sig, None)
+                handler(signum, None)
             elif handler != signal.SIG_IGN:
-                os.kill(os.getpid(), sig)
+                os.kill(os.getpid(), signum)
 
 
 def spawn(name: str, argv: list[str], log: Path, env: Optional[dict] = None,

@@ -25,7 +25,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
+from typing import Any, Callable, Iterable, Mapping, NoReturn, Optional, Sequence
 
 from . import checks, model
 from . import stages as S
@@ -311,7 +311,7 @@ class ReadOnlyKube:
             raise VerifyRefused(f"verify mode: `{' '.join(argv)}` in pod {pod} may change the lab")
         return self.inner.exec(pod, namespace, argv, timeout)
 
-    def _refuse(self, what: str, obj) -> None:
+    def _refuse(self, what: str, obj) -> NoReturn:
         kind = obj.get("kind", "?")
         name = (obj.get("metadata") or {}).get("name") or obj.get("name", "?")
         raise VerifyRefused(f"verify mode does not {what} {kind} {name}")
@@ -378,11 +378,12 @@ class ReadOnlyTarget(Target):
     def __init__(self, inner: Target, readonly_data: bool = False):
         super().__init__(inner.cfg, inner.state)
         self.inner = inner
-        self.name = inner.name
+        # Target.name is a class variable; the wrapper takes the wrapped target's name per instance
+        self.name = inner.name  # type: ignore[misc]
         self.readonly_data = readonly_data
         self._ceph: Optional[GuardedCeph] = None
 
-    def _refuse(self, what: str):
+    def _refuse(self, what: str) -> NoReturn:
         raise VerifyRefused(f"verify mode changes nothing: it does not {what} "
                             f"(the {self.inner.name} target)")
 
@@ -505,6 +506,7 @@ def open_readonly(cfg: LabConfig, target_class: type[Target]) -> tuple[ReachedSt
 def settle(cfg: LabConfig, state: ReachedState, target: ReadOnlyTarget, announce) -> Optional[str]:
     """Fix the reached stage (given, or detected) and tell the state; returns it."""
     runs_here = lambda st: why_not(cfg.target, st, cfg) is None  # noqa: E731
+    reached: Optional[str]
     if cfg.reached:
         reached, how = cfg.reached, "given with --lab-reached"
     else:

@@ -271,6 +271,9 @@ class Engine:
         text = self.command(op.read_command().host_argv(), quiet=True).replace("\r", "")
         if op.server:   # before anything on this machine reads it
             text = point_kubeconfig(text, op.server)
+        if self.kube.kubeconfig is None:
+            raise LabError(f"the kubeconfig of {op.node} has nowhere to go: the engine's "
+                           f"Kubernetes client names no kubeconfig file")
         path = Path(self.kube.kubeconfig)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
@@ -299,8 +302,10 @@ class Engine:
         for i in ids:
             ceph("osd", "out", f"osd.{i}")
         for i in ids:
-            self._wait(f"osd.{i} safe to destroy", lambda i=i: self._succeeds(
-                Toolbox(("osd", "safe-to-destroy", f"osd.{i}"))), op.drain_timeout, interval=15)
+            def safe_to_destroy(i: str = i) -> None:
+                self._succeeds(Toolbox(("osd", "safe-to-destroy", f"osd.{i}")))
+
+            self._wait(f"osd.{i} safe to destroy", safe_to_destroy, op.drain_timeout, interval=15)
         for i in ids:
             self.scale(Scale(f"rook-ceph-osd-{i}", ROOK_NS, 0))
         for i in ids:

@@ -208,7 +208,11 @@ class Kube:
             spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=seconds))
         answer = client.CoreV1Api(self.api).create_namespaced_service_account_token(
             service_account, namespace, request, _request_timeout=self.timeout)
-        return answer.status.token
+        token = answer.status.token if answer.status is not None else None
+        if token is None:
+            raise LabError(f"the API answered the TokenRequest of {namespace}/{service_account} "
+                           f"without a token")
+        return token
 
     def exec(self, pod: str, namespace: str, argv: list[str], timeout: float = 60) -> tuple[int, str, str]:
         """Run ``argv`` in ``pod``'s first container: (exit code, stdout, stderr)."""

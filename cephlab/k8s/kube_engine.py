@@ -11,7 +11,7 @@ extra environment for the plan's shell lines.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping
 
 from ..ceph import CephRunner, ToolboxCeph
 from ..config import LabConfig
@@ -22,6 +22,9 @@ from . import checks
 from . import manifests as m
 from .kube import Kube
 
+if TYPE_CHECKING:
+    from .plan_ops import StagePlan
+
 log = logging.getLogger("cephlab")
 
 NEVER_DELETE = frozenset({"Node", "Namespace", "CustomResourceDefinition"})
@@ -31,7 +34,7 @@ RECORD_KEY = "k8s_applied"
 
 class KubeEngine:
     def __init__(self, cfg: LabConfig, state: LabState, *, kube: Callable[[], Kube],
-                 plans: Callable[[], Mapping[Stage, object]],
+                 plans: Callable[[], Mapping[Stage, StagePlan]],
                  runner_kube: Callable[[], Kube] | None = None,
                  env: Callable[[], dict[str, str]] = dict,
                  fetch: Callable[[str], str] | None = None):
@@ -94,8 +97,8 @@ class KubeEngine:
         for job in jobs:
             if checks.job_failed(job):
                 name = job["metadata"]["name"]
-                pod = next((p for p in pods if (p["metadata"].get("labels") or {}).get("job-name") == name), None)
-                tail = self.kube.pod_log(pod["metadata"]["name"], m.ROOK_NS, "provision", tail=25) if pod else ""
+                prep = next((p for p in pods if (p["metadata"].get("labels") or {}).get("job-name") == name), None)
+                tail = self.kube.pod_log(prep["metadata"]["name"], m.ROOK_NS, "provision", tail=25) if prep else ""
                 checks.assert_job_not_failed(job, tail, "provision")
 
     def diagnostics(self) -> str:

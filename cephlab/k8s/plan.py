@@ -272,19 +272,20 @@ def write_plan(out_dir: pathlib.Path, *, target: str = "vagrant",
         raise ValueError(f"unknown target {target!r}; targets are: {', '.join(TARGETS)}")
     out_dir = pathlib.Path(out_dir)
     params: dict = {}
+    names: tuple[str, ...]
     if cluster_config is not None:
         if target != "cluster":
             raise ValueError("a cluster config is for the cluster target only")
-        nodes = cluster_config.names
+        names = cluster_config.names
         params = cluster_config.plan_parameters()
     else:
-        nodes = m.check_nodes(nodes)
+        names = m.check_nodes(nodes)
     if secrets is not None:
         secrets = m.check_secrets(secrets)
     else:
-        kept = secrets_in(out_dir, target, nodes, params) if force and out_dir.is_dir() else {}
+        kept = secrets_in(out_dir, target, names, params) if force and out_dir.is_dir() else {}
         secrets = m.check_secrets({**m.generate_secrets(), **kept})
-    plans = build(target, nodes, secrets, **params)
+    plans = build(target, names, secrets, **params)
     check_plan(plans, target)
     _prepare(out_dir, force)
     written: list[pathlib.Path] = []
@@ -300,9 +301,9 @@ def write_plan(out_dir: pathlib.Path, *, target: str = "vagrant",
         written.append(_write(stage_dir / "commands.sh", body, 0o755))
     if target == "vagrant":
         written.append(_write(out_dir / "Vagrantfile", pathlib.Path(vagrantfile).read_text()))
-        written.append(_write(out_dir / "cluster.yaml", yaml.safe_dump(vagrant_cluster_config(nodes),
+        written.append(_write(out_dir / "cluster.yaml", yaml.safe_dump(vagrant_cluster_config(names),
                                                                        sort_keys=False)))
-    written.append(_write(out_dir / "plan.md", _index(plans, target, nodes)))
+    written.append(_write(out_dir / "plan.md", _index(plans, target, names)))
     return written
 
 

@@ -19,7 +19,7 @@ itself. Nothing here runs anything.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Union, get_args
 
 from ..stages import Stage
 from .objects import Obj
@@ -33,7 +33,7 @@ from .plan_ref import (CEPH_CONNECT_TIMEOUT, DOWNLOAD, HTTP_MAX_TIME, HTTP_RETRI
 Op = Union[Apply, ApplyUrl, ApplyUrlEdited, HelmInstall, WaitPhase, WaitCondition, WaitNodesReady,
            Rollout, WaitCount, Scale, Delete, Taint, Kubectl, Exec, Toolbox, HttpCheck, VagrantUp, Ssh,
            KubeadmJoin, FetchKubeconfig, NodeScript, RemoveOsds, Note]
-OP_TYPES = Op.__args__
+OP_TYPES = get_args(Op)
 
 
 @dataclass

@@ -37,7 +37,8 @@ Run = Callable[[list], Optional[str]]
 LAB_NETWORK = ipaddress.ip_network(f"{SUBNET}.0/24")
 VBOX_NETWORKS_CONF = "/etc/vbox/networks.conf"
 #: VirtualBox minor -> the first Vagrant release whose provider accepts it
-VAGRANT_FOR_VIRTUALBOX = {(6, 1): (2, 2, 7), (7, 0): (2, 3, 2), (7, 1): (2, 4, 2), (7, 2): (2, 4, 9)}
+VAGRANT_FOR_VIRTUALBOX: dict[tuple[int, ...], tuple[int, ...]] = {
+    (6, 1): (2, 2, 7), (7, 0): (2, 3, 2), (7, 1): (2, 4, 2), (7, 2): (2, 4, 9)}
 #: the newest Vagrant release read for the table above: a newer one may know newer VirtualBoxes
 NEWEST_VAGRANT_READ = (2, 4, 9)
 HOSTONLY_RESTRICTED_FROM = (6, 1, 28)

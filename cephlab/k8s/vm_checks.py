@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Callable, Iterable, Mapping, Sequence
 
@@ -61,11 +62,16 @@ def machine_problems(run: Callable[[str, str], str], nodes: Iterable[str],
         hostname = run(node, "hostname").strip()
         if hostname != node:
             problems.append(f"{node} calls itself {hostname!r}")
-        checks = [lambda node=node: assert_has_address(run(node, "ip -4 -o addr show"), node,
-                                                         addresses[node])]
-        checks += [lambda dev=dev, node=node: assert_empty_disk(
-            run(node, f"lsblk -J -o NAME,TYPE,FSTYPE,PTTYPE /dev/{dev} || true"), node, dev,
-            disk_types) for dev in DATA_DISKS]
+
+        def has_address(node: str = node) -> None:
+            assert_has_address(run(node, "ip -4 -o addr show"), node, addresses[node])
+
+        def empty_disk(dev: str, node: str = node) -> None:
+            assert_empty_disk(run(node, f"lsblk -J -o NAME,TYPE,FSTYPE,PTTYPE /dev/{dev} || true"), node, dev,
+                              disk_types)
+
+        checks: list[Callable[[], None]] = [has_address]
+        checks += [functools.partial(empty_disk, dev) for dev in DATA_DISKS]
         for check in checks:
             try:
                 check()

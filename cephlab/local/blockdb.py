@@ -89,7 +89,7 @@ class BlockDatabase:
 
     def ensure(self, first: bool = False) -> list[str]:
         """Bring the chain up, repairing leftovers. Returns what had to be (re)started."""
-        started = []
+        started: list[str] = []
         if self._healthy():
             return started
         self.down()

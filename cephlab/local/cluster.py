@@ -192,6 +192,7 @@ class LocalCluster:
         if not self.env.exists(DASHBOARD_MODULE):
             raise ConfigError(f"the mgr dashboard module is not installed in {origin}; install "
                               f"with:\n    {install_hint(['dashboard'], {'dashboard': 'ceph-mgr-dashboard'})}")
+        assert self.running is not None  # detected with the first table above
         say(f"[lab] {self.running.describe()} from {origin}")
         self.state.put("ceph", {"release": self.release, "version": self.running.version,
                                 "name": self.running.release.name, "origin": origin},
@@ -213,19 +214,22 @@ class LocalCluster:
         ips = [self.cfg.node_ip(n) for n in self.cfg.nodes]
         mine = {r.pid for r in self.records() if procs.is_alive(r)}
         found = [ln for ln in listeners.on(ips, MON_PORTS) if ln.pid not in mine or ln.pid is None]
-        busy, other_labs, held = [], {}, {}
+        busy: list[str] = []
+        other_labs: dict[Path, list[listeners.Listener]] = {}
+        held: dict[str, list[str]] = {}
         for ln in found:
             if ln.lab_dir is not None:
                 other_labs.setdefault(ln.lab_dir, []).append(ln)
         for lab_dir, lns in other_labs.items():
-            pids = sorted({ln.pid for ln in lns})
+            # a listener is known to be another lab's only through its process: it has a pid
+            pids = sorted({ln.pid for ln in lns if ln.pid is not None})
             busy.append(f"the lab in {lab_dir} uses these addresses: {len(lns)} ports on "
                         f"{', '.join(sorted({ln.ip for ln in lns}))} held by its daemons (pids "
                         f"{', '.join(map(str, pids[:8]))}{' …' if len(pids) > 8 else ''})")
         for node, ip in zip(self.cfg.nodes, ips, strict=True):
             for port in MON_PORTS:
-                ln = next((x for x in found if x.port == port and x.ip in (ip, listeners.ANY)), None)
-                if ln is not None and ln.lab_dir is not None:
+                owner = next((x for x in found if x.port == port and x.ip in (ip, listeners.ANY)), None)
+                if owner is not None and owner.lab_dir is not None:
                     continue  # named with its lab above
                 problem = port_problem(ip, port)
                 if problem:
@@ -369,11 +373,11 @@ class LocalCluster:
         for node in self.cfg.nodes:
             self.start_mon(node)
         self.wait_quorum()
-        pool = self.running.release.mgr_pool[0] if self.running else ""
-        if pool:  # as the mgr would create it, before any OSD (releases.Release.mgr_pool)
-            self.ceph.run("osd", "pool", "create", pool, "1", "--pg-num-min", "1",
+        mgr_pool = self.running.release.mgr_pool[0] if self.running else ""
+        if mgr_pool:  # as the mgr would create it, before any OSD (releases.Release.mgr_pool)
+            self.ceph.run("osd", "pool", "create", mgr_pool, "1", "--pg-num-min", "1",
                           "--pg-num-max", "32", "--yes-i-really-mean-it")
-            self.ceph.run("osd", "pool", "application", "enable", pool, "mgr",
+            self.ceph.run("osd", "pool", "application", "enable", mgr_pool, "mgr",
                           "--yes-i-really-mean-it")
         self.start_mgr(self.cfg.nodes[0])
 
@@ -618,7 +622,8 @@ def _stop_or_kill(rec: DaemonRecord) -> bool:
 
 def free_ids(existing: list[int], count: int) -> list[int]:
     """The ``count`` lowest OSD ids not in ``existing`` (``ceph osd ls``), as Ceph picks them."""
-    taken, out, candidate = set(existing), [], 0
+    taken, candidate = set(existing), 0
+    out: list[int] = []
     while len(out) < count:
         if candidate not in taken:
             out.append(candidate)

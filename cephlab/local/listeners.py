@@ -43,7 +43,7 @@ class Listener:
 
 def listeners(table: str = "/proc/net/tcp") -> list[Listener]:
     """Every listening IPv4 TCP socket (address, port, socket inode)."""
-    out = []
+    out: list[Listener] = []
     try:
         lines = Path(table).read_text().splitlines()[1:]
     except OSError:

@@ -804,8 +804,10 @@ class NodeSet:
         from . import images
 
         for node in self.nodes:
-            images.load(archives, lambda argv, node=node: self.exec(node, argv, timeout=600),
-                        say=say)
+            def run(argv: list[str], node: str = node) -> subprocess.CompletedProcess[str]:
+                return self.exec(node, argv, timeout=600)
+
+            images.load(archives, run, say=say)
 
     def destroy(self, say: Say = print) -> list[str]:
         records = load(self.lab_dir)

@@ -213,7 +213,7 @@ def stale_roots(current: Path, mountinfo: Optional[str] = None) -> list[Path]:
     """Other node roots in the cache that no overlay uses as its lower layer (a node's
     overlay names its lower dir in mountinfo's super options)."""
     text = Path("/proc/self/mountinfo").read_text() if mountinfo is None else mountinfo
-    in_use = set()
+    in_use: set[str] = set()
     for line in text.splitlines():
         _, _, right = line.partition(" - ")
         fields = right.split()

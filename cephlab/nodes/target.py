@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import Optional
 
 from .. import model
+from ..config import LabConfig
 from ..errors import ConfigError, DaemonExited, LabError
 from ..stages import Stage
+from ..state import LabState
 from ..k8s import manifests as m
 from ..k8s import versions
 from ..k8s import vm_checks
@@ -76,10 +78,10 @@ class NodesTarget(MadeCluster):
                "busybox-static of the same BusyBox release",
                "the nodes' containerd 1.6 and runc are Debian 12's")
 
-    def __init__(self, cfg, state):
+    def __init__(self, cfg: LabConfig, state: LabState) -> None:
         super().__init__(cfg, state)
         self._plans: Optional[dict[Stage, StagePlan]] = None
-        self._nodes = None
+        self._nodes: Optional[NodeSet] = None
         self._bin: Optional[Path] = None
         self.engine = KubeEngine(cfg, state, kube=lambda: self.kube, plans=self.plans,
                                  runner_kube=self.runner_kube, env=self._env)
@@ -100,7 +102,9 @@ class NodesTarget(MadeCluster):
                                   shared=shared)
         return self._nodes
 
-    def machines(self) -> "NodeMachines":
+    # NodeMachines has VagrantLab's face (status, running, ssh, disk_types) without being one;
+    # the base's return type would have to name that face (a Protocol) for this to check
+    def machines(self) -> "NodeMachines":  # type: ignore[override]
         return NodeMachines(self.nodes)
 
     def _bin_dir(self) -> Optional[Path]:
@@ -120,7 +124,7 @@ class NodesTarget(MadeCluster):
         """Where the harness reaches ``lab_node``: its forwarder on loopback."""
         return self.cfg.node_ip(lab_node)
 
-    def expected_address(self, lab_node: str) -> Optional[str]:
+    def expected_address(self, lab_node: str) -> str:
         """The address the node itself has (and reports as its InternalIP)."""
         return m.node_ip(list(self.cfg.nodes).index(lab_node))
 

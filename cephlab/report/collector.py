@@ -10,7 +10,8 @@ from __future__ import annotations
 import signal
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from types import FrameType
+from typing import TYPE_CHECKING, Any, Callable, Optional, Union
 
 import pytest
 
@@ -21,6 +22,12 @@ from ..stages import Stage
 from .record import Phase, Row, RunRecord, short_message
 from .redact import Redactor
 from .scenario import scenario_of
+
+if TYPE_CHECKING:
+    from ..lab import Lab
+
+#: What signal.signal() returns: a handler, SIG_DFL/SIG_IGN, or None (not set from Python).
+SignalHandler = Union[Callable[[int, Optional[FrameType]], Any], int, None]
 
 
 class Terminated(KeyboardInterrupt):
@@ -33,7 +40,7 @@ def _on_sigterm(signum, frame):
 
 class Collector:
     def __init__(self, *, stage_of: Callable[[pytest.Item], Optional[Stage]], lab_dir: Path,
-                 report_path: Optional[Path], lab: Callable[[], object], header: dict):
+                 report_path: Optional[Path], lab: Callable[[], Optional[Lab]], header: dict):
         self.record = RunRecord()
         self.redact = Redactor()
         self.stage_of = stage_of
@@ -43,7 +50,7 @@ class Collector:
         self.header = header    #: target and versions, for the report
         self.written: Optional[Path] = None
         self.write_error = ""
-        self._old_sigterm = None
+        self._old_sigterm: SignalHandler = None
 
     # -------------------------------------------------------------- signals
     def install_sigterm(self) -> None:
@@ -151,7 +158,7 @@ class Collector:
         lab = self.lab()
         if "ceph" not in self.header:
             self._ceph_versions()  # nothing passed: ask a kept lab
-        if lab is not None and getattr(lab, "peak_footprint", None):
+        if lab is not None and lab.peak_footprint:
             _, detail, slug = lab.peak_footprint
             self.header["resident memory"] = f"{detail} (largest, after stage {slug})"
         faults = list(lab.fault_reports) if lab is not None else []
