@@ -268,12 +268,12 @@ class Engine:
             self.command(op.via.shell(node, op.join_line(join)), shown=shown)
 
     def fetch_kubeconfig(self, op: FetchKubeconfig) -> None:
-        text = self.command(op.read_command().host_argv(), quiet=True).replace("\r", "")
-        if op.server:   # before anything on this machine reads it
-            text = point_kubeconfig(text, op.server)
         if self.kube.kubeconfig is None:
             raise LabError(f"the kubeconfig of {op.node} has nowhere to go: the engine's "
                            f"Kubernetes client names no kubeconfig file")
+        text = self.command(op.read_command().host_argv(), quiet=True).replace("\r", "")
+        if op.server:   # before anything on this machine reads it
+            text = point_kubeconfig(text, op.server)
         path = Path(self.kube.kubeconfig)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
