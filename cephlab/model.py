@@ -1,10 +1,9 @@
-"""What the lab should look like after a set of applied stages: names from the lab spec and
-the expected OSD layout and pools. Target-independent, so the same expectations are
-checked on every target."""
+"""The lab's own names and numbers, from the lab spec: nodes, addresses, pools, ports.
+Target-independent, so the same expectations are checked on every target; what the lab
+looks like after a set of stages (OSD layout, pools) is derived from the stages' modules
+(:func:`cephlab.stages.osd_layout`, :func:`cephlab.stages.lab_pools`)."""
 
 from __future__ import annotations
-
-from typing import Iterable
 
 # The one place for the lab's own constants: every target, renderer and step imports them.
 NODES = ("k8s-1", "k8s-2", "k8s-3")
@@ -32,24 +31,3 @@ PORTS = {
 #: The blog owner the harness sets up through Ghost's Admin API (its password is generated).
 GHOST_OWNER_EMAIL = "owner@cephlab.example"
 
-
-def osd_layout(applied: Iterable[str], nodes: Iterable[str] = NODES) -> dict[str, int]:
-    """CRUSH host -> number of OSDs."""
-    applied = set(applied)
-    if "ceph_cluster" not in applied:
-        return {}
-    per_node = 2 if "extend_storage" in applied else 1
-    layout = {node: per_node for node in nodes}
-    if "remove_node" in applied:
-        layout.pop(REMOVED_NODE, None)
-    return layout
-
-
-def lab_pools(applied: Iterable[str]) -> list[str]:
-    applied = set(applied)
-    pools = []
-    if "block_pool" in applied:
-        pools.append(BLOCK_POOL)
-    if "shared_filesystem" in applied:
-        pools += [FS_METADATA, FS_DATA]
-    return pools

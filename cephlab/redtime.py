@@ -48,10 +48,10 @@ class Red:
 def lab_probe(lab):
     """What a scenario's Then steps poll on a lab at its stages: every OSD up and in where
     the lab model puts them, then health with every PG active+clean."""
-    from . import model
+    from . import stages
 
     layout = {lab.target.crush_host(node): n
-              for node, n in model.osd_layout(lab.state.applied_slugs()).items()}
+              for node, n in stages.osd_layout(lab.state.applied_slugs()).items()}
     ceph = lab.ceph
 
     def probe():

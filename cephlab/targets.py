@@ -114,9 +114,9 @@ class Target(ABC):
         what every target can see in Ceph's JSON (cluster flags, the lab's pools); a target
         that knows its daemons says more. ``detail`` also reads ``ceph health detail`` and
         ``ceph osd tree`` (for status and repair; waits call it without)."""
-        from . import diagnose, model
+        from . import diagnose
 
-        expected = diagnose.Expected(pools=tuple(model.lab_pools(self.state.applied_slugs())),
+        expected = diagnose.Expected(pools=tuple(S.lab_pools(self.state.applied_slugs())),
                                      lab_dir=str(self.cfg.lab_dir))
         return diagnose.causes(self.ceph.json("osd", "dump"), expected,
                                health=self.ceph.json("health", "detail") if detail else None)

@@ -22,13 +22,13 @@ expects, and which step of the lab makes it (:data:`LAB_STEPS`, the lab spec's o
 
 from __future__ import annotations
 
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, NoReturn, Optional, Sequence
 
-from . import checks, model
+from . import checks
 from . import stages as S
+from .evidence import NoCeph, Probe
 from .ceph import CephRunner, CommandResult
 from .config import LabConfig
 from .errors import ConfigError, LabError
@@ -46,45 +46,9 @@ WAIT_CAP = 30.0
 
 GRADES = ("holds", "does not hold", "not reached", "cannot check here")
 
-#: Which step of the lab makes each stage's outcome, in the lab's own terms (lab spec).
-_N, _P, _IP = model.NODES, model.PORTS, lambda i: f"{model.SUBNET}.{i + 2}"  # noqa: E731
-LAB_STEPS: dict[str, str] = {
-    "vms": f"`vagrant up` from the Vagrantfile: {', '.join(_N)} on {_IP(0)}-{_IP(2).rsplit('.', 1)[1]}, "
-           f"two empty 10 GiB disks sdc and sdd",
-    "kubernetes": f"`kubeadm init --pod-network-cidr={model.POD_CIDR} --apiserver-advertise-address={_IP(0)}` "
-                  f"on {_N[0]}, `kubeadm join` on {_N[1]} and {_N[2]}",
-    "cni": f"install Calico for {model.POD_CIDR} on the private interface (node InternalIP {model.SUBNET}.x)",
-    "master_isolation": f"remove the control-plane NoSchedule taint from {_N[0]} "
-                        f"(`kubectl taint nodes --all node-role.kubernetes.io/control-plane-`)",
-    "dashboard": f"deploy the Kubernetes Dashboard, ServiceAccount admin-user bound to cluster-admin, "
-                 f"Service type NodePort {_P['dashboard']}",
-    "rook_operator": "deploy Rook's CRDs, common resources and operator (operator.yaml)",
-    "ceph_cluster": f"CephCluster with useAllNodes: false, useAllDevices: false and nodes {', '.join(_N)} "
-                    f"each with device sdc",
-    "ceph_dashboard": f"the NodePort Service {_P['ceph_dashboard']} in front of the mgr dashboard "
-                      f"(dashboard enabled in the CephCluster)",
-    "block_pool": f"CephBlockPool {model.BLOCK_POOL} with replicated.size: {model.POOL_SIZE} "
-                  f"(failureDomain host) and StorageClass rook-ceph-block",
-    "shared_filesystem": f"CephFilesystem {model.FS_NAME}: metadataPool replicated.size {model.POOL_SIZE}, "
-                         f"one data pool replicated.size {model.POOL_SIZE} (failureDomain osd), "
-                         f"metadataServer activeCount: 1, activeStandby: true",
-    "object_store": "a CephObjectStore (RGW) with a user; the lab names object storage but never deploys it",
-    "faults": "not a stage of the lab (the harness's own fault injection)",
-    "extend_storage": "add device sdd to every node of the CephCluster's storage.nodes and apply it again",
-    "toolbox": "deploy the Rook toolbox (toolbox.yaml) and run `ceph status`, `ceph osd status`, "
-               "`ceph df`, `rados df` in it",
-    "pg_num": " and ".join(f"`ceph osd pool set {p} pg_num {model.PG_NUM_TARGET}`"
-                           for p in (model.FS_DATA, model.BLOCK_POOL))
-              + " (the pools started at 100; autoscaler off for them)",
-    "remove_node": f"remove {model.REMOVED_NODE} from the CephCluster's storage.nodes: its OSDs out, "
-                   f"drained, purged, its CRUSH host removed",
-    "minio": f"a helper pod makes /minio and /ghost on CephFS; MinIO with /data on CephFS path /minio, "
-             f"NodePort {_P['minio']}",
-    "mysql": f"PVC mysql-pvc (5Gi, RWO) from StorageClass rook-ceph-block; MySQL on it, strategy "
-             f"Recreate, NodePort {_P['mysql']}",
-    "ghost": f"create database ghost; Ghost with database__client=mysql, content on CephFS path /ghost, "
-             f"NodePort {_P['ghost']}",
-}
+#: Which step of the lab makes each stage's outcome, in the lab's own terms (lab spec), from
+#: each stage's module.
+LAB_STEPS: dict[str, str] = S.lab_steps()
 
 
 class VerifyRefused(LabError):
@@ -105,53 +69,25 @@ def reached_stages(reached: Optional[str], runs_here: Callable[[Stage], bool]) -
     return [s.slug for s in S.STAGES if s.order <= last and s.slug != "faults" and runs_here(s)]
 
 
-def _answers(host: str, port: int) -> bool:
-    try:
-        with socket.create_connection((host, port), timeout=3):
-            return True
-    except OSError:
-        return False
-
-
 def evidence(target: Target, ceph: CephRunner) -> dict[str, str]:
     """Stage slug -> what shows the stage was done (read-only probes; a stage without
-    evidence is absent). Cheap signs, not the outcome: the grade checks the outcome."""
+    evidence is absent), as each stage's module reads it (``evidence(probe)``). Cheap signs,
+    not the outcome: the grade checks the outcome. Where no Ceph answers, the Ceph stages
+    have none and "(ceph)" says why."""
+    probe = Probe(ceph, target.endpoint, target.crush_host)
     found: dict[str, str] = {}
-    try:
-        found.update(_ceph_evidence(target, ceph))
-    except Exception as exc:  # no Ceph answers (or not as Ceph does): no Ceph stage was done
-        found["(ceph)"] = f"no Ceph evidence: {type(exc).__name__}: {str(exc)[:120]}"
-    for service, slug in (("ceph_dashboard", "ceph_dashboard"), ("s3", "object_store"),
-                          ("mysql", "mysql"), ("ghost", "ghost")):
-        try:
-            host, port = target.endpoint(service)
-        except Exception:  # the target offers no such service
+    for stage in S.STAGES:
+        sign = getattr(S.module(stage), "evidence", None)
+        if sign is None:
             continue
-        if _answers(host, port):
-            found[slug] = f"{service} answers on {host}:{port}"
-    return found
-
-
-def _ceph_evidence(target: Target, ceph: CephRunner) -> dict[str, str]:
-    found: dict[str, str] = {}
-    dump = ceph.json("osd", "dump", timeout=30)
-    hosts = checks.osd_hosts(ceph.json("osd", "tree", timeout=30))
-    if dump.get("osds"):
-        found["ceph_cluster"] = f"{len(dump['osds'])} OSDs"
-    pools = {p.get("pool_name"): p for p in dump.get("pools", [])}
-    if model.BLOCK_POOL in pools:
-        found["block_pool"] = f"pool {model.BLOCK_POOL}"
-    if model.FS_DATA in pools:
-        found["shared_filesystem"] = f"pool {model.FS_DATA}"
-    if any(len(ids) >= 2 for ids in hosts.values()):
-        found["extend_storage"] = "a CRUSH host with 2 OSDs"
-    changed = [n for n in (model.FS_DATA, model.BLOCK_POOL)
-               if (pools.get(n) or {}).get("pg_num") == model.PG_NUM_TARGET]
-    if changed:
-        found["pg_num"] = f"pg_num {model.PG_NUM_TARGET} on {', '.join(changed)}"
-    removed = target.crush_host(model.REMOVED_NODE)
-    if dump.get("osds") and hosts and not hosts.get(removed):
-        found["remove_node"] = f"CRUSH host {removed} holds no OSD"
+        try:
+            shown = sign(probe)
+        except NoCeph:
+            continue
+        if shown:
+            found[stage.slug] = shown
+    if probe.ceph_error:
+        found["(ceph)"] = probe.ceph_error
     return found
 
 
@@ -521,15 +457,11 @@ def settle(cfg: LabConfig, state: ReachedState, target: ReadOnlyTarget, announce
 
 # ---------------------------------------------------------------------------- grading
 def stage_pools(slug: str) -> list[str]:
-    """The pools a stage makes (from the lab model)."""
-    return model.lab_pools([slug])
+    """The pools a stage makes (from its module)."""
+    return S.lab_pools([slug])
 
 
-def pool_owner(pool: str) -> Optional[str]:
-    for stage in S.STAGES:
-        if pool in stage_pools(stage.slug):
-            return stage.slug
-    return None
+pool_owner = S.pool_owner
 
 
 def assert_stage_health(slug: str, health: Mapping[str, Any], pg_ls: Mapping[str, Any],
@@ -558,7 +490,7 @@ def assert_stage_health(slug: str, health: Mapping[str, Any], pg_ls: Mapping[str
 
 def assert_osds_for(slug: str, applied: Sequence[str], dump: Mapping[str, Any],
                     tree: Mapping[str, Any], crush_host: Callable[[str], str]) -> None:
-    layout = {crush_host(n): c for n, c in model.osd_layout(applied).items()}
+    layout = {crush_host(n): c for n, c in S.osd_layout(applied).items()}
     hosts = checks.osd_hosts(tree)
     problems = []
     if slug == "ceph_cluster":

@@ -52,9 +52,9 @@ def osds_per_host(request, lab, ceph, expect, timeouts, per, hosts):
             lab.target.crush_host), timeout=timeouts.osds_up)
         return
     wanted = {h: per for h in hosts}
-    assert wanted == model.osd_layout(_applied(lab)), (
+    assert wanted == stages.osd_layout(_applied(lab)), (
         f"the feature expects {wanted}, the lab model after {_applied(lab)} says "
-        f"{model.osd_layout(_applied(lab))}")
+        f"{stages.osd_layout(_applied(lab))}")
     wanted = {lab.target.crush_host(node): n for node, n in wanted.items()}
     expect(f"{sum(wanted.values())} OSDs up and in on {', '.join(wanted)}",
            lambda: checks.assert_osds(ceph.json("osd", "dump"), ceph.json("osd", "tree"), wanted),
@@ -159,7 +159,7 @@ def capacity_grew(lab, ceph, expect, timeouts, factor):
         upto = [st for st in applied if stages.get(st).order <= stages.get("extend_storage").order]
         # ceph df counts the OSDs that are in (an OSD out is ceph_cluster's to grade)
         ins = sum(i for _, i in checks.osd_states(ceph.json("osd", "dump")).values())
-        factor *= ins / sum(model.osd_layout(upto).values())
+        factor *= ins / sum(stages.osd_layout(upto).values())
     # ceph df follows the OSDs' statfs reports, which reach the mgr a few seconds late.
     expect(f"raw capacity at least {factor}x", lambda: checks.assert_capacity_grew(
         before, checks.raw_capacity(ceph.json("df")), factor), timeout=timeouts.osds_up, interval=0.5)
@@ -167,7 +167,7 @@ def capacity_grew(lab, ceph, expect, timeouts, factor):
 
 @then("ceph status agrees with the lab")
 def status_agrees(lab, ceph, expect, timeouts):
-    osds = sum(model.osd_layout(_applied(lab)).values())
+    osds = sum(stages.osd_layout(_applied(lab)).values())
     if lab.verifying:  # the CLI must agree with itself; the OSD stages grade the layout
         expect("ceph status agrees with ceph osd dump", lambda: verify.assert_status_agrees(
             ceph.json("status"), ceph.json("osd", "dump"), len(model.NODES)), timeout=timeouts.osds_up)
@@ -179,18 +179,18 @@ def status_agrees(lab, ceph, expect, timeouts):
 @then("ceph osd status lists every OSD of the lab as up")
 def osd_status_agrees(lab, ceph, expect, timeouts):
     ids = [o["osd"] for o in ceph.json("osd", "dump").get("osds", [])]
-    assert lab.verifying or len(ids) == sum(model.osd_layout(_applied(lab)).values()), (
-        f"osd dump lists {len(ids)} OSDs; the lab should have {model.osd_layout(_applied(lab))}")
+    assert lab.verifying or len(ids) == sum(stages.osd_layout(_applied(lab)).values()), (
+        f"osd dump lists {len(ids)} OSDs; the lab should have {stages.osd_layout(_applied(lab))}")
     expect("ceph osd status rows", lambda: checks.assert_osd_status(
         ceph.run("osd", "status").stdout, ids), timeout=timeouts.osds_up)
 
 
 @then("ceph df and rados df agree on the lab's pools")
 def df_agrees(lab, ceph, expect, timeouts):
-    osds = sum(model.osd_layout(_applied(lab)).values())
+    osds = sum(stages.osd_layout(_applied(lab)).values())
     if lab.verifying:  # ceph df counts the OSDs that are in; the OSD stages grade the rest
         osds = sum(i for _, i in checks.osd_states(ceph.json("osd", "dump")).values())
-    pools = model.lab_pools(_applied(lab))
+    pools = stages.lab_pools(_applied(lab))
     expect("ceph df and rados df agree", lambda: checks.assert_df_agrees(
         ceph.json("df"), ceph.json("df", tool="rados"), pools, osds), timeout=30, interval=0.5)
 

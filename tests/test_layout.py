@@ -29,7 +29,8 @@ def test_the_layout_script_writes_a_row_per_module_with_its_line_count(tmp_path)
                          text=True, check=True).stdout
     rows = dict(re.findall(r"`(cephlab/[\w/]+\.py)` \| (\d+) \|", out))
     assert set(rows) == package_modules()
-    assert int(rows["cephlab/stages/__init__.py"]) == len((ROOT / "cephlab/stages/__init__.py").read_text().splitlines())
+    stages = "cephlab/stages/__init__.py"
+    assert int(rows[stages]) == len((ROOT / stages).read_text().splitlines())
 
 
 def test_the_k8s_package_docstring_names_each_of_its_modules():

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from cephlab import invoke, procs
+from cephlab import invoke, procs, stages
 from cephlab.__main__ import main
 from cephlab.config import LabConfig, Timeouts
 from cephlab.errors import DaemonExited
@@ -215,7 +215,7 @@ def test_every_command_the_harness_prints_runs_as_printed(lab_dir):
         assert res.returncode == 0, (cmd, res.stdout, res.stderr)
     assert "HEALTH_OK" in _as_printed(toolbox[-1], hide).stdout
     # toolbox.env: sourced, ceph is the lab's own
-    lab.target._toolbox()
+    lab.target.apply(stages.get("toolbox"))
     env = lab_dir / "toolbox.env"
     tree = _as_printed(f". {env} && ceph osd tree -f json", hide)
     assert tree.returncode == 0 and json.loads(tree.stdout)["nodes"], tree.stdout + tree.stderr

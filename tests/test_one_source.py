@@ -1,5 +1,5 @@
 """One source of truth: each lab constant and each stage title is defined once in cephlab/
-(cephlab/model.py, cephlab/stages.py) and imported everywhere else. An AST scan of the
+(cephlab/model.py, each stage's module under cephlab/stages/) and imported everywhere else. An AST scan of the
 package finds a second definition: the same literal (a port, a node or pool name, the pod
 network, pg_num 150, a stage title) written in another module. Docstrings are prose, not
 definitions, and are not scanned."""
@@ -22,7 +22,7 @@ DEFINED: dict[object, str] = {
     model.BLOCK_POOL: "cephlab/model.py", model.FS_NAME: "cephlab/model.py",
     model.FS_METADATA: "cephlab/model.py", model.FS_DATA: "cephlab/model.py",
     model.PG_NUM_TARGET: "cephlab/model.py",
-    **{stage.title: "cephlab/stages.py" for stage in stages.STAGES},
+    **{stage.title: f"cephlab/stages/{stage.slug}.py" for stage in stages.STAGES},
 }
 def _docstrings(tree: ast.AST) -> set[int]:
     ids = set()
@@ -65,4 +65,4 @@ def test_the_scan_finds_a_second_definition(tmp_path):
     found = second_definitions(pkg)
     assert [f.split(": ", 1)[1] for f in found] == [
         "30001 (defined in cephlab/model.py)", "'replicapool' (defined in cephlab/model.py)",
-        "'sdd added on every node' (defined in cephlab/stages.py)"]
+        "'sdd added on every node' (defined in cephlab/stages/extend_storage.py)"]

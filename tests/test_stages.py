@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from cephlab import model, stages
+from cephlab import stages
 from cephlab.local.target import LocalTarget
 from cephlab.targets import why_not
 from tests.conftest import ROOT
@@ -62,10 +62,10 @@ def test_faults_apply_mysql_before_themselves_though_mysql_comes_later():
 
 
 def test_model_layouts():
-    assert model.osd_layout([]) == {}
-    assert model.osd_layout(["ceph_cluster"]) == {"k8s-1": 1, "k8s-2": 1, "k8s-3": 1}
-    assert model.osd_layout(["ceph_cluster", "extend_storage"]) == {"k8s-1": 2, "k8s-2": 2, "k8s-3": 2}
-    assert model.osd_layout(["ceph_cluster", "extend_storage", "remove_node"]) == {"k8s-2": 2, "k8s-3": 2}
+    assert stages.osd_layout([]) == {}
+    assert stages.osd_layout(["ceph_cluster"]) == {"k8s-1": 1, "k8s-2": 1, "k8s-3": 1}
+    assert stages.osd_layout(["ceph_cluster", "extend_storage"]) == {"k8s-1": 2, "k8s-2": 2, "k8s-3": 2}
+    assert stages.osd_layout(["ceph_cluster", "extend_storage", "remove_node"]) == {"k8s-2": 2, "k8s-3": 2}
 
 
 def test_local_target_skips_kubernetes_stages_with_a_reason():
@@ -75,7 +75,7 @@ def test_local_target_skips_kubernetes_stages_with_a_reason():
             assert reason and "needs Kubernetes" in reason
         elif stage.slug in LocalTarget.supported:
             # a stage that builds has its work here; one that only acts on others' has none
-            assert (stage.slug in LocalTarget.STAGE_WORK) == stage.builds, stage.slug
+            assert (stages.work(stage, "local") is not None) == stage.builds, stage.slug
 
 
 def test_every_step_of_every_feature_has_a_definition():

@@ -136,8 +136,8 @@ def test_the_state_is_never_written(vlab, tmp_path):
 ])
 def test_expectations_follow_the_reached_stage_from_the_lab_model(reached, osds, pools):
     done = verify.reached_stages(reached, lambda st: not st.kubernetes)
-    assert sum(model.osd_layout(done).values()) == osds
-    assert model.lab_pools(done) == pools
+    assert sum(stages.osd_layout(done).values()) == osds
+    assert stages.lab_pools(done) == pools
     assert "faults" not in done and done[-1] == reached
 
 

@@ -16,6 +16,7 @@ from .. import invoke
 from ..config import LabConfig
 from ..errors import ConfigError, LabError
 from ..model import SERVICE_NODE
+from .. import stages
 from ..stages import Stage
 from . import checks, cluster_config, preflight, versions
 from . import manifests as m
@@ -45,9 +46,8 @@ PROVIDED = {
 class ClusterTarget(KubeTarget):
     name = "cluster"
     provided = PROVIDED
-    supported = frozenset({"dashboard", "rook_operator", "ceph_cluster", "ceph_dashboard",
-                           "block_pool", "shared_filesystem", "object_store", "extend_storage",
-                           "toolbox", "pg_num", "remove_node", "minio", "mysql", "ghost"})
+    #: What the stages' Kubernetes work covers, less what the existing cluster provides.
+    supported = stages.runs_on("kubernetes") - frozenset(PROVIDED)
     not_built = {"faults": "stage faults runs on the local target only (it SIGKILLs the lab's "
                            "Ceph daemons by recorded pid)"}
 

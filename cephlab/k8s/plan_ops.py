@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Union, get_args
 
-from ..stages import Stage
+from ..stage import Stage
 from .objects import Obj
 from .ops_host import (FetchKubeconfig, HttpCheck, KubeadmJoin, NodeScript, Note, RemoveOsds, Ssh,
                        VagrantUp)

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import ConfigError, LabError
-from ..stages import STAGES, Stage
+from .. import stages
+from ..stages import Stage
 from . import manifests as m
 from . import preflight, vm_checks
 from .cluster_services import KubeServices
@@ -54,7 +55,7 @@ class VagrantTarget(MadeCluster):
     """The harness built this lab, so destructive stages need no allowance (no ``refusal``)."""
 
     name = "vagrant"
-    supported = frozenset(s.slug for s in STAGES) - frozenset(LOCAL_ONLY)
+    supported = stages.runs_on("kubernetes")
     not_built = LOCAL_ONLY
 
     def __init__(self, cfg, state, root: Optional[Path] = None):

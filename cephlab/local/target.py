@@ -5,14 +5,13 @@ from __future__ import annotations
 import os
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, ClassVar, Optional
+from typing import Optional
 
-from .. import diagnose, invoke, model, procs, profile
+from .. import diagnose, invoke, procs, profile, stages
 from ..ceph import CephRunner
 from ..errors import CommandError, ConfigError, LabError
 from ..lock import clear_lab_dir
-from ..model import (BLOCK_POOL, FS_DATA, FS_METADATA, FS_NAME, NODES, PG_NUM_TARGET,
-                     REMOVED_NODE, SERVICE_NODE)
+from ..model import (BLOCK_POOL, FS_NAME, SERVICE_NODE)
 from ..secrets import SecretStore
 from ..stages import Stage
 from ..targets import NotOffered, Target
@@ -22,20 +21,18 @@ from .blockdb import BlockDatabase
 from .ghost import GhostBlog
 from .cluster import LocalCluster
 from .listeners import port_problem
+from .parts import LocalLab
 from .services import DASHBOARD_PORT, RGW, RGW_PORT, Dashboard
 
 SERVICE_PORTS = ((DASHBOARD_PORT, "Ceph dashboard"), (blockdb.MYSQL_PORT, "MySQL"),
                  (RGW_PORT, "RGW S3"), (ghost.PORT, "Ghost"))
 
-POOL_INITIAL_PG_NUM = 32  # a power of two: HEALTH_OK until the pg_num stage sets 150
-OSD_RULE = "replicated_osd"  # the lab's CephFS data pool has failure domain osd
-MDS_NODES = NODES[1:]  # active + standby-replay on two nodes, as Rook spreads them
-
 
 class LocalTarget(Target):
     name = "local"
-    #: ``supported`` is derived below from STAGE_WORK, each stage's work on this target,
-    #: and the stages that only act on what others built (faults).
+    #: The stages whose modules have local work (``local(lab)``, :mod:`cephlab.stages`),
+    #: and those that only act on what others built here (faults).
+    supported = stages.runs_on("local")
     #: Bootstrap (fsid, keys, mon stores) and OSD creation (ids taken before their disks are
     #: made) start over; so do the MariaDB chain (a half-made XFS) and Ghost's first boot
     #: (its migrations). The other stages' commands are idempotent and are run again.
@@ -143,7 +140,7 @@ class LocalTarget(Target):
         osds = {int(name.split(".")[1]): info["node"] for name, info in self.cluster.osd_map().items()
                 if name in daemons}  # one whose daemon was never started is still being made
         expected = diagnose.Expected(
-            osds=osds, pools=tuple(model.lab_pools(self.state.applied_slugs())), daemons=daemons,
+            osds=osds, pools=tuple(stages.lab_pools(self.state.applied_slugs())), daemons=daemons,
             lab_dir=str(self.cfg.lab_dir), held_flags=self.held["flags"],
             held_out=self.held["out"], held_down=self.held["down"])
         return diagnose.causes(self.ceph.json("osd", "dump"), expected,
@@ -163,10 +160,12 @@ class LocalTarget(Target):
             self.held = before
 
     def apply(self, stage: Stage) -> None:
-        work = self.STAGE_WORK.get(stage.slug)
+        """The stage's work on the local lab, from its module (``local(lab)``)."""
+        work = stages.work(stage, "local")
         if work is None:
             raise LabError(f"the local target has no work for stage {stage.slug}")
-        work(self)
+        lab: LocalLab = self  # what the stages' local work may use (mypy checks it is all here)
+        work(lab)
 
     def describe(self) -> str:
         return (f"local Ceph cluster ({self.cluster.describe_ceph()}) in {self.cfg.lab_dir} (nodes "
@@ -216,76 +215,6 @@ class LocalTarget(Target):
             raise LabError(f"still mounted, so {self.cfg.lab_dir} was not removed: {', '.join(left)}")
         clear_lab_dir(self.cfg.lab_dir)  # the run's lock file stays until the run ends
         return killed
-
-    # ----------------------------------------------------------------- stages
-    def _ceph_cluster(self) -> None:
-        self.cluster.bootstrap()
-        self.cluster.add_osds([(node, "sdc") for node in self.cfg.nodes])
-        self.cluster.wait_mgr()
-
-    def _ceph_dashboard(self) -> None:
-        self.dashboard.deploy()
-
-    def _object_store(self) -> None:
-        self.rgw.deploy()
-
-    def _mysql(self) -> None:
-        self.mysql.deploy()
-
-    def _ghost(self) -> None:
-        self.ghost.deploy()
-
-    def _block_pool(self) -> None:
-        ceph = self.ceph
-        ceph.run("osd", "pool", "create", BLOCK_POOL, str(POOL_INITIAL_PG_NUM),
-                 str(POOL_INITIAL_PG_NUM), "replicated")
-        ceph.run("osd", "pool", "set", BLOCK_POOL, "size", "2")
-        ceph.run("pool", "init", BLOCK_POOL, tool="rbd")
-
-    def _shared_filesystem(self) -> None:
-        ceph, cluster = self.ceph, self.cluster
-        # The MDS daemons start first and boot as standbys while the pools are made.
-        for node in MDS_NODES:
-            cluster.start_mds(node)
-        cluster.run_at_once(
-            ("osd", "crush", "rule", "create-replicated", OSD_RULE, "default", "osd"),
-            ("osd", "pool", "create", FS_METADATA, "16", "16", "replicated"))
-        ceph.run("osd", "pool", "create", FS_DATA, str(POOL_INITIAL_PG_NUM),
-                 str(POOL_INITIAL_PG_NUM), "replicated", OSD_RULE)
-        cluster.run_at_once(*[("osd", "pool", "set", pool, "size", "2")
-                              for pool in (FS_METADATA, FS_DATA)])
-        res = ceph.run("fs", "new", FS_NAME, FS_METADATA, FS_DATA, check=False)
-        if res.rc != 0 and "already exists" not in res.stderr:
-            res.check()
-        ceph.run("fs", "set", FS_NAME, "allow_standby_replay", "true")
-
-    def _extend_storage(self) -> None:
-        self.cluster.add_osds([(node, dev) for node in self.cfg.nodes for dev in ("sdc", "sdd")])
-
-    def _toolbox(self) -> None:
-        # The local toolbox is the lab's own Ceph client (its release, its root, its
-        # ceph.conf); toolbox.env makes ceph, rados and rbd that client in a shell.
-        (self.cfg.lab_dir / "toolbox.env").write_text(
-            invoke.toolbox_env(self.cfg.lab_dir, self.cluster.describe_ceph()))
-
-    def _pg_num(self) -> None:
-        pools = (FS_DATA, BLOCK_POOL)
-        self.cluster.run_at_once(*[("osd", "pool", "set", p, "pg_autoscale_mode", "off") for p in pools])
-        self.cluster.run_at_once(*[("osd", "pool", "set", p, "pg_num", str(PG_NUM_TARGET)) for p in pools])
-
-    def _remove_node(self) -> None:
-        leaving = [int(k.split(".")[1]) for k, v in self.cluster.osd_map().items()
-                   if v["node"] == REMOVED_NODE]
-        with self.holding(out=leaving, down=leaving):  # out, drained, stopped: on purpose
-            self.cluster.remove_node_osds(REMOVED_NODE)
-
-    STAGE_WORK: ClassVar[dict[str, Callable[[LocalTarget], None]]] = {
-        "ceph_cluster": _ceph_cluster, "ceph_dashboard": _ceph_dashboard, "block_pool": _block_pool,
-        "shared_filesystem": _shared_filesystem, "object_store": _object_store,
-        "extend_storage": _extend_storage, "toolbox": _toolbox, "pg_num": _pg_num,
-        "remove_node": _remove_node, "mysql": _mysql, "ghost": _ghost,
-    }
-    supported = frozenset({*STAGE_WORK, "faults"})
 
     # ----------------------------------------------------------------- services
     def endpoint(self, service: str) -> tuple[str, int]:

@@ -1,85 +1,96 @@
-"""The lab's stages, in order, as data (see the lab spec).
+"""The lab's stages: one module per stage under this package, and the table they make.
 
-``kubernetes`` marks stages that exist only where there is a Kubernetes API.
-``invalidated_by`` names stages after which this stage's outcome no longer holds as
-stated (e.g. 3 OSDs after ceph_cluster no longer holds once extend_storage ran): asking
-for such a stage on a lab that has any of them rebuilds the lab first.
-``destructive`` stages remove things; they run only on a lab the harness built (or with an
-explicit allowance on the cluster target).
-``requires`` is what a stage needs applied first; reaching a stage applies only its
-transitive requirements (in stage order), so ``-k extend_storage`` on a fresh lab builds the
-3-OSD cluster and nothing else. Kubernetes stages a target does not have count as met.
-``key`` is the lab's own stage number (object_store, which the lab names but never
-deploys, is slotted in beside the other storage kinds).
+A stage's module (``cephlab/stages/<slug>.py``) holds everything the harness knows of that
+stage, apart from its feature, its steps and its generated manifests:
+
+- ``STAGE``: its declaration (:class:`cephlab.stage.Stage`: key, requirements, kind);
+- ``LAB_STEP``: the lab's own step that makes it, in the lab's terms (verify mode names it);
+- ``POOLS``: the Ceph pools it makes (none by default);
+- ``osds(layout)``: the OSD layout (CRUSH host -> OSDs) after it, from the one before;
+- its work, one function per target family it runs on, named after the family:
+  ``local(lab)`` on the local target (a :class:`cephlab.local.parts.LocalLab`) and
+  ``kubernetes(plan, ctx)`` on the Kubernetes targets (adds its operations to ``plan``, a
+  :class:`cephlab.k8s.plan_ops.StagePlan`, for the lab in ``ctx``, a
+  :class:`cephlab.k8s.plan_context.PlanContext`);
+- ``evidence(probe)``: what shows that a lab made by hand did it (verify mode), read only,
+  from a :class:`cephlab.evidence.Probe`;
+- ``ACTS_ON``: for a stage that builds nothing (``builds=False``), the families its
+  scenarios run on.
+
+Everything optional may be left out. Which stages a target family runs is derived from which
+modules have work for it (:func:`runs_on`); the stage table (:data:`STAGES`) is every module
+here, in the order of their keys. Adding a stage is its module, its feature and its steps.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Optional
+import importlib
+import pkgutil
+from types import ModuleType
+from typing import Callable, Iterable, Optional, Sequence
+
+from ..model import NODES
+from ..stage import Stage
+
+#: The target families a stage's module may have work for (see :data:`cephlab.registry`).
+FAMILIES = ("local", "kubernetes")
 
 
-@dataclass(frozen=True)
-class Stage:
-    key: str
-    slug: str
-    title: str
-    requires: tuple[str, ...] = ()
-    kubernetes: bool = False
-    destructive: bool = False
-    invalidated_by: tuple[str, ...] = field(default_factory=tuple)
-    #: False for stages whose scenarios only act on what their requirements built (faults).
-    builds: bool = True
-    #: Facts the lifecycle measures just before applying this stage, on every target
-    #: (see cephlab.lab.MEASURES), for the stage's Then steps to compare against.
-    records_before: tuple[str, ...] = ()
-
-    @property
-    def feature_file(self) -> str:
-        return f"{self.key}_{self.slug}.feature"
-
-    @property
-    def order(self) -> int:
-        return ORDER[self.slug]
+def discover(package: str = __name__, path: Optional[Sequence[str]] = None) -> list[ModuleType]:
+    """Every stage module of ``package`` (its modules whose names do not start with _), in
+    the order of their stages' keys."""
+    found = [importlib.import_module(f"{package}.{info.name}")
+             for info in pkgutil.iter_modules(path if path is not None else __path__)
+             if not info.name.startswith("_")]
+    return check(found)
 
 
-STAGES: tuple[Stage, ...] = (
-    Stage("01", "vms", "three VMs from the Vagrantfile", kubernetes=True),
-    Stage("02", "kubernetes", "kubeadm init and join", ("vms",), kubernetes=True),
-    Stage("03", "cni", "Calico pod network", ("kubernetes",), kubernetes=True),
-    Stage("04", "master_isolation", "control-plane taint removed", ("cni",), kubernetes=True),
-    Stage("05", "dashboard", "Kubernetes Dashboard with an admin token",
-          ("master_isolation",), kubernetes=True),
-    Stage("06", "rook_operator", "Rook operator and CRDs", ("master_isolation",), kubernetes=True),
-    Stage("07", "ceph_cluster", "Ceph cluster on sdc of every node", ("rook_operator",),
-          invalidated_by=("extend_storage", "remove_node")),
-    Stage("08", "ceph_dashboard", "Ceph mgr dashboard reachable", ("ceph_cluster",)),
-    Stage("09", "block_pool", "replicated pool replicapool and block storage", ("ceph_cluster",)),
-    Stage("10", "shared_filesystem", "CephFS k8s-fs with active and standby-replay MDS",
-          ("ceph_cluster",)),
-    Stage("10b", "object_store", "S3 object storage on RGW", ("ceph_cluster",)),
-    # Beyond the 2018 lab: data survives daemons and a node going away. It runs on the
-    # one-OSD-per-node layout, where every pool keeps a copy off any single node (the lab's
-    # CephFS data pool has failure domain osd, so with two OSDs per node a node's loss can
-    # take both copies of some objects).
-    Stage("10c", "faults", "faults injected, nothing lost",
-          ("block_pool", "shared_filesystem", "object_store", "mysql"), destructive=True,
-          invalidated_by=("extend_storage", "remove_node"), builds=False),
-    Stage("11", "extend_storage", "sdd added on every node", ("ceph_cluster",),
-          invalidated_by=("remove_node",), records_before=("raw_bytes_before_extend",)),
-    Stage("12", "toolbox", "Ceph CLI answers and agrees with the lab", ("ceph_cluster",)),
-    Stage("13", "pg_num", "pg_num 150 on k8s-fs-data0 and replicapool",
-          ("block_pool", "shared_filesystem")),
-    Stage("14", "remove_node", "k8s-1's storage removed without data loss",
-          ("extend_storage", "block_pool", "shared_filesystem"), destructive=True),
-    Stage("15", "minio", "MinIO on CephFS", ("shared_filesystem",), kubernetes=True),
-    Stage("16", "mysql", "MySQL on Ceph block storage", ("block_pool",)),
-    # On Kubernetes MinIO's stage makes /ghost on CephFS; locally Ghost's own stage does.
-    Stage("17", "ghost", "Ghost on CephFS and MySQL", ("mysql", "shared_filesystem", "minio")),
-)
+def check(found: Iterable[ModuleType]) -> list[ModuleType]:
+    """The modules in stage order, refused where two disagree or one is incomplete."""
+    found = list(found)
+    for mod in found:
+        stage = getattr(mod, "STAGE", None)
+        if not isinstance(stage, Stage):
+            raise TypeError(f"stage module {mod.__name__} has no STAGE (a cephlab.stage.Stage)")
+        if stage.slug in RESERVED:
+            raise ValueError(f"stage slug {stage.slug!r} is a name of cephlab.stages itself: "
+                             f"choose another")
+        if mod.__name__.rpartition(".")[2] != stage.slug:
+            raise ValueError(f"stage module {mod.__name__} declares stage {stage.slug}: the "
+                             f"module is named after its stage")
+        if not isinstance(getattr(mod, "LAB_STEP", None), str):
+            raise TypeError(f"stage module {mod.__name__} has no LAB_STEP (the lab's own step)")
+        work = [f for f in FAMILIES if callable(getattr(mod, f, None))]
+        if stage.builds and not work:
+            raise ValueError(f"stage {stage.slug} builds but has no work: give its module a "
+                             f"function named after a target family ({', '.join(FAMILIES)})")
+        if not stage.builds and (work or not getattr(mod, "ACTS_ON", ())):
+            raise ValueError(f"stage {stage.slug} builds nothing: its module has no work and "
+                             f"says where its scenarios run (ACTS_ON)")
+    keys = [m.STAGE.key for m in found]
+    slugs = [m.STAGE.slug for m in found]
+    for what, values in (("key", keys), ("slug", slugs)):
+        twice = sorted({v for v in values if values.count(v) > 1})
+        if twice:
+            raise ValueError(f"two stages share the {what} {', '.join(twice)}")
+    found.sort(key=lambda m: m.STAGE.order)
+    for mod in found:
+        unknown = [r for r in (*mod.STAGE.requires, *mod.STAGE.invalidated_by) if r not in slugs]
+        if unknown:
+            raise ValueError(f"stage {mod.STAGE.slug} names unknown stage(s) {', '.join(unknown)}")
+    return found
 
+
+#: The package's own names, which a stage's module (an attribute of the package once
+#: imported) must not shadow.
+RESERVED = frozenset(n for n in dir() if not n.startswith("_")) | {
+    "MODULES", "STAGES", "ORDER", "BY_SLUG", "RESERVED", "get", "module", "work", "runs_on",
+    "lab_steps", "osd_layout", "lab_pools", "pool_owner", "of_item", "closure"}
+MODULES: tuple[ModuleType, ...] = tuple(discover())
+STAGES: tuple[Stage, ...] = tuple(m.STAGE for m in MODULES)
 ORDER: dict[str, int] = {s.slug: i for i, s in enumerate(STAGES)}
 BY_SLUG: dict[str, Stage] = {s.slug: s for s in STAGES}
+_MODULE: dict[str, ModuleType] = {m.STAGE.slug: m for m in MODULES}
 
 
 def get(slug: str) -> Stage:
@@ -89,6 +100,61 @@ def get(slug: str) -> Stage:
         raise KeyError(f"unknown stage {slug!r}; stages are: {', '.join(BY_SLUG)}") from None
 
 
+def module(stage: Stage | str) -> ModuleType:
+    """The module of a stage."""
+    return _MODULE[get(stage if isinstance(stage, str) else stage.slug).slug]
+
+
+# ---------------------------------------------------------------------------- work
+def work(stage: Stage | str, family: str) -> Optional[Callable]:
+    """The stage's work on target family ``family``, or None where it has none."""
+    if family not in FAMILIES:
+        raise ValueError(f"unknown target family {family!r}; families are: {', '.join(FAMILIES)}")
+    fn = getattr(module(stage), family, None)
+    return fn if callable(fn) else None
+
+
+def runs_on(family: str) -> frozenset[str]:
+    """The stages a target of ``family`` runs: those with work for it, and those that build
+    nothing but whose scenarios act there."""
+    return frozenset(s.slug for s in STAGES
+                     if work(s, family) is not None or family in getattr(module(s), "ACTS_ON", ()))
+
+
+def lab_steps() -> dict[str, str]:
+    """Stage slug -> the lab's own step that makes it."""
+    return {s.slug: module(s).LAB_STEP for s in STAGES}
+
+
+# ---------------------------------------------------------------------------- the lab's model
+def _applied_in_order(applied: Iterable[str]) -> list[Stage]:
+    done = set(applied)
+    return [s for s in STAGES if s.slug in done]
+
+
+def osd_layout(applied: Iterable[str], nodes: Iterable[str] = NODES) -> dict[str, int]:
+    """CRUSH host -> number of OSDs, after the ``applied`` stages (each stage that changes
+    the layout says how, in stage order)."""
+    layout: dict[str, int] = {}
+    nodes = tuple(nodes)
+    for stage in _applied_in_order(applied):
+        change = getattr(module(stage), "osds", None)
+        if change is not None:
+            layout = change(dict(layout), nodes)
+    return layout
+
+
+def lab_pools(applied: Iterable[str]) -> list[str]:
+    """The lab's pools after the ``applied`` stages, in stage order."""
+    return [p for s in _applied_in_order(applied) for p in getattr(module(s), "POOLS", ())]
+
+
+def pool_owner(pool: str) -> Optional[str]:
+    """The stage that makes ``pool`` (None: no stage of the lab does)."""
+    return next((s.slug for s in STAGES if pool in getattr(module(s), "POOLS", ())), None)
+
+
+# ---------------------------------------------------------------------------- order
 def of_item(item) -> Optional[Stage]:
     """The stage a collected scenario belongs to: the stage whose marker (its slug) it
     carries, or None. ``item`` is a pytest item; only its ``get_closest_marker`` is used."""
@@ -121,3 +187,8 @@ def closure(slug: str, applicable=lambda stage: True) -> list[Stage]:
 
     visit(slug, ())
     return out
+
+
+__all__ = ["BY_SLUG", "FAMILIES", "MODULES", "ORDER", "STAGES", "Stage", "check",
+           "closure", "discover", "get", "lab_pools", "lab_steps", "module", "of_item", "osd_layout",
+           "pool_owner", "runs_on", "work"]
