@@ -1,16 +1,15 @@
-"""The harness's pytest wiring: the engine's plugin, the lab fixtures and the step modules."""
+"""The harness's pytest wiring: the engine's plugin, the lab fixtures and the step modules.
+
+Every ``steps/*_steps.py`` is a step module: a new one is picked up without an edit here
+(tests/test_steps_bind.py checks that no step of a feature matches two definitions, so the
+order they load in decides nothing)."""
+
+from pathlib import Path
 
 pytest_plugins = [
     "cephlab.plugin",
     "fixtures.lab",
-    "steps.lab_steps",
-    "steps.ceph_steps",
-    "steps.data_steps",
     "fixtures.kube",
-    "steps.k8s_steps",
-    "steps.service_steps",
-    "steps.ghost_steps",
-    "steps.fault_steps",
     "fixtures.browser",
-    "steps.browser_steps",
+    *(f"steps.{path.stem}" for path in sorted((Path(__file__).parent / "steps").glob("*_steps.py"))),
 ]

@@ -6,11 +6,10 @@ failure shows what was last seen.
 
 from __future__ import annotations
 
-import uuid
 
 from pytest_bdd import parsers, then, when
 
-from cephlab import checks, model, stages, verify
+from cephlab import checks, model, stages
 from steps.lists import LIST
 
 
@@ -44,21 +43,9 @@ def one_mgr_active(ceph, expect, timeouts):
 
 
 @then(parsers.parse("the OSDs are up and in, {per:d} on each of {hosts:List}", LIST))
-def osds_per_host(request, lab, ceph, expect, timeouts, per, hosts):
-    if lab.verifying:  # each stage judges its own part of the layout the reached stage has
-        slug = _stage(request)
-        expect(f"the OSDs stage {slug} makes", lambda: verify.assert_osds_for(
-            slug, _applied(lab), ceph.json("osd", "dump"), ceph.json("osd", "tree"),
-            lab.target.crush_host), timeout=timeouts.osds_up)
-        return
-    wanted = {h: per for h in hosts}
-    assert wanted == stages.osd_layout(_applied(lab)), (
-        f"the feature expects {wanted}, the lab model after {_applied(lab)} says "
-        f"{stages.osd_layout(_applied(lab))}")
-    wanted = {lab.target.crush_host(node): n for node, n in wanted.items()}
-    expect(f"{sum(wanted.values())} OSDs up and in on {', '.join(wanted)}",
-           lambda: checks.assert_osds(ceph.json("osd", "dump"), ceph.json("osd", "tree"), wanted),
-           timeout=timeouts.osds_up)
+def osds_per_host(request, judge, ceph, expect, timeouts, per, hosts):
+    what, probe = judge.osds(_stage(request), per, hosts, ceph)
+    expect(what, probe, timeout=timeouts.osds_up)
 
 
 @then(parsers.parse("host {host} holds no OSD"))
@@ -69,19 +56,9 @@ def host_has_no_osd(lab, ceph, host):
 
 
 @then("the cluster is healthy")
-def cluster_healthy(request, lab, ceph, expect, timeouts):
-    if lab.verifying:  # PGs count for the stage that makes their pool
-        slug = _stage(request)
-        expect(f"health as stage {slug} sees it", lambda: verify.assert_stage_health(
-            slug, ceph.json("health", "detail"), ceph.json("pg", "ls"),
-            ceph.json("osd", "pool", "ls", "detail")), timeout=timeouts.health, interval=1)
-        return
-
-    def probe():
-        checks.assert_pgs_clean(ceph.json("status"))
-        return checks.assert_health(ceph.json("health", "detail"))
-    expect("HEALTH_OK (or only accepted warnings) with every PG active+clean", probe,
-           timeout=timeouts.health, interval=0.5)
+def cluster_healthy(request, judge, ceph, expect, timeouts):
+    what, probe = judge.health(_stage(request), ceph)
+    expect(what, probe, timeout=timeouts.health, interval=0.5)
 
 
 @then(parsers.parse("pool {pool} is replicated with size {size:d}"))
@@ -96,8 +73,8 @@ def pool_application(ceph, pool, application):
 
 @when(parsers.parse("a block image of {size:d} MiB is created in {pool} and resized to {new:d} MiB"),
       target_fixture="rbd_image")
-def rbd_image_created(request, lab, ceph, size, pool, new):
-    name = lab.scratch("RBD image") if lab.verifying else f"cephlab-probe-{uuid.uuid4().hex[:8]}"
+def rbd_image_created(request, judge, ceph, size, pool, new):
+    name = judge.name("RBD image", "cephlab-probe", 8)
     image = f"{pool}/{name}"
     request.addfinalizer(lambda: ceph.run("rm", image, tool="rbd", check=False))
     ceph.run("create", image, "--size", f"{size}M", tool="rbd")
@@ -147,49 +124,33 @@ def mds_active_standby(ceph, expect, timeouts):
 
 
 @then(parsers.parse("the raw capacity is at least {factor:g} times what it was before"))
-def capacity_grew(lab, ceph, expect, timeouts, factor):
+def capacity_grew(lab, judge, ceph, expect, timeouts, factor):
     before = lab.state.get("raw_bytes_before_extend")
-    if before is None and lab.verifying:
-        lab.note("extend_storage", "raw capacity growth: the capacity before sdd was added was "
-                 "not recorded (the lab was not built by this harness)")
+    wanted = judge.capacity_factor(factor, before, ceph)
+    if wanted is None:
         return
-    assert before is not None, "the raw capacity before extend_storage was not recorded"
-    if lab.verifying:  # later stages (and an OSD out) change the OSDs ceph df counts
-        applied = _applied(lab)
-        upto = [st for st in applied if stages.get(st).order <= stages.get("extend_storage").order]
-        # ceph df counts the OSDs that are in (an OSD out is ceph_cluster's to grade)
-        ins = sum(i for _, i in checks.osd_states(ceph.json("osd", "dump")).values())
-        factor *= ins / sum(stages.osd_layout(upto).values())
+    factor = wanted
     # ceph df follows the OSDs' statfs reports, which reach the mgr a few seconds late.
     expect(f"raw capacity at least {factor}x", lambda: checks.assert_capacity_grew(
         before, checks.raw_capacity(ceph.json("df")), factor), timeout=timeouts.osds_up, interval=0.5)
 
 
 @then("ceph status agrees with the lab")
-def status_agrees(lab, ceph, expect, timeouts):
-    osds = sum(stages.osd_layout(_applied(lab)).values())
-    if lab.verifying:  # the CLI must agree with itself; the OSD stages grade the layout
-        expect("ceph status agrees with ceph osd dump", lambda: verify.assert_status_agrees(
-            ceph.json("status"), ceph.json("osd", "dump"), len(model.NODES)), timeout=timeouts.osds_up)
-        return
-    expect("ceph status counts", lambda: checks.assert_status_counts(
-        ceph.json("status"), mons=len(model.NODES), osds=osds), timeout=timeouts.osds_up)
+def status_agrees(judge, ceph, expect, timeouts):
+    what, probe = judge.status(ceph)
+    expect(what, probe, timeout=timeouts.osds_up)
 
 
 @then("ceph osd status lists every OSD of the lab as up")
-def osd_status_agrees(lab, ceph, expect, timeouts):
-    ids = [o["osd"] for o in ceph.json("osd", "dump").get("osds", [])]
-    assert lab.verifying or len(ids) == sum(stages.osd_layout(_applied(lab)).values()), (
-        f"osd dump lists {len(ids)} OSDs; the lab should have {stages.osd_layout(_applied(lab))}")
+def osd_status_agrees(judge, ceph, expect, timeouts):
+    ids = judge.osd_ids(ceph.json("osd", "dump"))
     expect("ceph osd status rows", lambda: checks.assert_osd_status(
         ceph.run("osd", "status").stdout, ids), timeout=timeouts.osds_up)
 
 
 @then("ceph df and rados df agree on the lab's pools")
-def df_agrees(lab, ceph, expect, timeouts):
-    osds = sum(stages.osd_layout(_applied(lab)).values())
-    if lab.verifying:  # ceph df counts the OSDs that are in; the OSD stages grade the rest
-        osds = sum(i for _, i in checks.osd_states(ceph.json("osd", "dump")).values())
+def df_agrees(lab, judge, ceph, expect, timeouts):
+    osds = judge.counted_osds(ceph)
     pools = stages.lab_pools(_applied(lab))
     expect("ceph df and rados df agree", lambda: checks.assert_df_agrees(
         ceph.json("df"), ceph.json("df", tool="rados"), pools, osds), timeout=30, interval=0.5)
@@ -207,16 +168,12 @@ def pools_pg_num(ceph, expect, timeouts, pools, pg_num):
 
 
 @then(parsers.parse("the only health warning left is {code}"))
-def only_warning(request, lab, ceph, expect, timeouts, code):
+def only_warning(request, judge, ceph, expect, timeouts, code):
     assert code in checks.ACCEPTED_WARNINGS, f"{code} is not a warning the harness accepts"
+
     def probe():
         health = ceph.json("health", "detail")
-        if lab.verifying:
-            verify.assert_stage_health(_stage(request), health, ceph.json("pg", "ls"),
-                                       ceph.json("osd", "pool", "ls", "detail"))
-        else:
-            checks.assert_pgs_clean(ceph.json("status"))
-            checks.assert_health(health)
+        judge.health_now(_stage(request), health, ceph)
         seen = checks.health_checks(health)
         assert code in seen, f"expected {code} to be raised, health checks are {sorted(seen) or 'none'}"
     expect(f"health to settle with only {code}", probe, timeout=timeouts.health, interval=0.5)

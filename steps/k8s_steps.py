@@ -197,13 +197,13 @@ def _minio(lab) -> Minio:
 
 
 @when("a bucket is created through MinIO", target_fixture="minio_bucket")
-def minio_bucket(request, lab):
+def minio_bucket(request, lab, judge):
     client = _minio(lab)
-    name = lab.scratch("MinIO") if lab.verifying else f"cephlab-{uuid.uuid4().hex[:10]}"
-    if lab.verifying:  # the scratch bucket goes again; build mode keeps it for the lab's reader
-        request.addfinalizer(lambda: [*(client.remove_object(name, o.object_name)
-                                        for o in client.list_objects(name)),
-                                      client.remove_bucket(name)])
+    name = judge.name("MinIO", "cephlab")
+    # verify mode removes the scratch bucket again; build mode keeps it for the lab's reader
+    judge.cleanup(request, lambda: [*(client.remove_object(name, o.object_name)
+                                      for o in client.list_objects(name)),
+                                    client.remove_bucket(name)])
     client.make_bucket(name)
     return name
 

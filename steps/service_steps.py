@@ -18,7 +18,7 @@ from minio import Minio
 from minio.error import S3Error
 from pytest_bdd import parsers, then, when
 
-from cephlab import data, model, verify
+from cephlab import data, model
 from steps.lists import LIST
 
 API = {"Accept": "application/vnd.ceph.api.v1.0+json", "Content-Type": "application/json"}
@@ -88,8 +88,8 @@ def _s3(lab, *, wrong_secret: bool = False) -> Minio:
 
 
 @when("a bucket is created through the S3 API", target_fixture="bucket")
-def s3_bucket(request, lab, expect, timeouts):
-    name = lab.scratch("S3") if lab.verifying else f"lab-{uuid.uuid4().hex[:10]}"
+def s3_bucket(request, lab, judge, expect, timeouts):
+    name = judge.name("S3", "lab")
     client = _s3(lab)
     host, port = lab.target.endpoint("s3")
 
@@ -205,19 +205,12 @@ def mysql_databases(lab, expect, timeouts, record_property):
     print(f"the MySQL-compatible server on this target is {server} {version}")
 
 
-def _rows_db(lab) -> str:
-    """Build mode writes to the lab's database ghost; verify mode to a scratch database of its
-    own, dropped after the scenario (the learner's databases are not touched)."""
-    return verify.SCRATCH_DB if lab.verifying else "ghost"
-
-
 @when(parsers.parse("{count:d} rows are written to database ghost"), target_fixture="mysql_rows")
-def mysql_write_rows(request, lab, count):
+def mysql_write_rows(request, lab, judge, count):
     rows = [(i, uuid.uuid4().hex) for i in range(count)]
-    db = _rows_db(lab)
-    if lab.verifying:
-        lab.scratch("MySQL")  # refused with --lab-verify-readonly
-        request.addfinalizer(lambda: _drop_scratch(lab))
+    judge.writes("MySQL")
+    db = judge.database()
+    judge.cleanup(request, lambda: _drop(lab, db))
     with _mysql(lab, autocommit=True) as conn, conn.cursor() as cur:
         cur.execute(f"CREATE DATABASE IF NOT EXISTS {db}")
         cur.execute(f"CREATE TABLE IF NOT EXISTS {db}.lab_rows (id INT PRIMARY KEY, payload CHAR(32))")
@@ -226,25 +219,22 @@ def mysql_write_rows(request, lab, count):
     return rows
 
 
-def _drop_scratch(lab) -> None:
+def _drop(lab, db: str) -> None:
     with _mysql(lab, autocommit=True) as conn, conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {verify.SCRATCH_DB}")
+        cur.execute(f"DROP DATABASE IF EXISTS {db}")
 
 
 @when("the server restarts")
-def mysql_restart(lab):
-    if lab.verifying:  # the rows are still read back, from the running server
-        lab.note("mysql", "rows surviving a restart: verify mode restarts nothing")
-        return
-    lab.target.restart("mysql")
+def mysql_restart(judge):
+    judge.restart("mysql", "rows")  # verify mode: the rows are still read back, unrestarted
 
 
 @then("the rows read back identical")
-def mysql_rows_read_back(lab, expect, timeouts, mysql_rows):
+def mysql_rows_read_back(lab, judge, expect, timeouts, mysql_rows):
     def read():
         try:
             with _mysql(lab) as conn, conn.cursor() as cur:
-                cur.execute(f"SELECT id, payload FROM {_rows_db(lab)}.lab_rows ORDER BY id")
+                cur.execute(f"SELECT id, payload FROM {judge.database()}.lab_rows ORDER BY id")
                 return [tuple(r) for r in cur.fetchall()]
         except pymysql.err.OperationalError as exc:
             raise AssertionError(f"cannot reach MySQL: {exc}") from None

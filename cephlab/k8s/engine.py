@@ -19,7 +19,7 @@ import shlex
 import signal
 import subprocess
 from pathlib import Path
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, ClassVar, Optional, Sequence
 
 from ..errors import CommandError, LabError
 from ..waits import wait_for
@@ -51,15 +51,6 @@ def point_kubeconfig(text: str, server: str) -> str:
 class Engine:
     """Runs plans. ``record(obj, created)`` hears of every object applied."""
 
-    HANDLERS = {
-        Apply: "apply", ApplyUrl: "apply_url", ApplyUrlEdited: "apply_url_edited",
-        HelmInstall: "helm_install", WaitPhase: "wait_phase", WaitCondition: "wait_condition",
-        WaitNodesReady: "wait_nodes_ready", Rollout: "rollout", WaitCount: "wait_count",
-        Scale: "scale", Delete: "delete", Taint: "taint", Kubectl: "kubectl", Exec: "exec", Toolbox: "toolbox",
-        HttpCheck: "http_check", VagrantUp: "vagrant_up", Ssh: "ssh", KubeadmJoin: "kubeadm_join",
-        FetchKubeconfig: "fetch_kubeconfig", NodeScript: "node_script", RemoveOsds: "remove_osds",
-        Note: "note",
-    }
 
     def __init__(self, kube: Kube, work_dir: Path, *, fail_fast: Callable[[], None],
                  record: Callable[[dict, bool], None], say: Callable[[str], None],
@@ -81,7 +72,7 @@ class Engine:
             handler = self.HANDLERS.get(type(op))
             if handler is None:
                 raise LabError(f"stage {plan.slug}: the engine cannot run {type(op).__name__}")
-            getattr(self, handler)(op)
+            handler(self, op)
 
     # ------------------------------------------------------------------ processes
     def _env(self) -> dict[str, str]:
@@ -331,3 +322,14 @@ class Engine:
 
     def note(self, op: Note) -> None:
         self.say(f"# {op.text}")
+
+    #: operation type -> the method that runs it (one per type; an unknown type is refused)
+    HANDLERS: ClassVar[dict[type, Callable[[Engine, Any], Any]]] = {
+        Apply: apply, ApplyUrl: apply_url, ApplyUrlEdited: apply_url_edited,
+        HelmInstall: helm_install, WaitPhase: wait_phase, WaitCondition: wait_condition,
+        WaitNodesReady: wait_nodes_ready, Rollout: rollout, WaitCount: wait_count,
+        Scale: scale, Delete: delete, Taint: taint, Kubectl: kubectl, Exec: exec, Toolbox: toolbox,
+        HttpCheck: http_check, VagrantUp: vagrant_up, Ssh: ssh, KubeadmJoin: kubeadm_join,
+        FetchKubeconfig: fetch_kubeconfig, NodeScript: node_script, RemoveOsds: remove_osds,
+        Note: note,
+    }
