@@ -526,7 +526,7 @@ def data_bench(path: Path, prefix: str, ceph: str) -> list[str]:
 
 def ghost_bench(lab) -> str:
     """Ghost on the same lab: its first boot (every migration on MariaDB) and a warm restart."""
-    from cephlab.k8s.versions import GHOST
+    from cephlab.versions import GHOST
     from cephlab.stages import get
 
     why = lab.why_not(get("ghost"))

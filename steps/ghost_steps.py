@@ -21,7 +21,7 @@ import pytest
 import requests
 from pytest_bdd import parsers, then, when
 
-from cephlab.k8s import versions
+from cephlab import versions
 
 #: What Ghost reports as its version (admin API, migrations table): major.minor.
 GHOST_VERSION = ".".join(versions.GHOST.split(".")[:2])

@@ -19,7 +19,8 @@ from pytest_bdd import parsers, then, when
 from cephlab import model
 from cephlab.k8s import checks as k8s
 from cephlab.k8s import manifests as m
-from cephlab.k8s import versions, vm_checks
+from cephlab import versions
+from cephlab.k8s import vm_checks
 from steps.lists import LIST
 
 

@@ -244,7 +244,7 @@ def test_the_old_loop_device_patch_conflicts_on_a_second_run(tmp_path, standins)
     """Review item 10: a `kubectl patch` of the operator config takes the field; the next run's
     server-side apply of operator.yaml stops on the conflict. The plan's edited apply does not."""
     import subprocess
-    from cephlab.k8s import versions
+    from cephlab import versions
     kubectl = ["kubectl", "-n", "rook-ceph"]
     run = lambda *a: subprocess.run([*kubectl, *a], capture_output=True, text=True)  # noqa: E731
     target = make_target(tmp_path, kube=standins.kube)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from cephlab.errors import LabError
-from cephlab.k8s import versions
+from cephlab import versions
 from cephlab.local import rootfs
 from cephlab.nodes import images as im
 

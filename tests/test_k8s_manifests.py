@@ -22,7 +22,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from cephlab.k8s import manifests as m  # noqa: E402
-from cephlab.k8s import versions  # noqa: E402
+from cephlab import versions  # noqa: E402
 
 CRD_FILE = "rook-v1.20.6-crds.yaml"
 CUSTOM_GROUPS = ("ceph.rook.io", "objectbucket.io")

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from cephlab import model, stages
-from cephlab.k8s import versions
+from cephlab import versions
 from tests.conftest import ROOT
 
 PACKAGE = sorted((ROOT / "cephlab").rglob("*.py"))
@@ -49,4 +49,4 @@ def test_pg_num_toolbox_and_removed_node_once():
 def test_a_pinned_version_is_written_once(key):
     value = versions.ALL[key]
     tag = value.rsplit(":", 1)[-1] if ":" in value else value
-    assert _holders(tag) in (["cephlab/k8s/versions.py"], [])
+    assert _holders(tag) in (["cephlab/versions.py"], [])

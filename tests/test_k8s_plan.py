@@ -21,7 +21,7 @@ if str(REPO) not in sys.path:
 
 from cephlab import stages  # noqa: E402
 from cephlab.k8s import plan_ops as ops  # noqa: E402
-from cephlab.k8s import versions  # noqa: E402
+from cephlab import versions  # noqa: E402
 from cephlab.k8s.plan import write_plan  # noqa: E402
 from cephlab.k8s.plan_build import build, planned_stages  # noqa: E402
 from cephlab.k8s.transport import KubectlDebug  # noqa: E402

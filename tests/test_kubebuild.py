@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cephlab.k8s import versions
+from cephlab import versions
 from cephlab.nodes import kubebuild as kb
 
 MAJOR, MINOR, PATCH = versions.KUBERNETES.split(".")

@@ -13,7 +13,8 @@ import pytest
 import yaml
 
 from cephlab.errors import ConfigError
-from cephlab.k8s import cluster_config, versions
+from cephlab import versions
+from cephlab.k8s import cluster_config
 from tests.conftest import ROOT
 
 EXAMPLE = ROOT / "examples" / "cluster-kind.yaml"

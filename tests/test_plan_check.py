@@ -11,7 +11,7 @@ import pytest
 
 from cephlab import stages
 from cephlab.k8s import plan_ops as ops
-from cephlab.k8s import versions
+from cephlab import versions
 from cephlab.k8s.plan import write_plan
 from cephlab.k8s.plan_build import build
 from cephlab.k8s.plan_check import PlanCheckError, check_plan, findings
@@ -123,7 +123,7 @@ def test_red_on_a_version_pinned_outside_versions_py():
     plans = lab()
     plans["ghost"].apply(deployment("mysql-old", "mysql:8.4.7"))
     text = red(plans)
-    assert "image 'mysql:8.4.7' is pinned here, not in cephlab/k8s/versions.py" in text
+    assert "image 'mysql:8.4.7' is pinned here, not in cephlab/versions.py" in text
     assert f"mysql pinned at 8.4.7, but at {versions.MYSQL_IMAGE.split(':')[1]}" in text
 
 

@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from cephlab.errors import ConfigError
-from cephlab.k8s import versions
+from cephlab import versions
 from cephlab.local import releases
 from cephlab.local.programs import BINARIES, COMPONENTS
 from tests.conftest import DATA, loopback_prefix, run_harness

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from cephlab import model
-from cephlab.k8s import versions
+from cephlab import versions
 from tests.conftest import ROOT
 
 VAGRANTFILE = ROOT / "Vagrantfile"

@@ -23,7 +23,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from cephlab.k8s import provided, versions
+from cephlab import versions
+from cephlab.k8s import provided
 from tests.conftest import run_harness
 from tests.standins import tools
 from tests.standins.cluster import FakeCluster

@@ -2,7 +2,8 @@
 
 Rendering — the lab's objects as plain dicts, nothing runs:
 
-- :mod:`cephlab.k8s.versions` — every pinned version
+(Every pinned version lives at the core, :mod:`cephlab.versions`, which the local target reads too.)
+
 - :mod:`cephlab.k8s.host_tools` — the host programs the targets need, what for, how to install
 - :mod:`cephlab.k8s.objects` — shared names and small object builders (Calico settings, CSI PVs)
 - :mod:`cephlab.k8s.rook` — Rook custom resources, the toolbox

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from . import versions
+from .. import versions
 from .objects import (APPS_NS, BLOCK_SC, DASHBOARD_NS, PORTS, Obj, cephfs_static_pv,
                        check_secrets, env_secret, env_value, node_ip, node_port_service, obj,
                        resources, secret, static_pvc)

@@ -18,7 +18,8 @@ from ..errors import ConfigError, LabError
 from ..model import SERVICE_NODE
 from .. import stages
 from ..stages import Stage
-from . import checks, cluster_config, preflight, versions
+from .. import versions
+from . import checks, cluster_config, preflight
 from . import manifests as m
 from .cluster_services import KubeServices
 from .kube import Kube, kubeconfig_paths

@@ -25,7 +25,7 @@ from typing import Iterable, Mapping
 import yaml
 
 from . import manifests as m
-from . import versions
+from .. import versions
 from .host_tools import TOOLS
 from .plan_build import LAB_DEVICES, build, planned_stages
 from .plan_check import check_plan

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
-from . import provided, versions
+from .. import versions
+from . import provided
 from .objects import ROOK_NS, TOOLBOX, Obj
 from .plan_ops import (Apply, ApplyUrl, Delete, Exec, FetchKubeconfig, HelmInstall, HttpCheck,
                        KubeadmJoin, Kubectl, Note, NodeScript, Ref, RemoveOsds, Rollout, Scale,
@@ -211,7 +212,7 @@ class Checker:
             self.fail(f"{where}: image {image!r} is not pinned to a tag or digest")
             return
         if image not in self.pinned:
-            self.fail(f"{where}: image {image!r} is pinned here, not in cephlab/k8s/versions.py")
+            self.fail(f"{where}: image {image!r} is pinned here, not in cephlab/versions.py")
         repo, _, tag = image.rpartition("@" if "@" in image else ":")
         seen = self.tags.setdefault(repo, (tag, where))
         if seen[0] != tag:

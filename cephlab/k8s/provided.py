@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Optional
 
-from . import versions
+from .. import versions
 from .objects import APPS_NS, DASHBOARD_NS, ROOK_NS, Obj
 from .plan_ops import Ref
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Iterable, Mapping, Sequence, Union
 
-from . import versions
+from .. import versions
 from .objects import (BLOCK_POOL, BLOCK_SC, BUCKET_SC, CLUSTER_ID, FS_NAME, OBJECT_STORE, PORTS,
                        RBD_DRIVER, ROOK_NS, TOOLBOX, Obj, node_port_service, obj, resources)
 

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-from ..k8s.versions import GHOST, NODE
+from ..versions import GHOST, NODE
 
 #: Dependencies of Ghost's manifest that the lab does not use and that would be compiled.
 UNUSED_DEPENDENCIES = ("better-sqlite3", "sqlite3")

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 from ..errors import ConfigError
-from ..k8s import versions
+from .. import versions
 
 CHOICES = ("host", "20", "18", "auto")
 

@@ -248,7 +248,7 @@ def why_unbuildable(source: Source = SOURCES["20"], which=shutil.which) -> Optio
     shipped = suite_ceph_version(mirror, source.suite)
     if shipped is not None and upstream_version(shipped) != source.pin:
         return (f"Debian {source.suite} now ships Ceph {upstream_version(shipped)}, not the "
-                f"pinned {source.pin} (cephlab/k8s/versions.py, CEPH_VERSION); pin another "
+                f"pinned {source.pin} (cephlab/versions.py, CEPH_VERSION); pin another "
                 f"release with --lab-ceph=host (make lab PYTEST_ARGS=--lab-ceph=host) or "
                 f"update the pin")
     return None
@@ -351,7 +351,7 @@ def _build(source: Source, path: Path, want: dict, say: Say, log: Path) -> None:
         candidate = _candidate(inside, "ceph-common")
         if upstream_version(candidate) != source.pin:
             raise LabError(f"Debian {source.suite} now ships ceph {candidate}, the pin is "
-                           f"{source.pin}: update the pin (cephlab/k8s/versions.py for 20, "
+                           f"{source.pin}: update the pin (cephlab/versions.py for 20, "
                            f"cephlab/local/releases.py for 18)")
         runner.step(f"apt-get install ceph {candidate} and {len(want['packages']) - 1} more",
                     [*inside, "apt-get", "install", "-y", "-q", "--no-install-recommends",

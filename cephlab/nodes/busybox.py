@@ -1,4 +1,4 @@
-"""The lab's small helper image (``busybox:1.37.0``, :data:`cephlab.k8s.versions.HELPER_IMAGE`)
+"""The lab's small helper image (``busybox:1.37.0``, :data:`cephlab.versions.HELPER_IMAGE`)
 for the node containers, from Debian's busybox-static of the same upstream release.
 
 No registry can be reached, so the image is written here: Debian trixie's
@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from ..errors import LabError
-from ..k8s import versions
+from .. import versions
 from ..local.rootfs import host_mirror
 from . import images
 

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import BinaryIO, Callable, Iterator, Optional, Sequence
 
 from ..errors import LabError
-from ..k8s import versions
+from .. import versions
 from ..local import ghost_install, rootfs
 
 #: Part of every archive's cache key: bump when the bytes written for the same inputs change.

@@ -2,7 +2,7 @@
 
 Set-up (``python3 -m cephlab setup --kube``) calls :func:`build`; the node images are made from
 its output elsewhere. Standard library only: it runs with the system Python. The components
-(pins in :mod:`cephlab.k8s.versions`):
+(pins in :mod:`cephlab.versions`):
 
 - ``kubernetes``: kubeadm, kubelet, kubectl, kube-apiserver, kube-controller-manager,
   kube-scheduler, kube-proxy from ``k8s.io/kubernetes``, version-stamped the way
@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional, Protocol, Sequence
 
-from ..k8s import versions
+from .. import versions
 from ..local.ghost_install import cache_dir
 from ..procs import log_tail
 from ..setup_steps import StepFailed
@@ -537,7 +537,7 @@ class _Builder:
         wrong = image_mismatches(images)
         if wrong:
             raise self.fail(f"kubeadm {comp.version} asks for images this builder does not "
-                            f"build: {', '.join(wrong)} (update cephlab/k8s/versions.py)")
+                            f"build: {', '.join(wrong)} (update cephlab/versions.py)")
         return {"images": images.split()}
 
     def build_c(self, info: dict) -> dict:
@@ -549,7 +549,7 @@ class _Builder:
         if not src.is_file() or not tag or tag[1] != versions.PAUSE:
             raise self.fail(f"{src} with TAG {versions.PAUSE} in {makefile} expected, found "
                             f"{tag[1] if tag else 'none'} (update PAUSE in "
-                            f"cephlab/k8s/versions.py)")
+                            f"cephlab/versions.py)")
         self.cmd(["gcc", "-Os", "-Wall", "-Werror", "-static", "-s",
                   f"-DVERSION=v{versions.PAUSE}-{self.comp.version}",
                   "-o", str(self.staged / "pause"), str(src)], self.work)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..k8s import versions
+from .. import versions
 from . import podnet
 
 #: Programs linked into /usr/local/bin of every node.

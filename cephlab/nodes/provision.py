@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 from typing import Mapping
 
-from ..k8s import versions
+from .. import versions
 
 VAGRANTFILE = Path(__file__).resolve().parents[2] / "Vagrantfile"
 #: Run inside every node container, in the Vagrantfile's order.

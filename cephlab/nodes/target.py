@@ -32,7 +32,7 @@ from ..errors import ConfigError, DaemonExited, LabError
 from ..stages import Stage
 from ..state import LabState
 from ..k8s import manifests as m
-from ..k8s import versions
+from .. import versions
 from ..k8s import vm_checks
 from ..k8s.cluster_services import NODE_PORTS, KubeServices
 from ..k8s.kube_engine import KubeEngine

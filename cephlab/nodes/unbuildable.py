@@ -9,7 +9,7 @@ need them skip on the nodes target with this text; the other targets run them.
 
 from __future__ import annotations
 
-from ..k8s.versions import CALICO, DASHBOARD_CHART, ROOK
+from ..versions import CALICO, DASHBOARD_CHART, ROOK
 
 ROOK_WHY = (f"Rook {ROOK} cannot be built here: its go.mod replaces github.com/rook/rook/pkg/apis "
         "with ./pkg/apis, a nested module that the module zip leaves out, and the Go module "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..k8s import manifests as m
-from ..k8s import versions
+from .. import versions
 from ..k8s.plan_context import PlanContext
 from ..k8s.plan_ops import HelmInstall, HttpCheck, Kubectl, Note, StagePlan
 from ..model import PORTS

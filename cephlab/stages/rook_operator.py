@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..k8s import versions
+from .. import versions
 from ..k8s.objects import ROOK_NS
 from ..k8s.plan_context import PlanContext
 from ..k8s.plan_ops import ApplyUrl, ApplyUrlEdited, Note, Rollout, StagePlan, WaitCondition

@@ -27,7 +27,8 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from cephlab.k8s import provided, versions  # noqa: E402
+from cephlab import versions  # noqa: E402
+from cephlab.k8s import provided  # noqa: E402
 from tests.standins import ceph  # noqa: E402
 from tests.standins.cluster import ApiError, FakeCluster  # noqa: E402
 

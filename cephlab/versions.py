@@ -1,4 +1,5 @@
-"""Every version the Kubernetes targets pin, in one place.
+"""Every version the lab pins, in one place: the Kubernetes targets' programs, charts and
+images, and the Ceph, Node and Ghost releases the local target runs.
 
 The Vagrantfile repeats ``KUBERNETES`` and ``UBUNTU_BOX`` (Ruby cannot import this
 module); ``tests/test_k8s_plan.py`` fails when the two disagree.
