@@ -20,6 +20,7 @@ import argparse
 import os
 import pathlib
 import shutil
+from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 import yaml
@@ -67,11 +68,56 @@ CLUSTER_VARIABLES = {
 }
 #: programs of every stage's commands.sh besides the lab's tools (coreutils, grep, sed)
 BASE_TOOLS = "bash, coreutils (timeout, tr, wc, sleep), grep, sed"
-TARGET_TOOLS = {"vagrant": ("vagrant", "VBoxManage", "virsh", "kubectl", "helm", "curl"),
-                "cluster": ("kubectl", "helm", "curl")}
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a plan a person runs needs besides the stages' operations, for one target."""
+
+    #: host programs its commands.sh use (cephlab.k8s.host_tools.TOOLS)
+    tools: tuple[str, ...]
+    #: environment variables its scripts read, and what they mean
+    variables: Mapping[str, str]
+    #: lines each commands.sh runs after its own set-up
+    header: tuple[str, ...] = ()
+    #: the kubeconfig and cluster config the verifying command names
+    kubeconfig: str = "$KUBECONFIG"
+    cluster_config: str = "CLUSTER.yaml"
+    cluster_config_where: str = ("CLUSTER.yaml is the cluster config this plan was written for (the "
+                                 "storage nodes and their devices; see examples/ in the checkout)")
+    #: the Vagrantfile's own variables, where the plan carries a copy of it
+    vagrantfile_variables: Mapping[str, str] = field(default_factory=dict)
+    #: what the machines need, where the plan makes them (a paragraph of the tools section)
+    machines: str = ""
+    #: the plan carries the lab's Vagrantfile and the cluster config of its VMs
+    vagrant_files: bool = False
+    #: the plan is for an existing cluster, which a cluster config may describe
+    takes_cluster_config: bool = False
+
+
 #: The targets plan mode writes a plan for: a person runs it on VMs or an existing cluster
 #: (the nodes target's containers are made by the harness, not by a plan).
-TARGETS = tuple(TARGET_TOOLS)
+WRITTEN = {
+    "vagrant": Written(
+        tools=("vagrant", "VBoxManage", "virsh", "kubectl", "helm", "curl"),
+        variables=VAGRANT_VARIABLES,
+        # the Vagrantfile beside the plan (a copy) unless VAGRANT_CWD names another
+        header=('export VAGRANT_CWD="${VAGRANT_CWD:-$PLAN}"',
+                'export KUBECONFIG="${KUBECONFIG:-$PLAN/kubeconfig}"'),
+        kubeconfig="$PLAN/kubeconfig", cluster_config="$PLAN/cluster.yaml",
+        cluster_config_where="cluster.yaml beside this file names the VMs, their data disks and addresses",
+        vagrantfile_variables=VAGRANTFILE_VARIABLES,
+        machines=(f"On the VMs, nothing is needed from this host: `vagrant up` (stage vms) runs the "
+                  f"Vagrantfile's provisioning, which installs containerd and kubeadm, kubelet and "
+                  f"kubectl `{versions.KUBERNETES_DEB}` (held) from {versions.KUBERNETES_APT_REPO}; "
+                  f"stage kubernetes then runs that kubeadm over `vagrant ssh`. One provider is "
+                  f"enough: VirtualBox (`VBoxManage`) or libvirt (`virsh` and the vagrant-libvirt "
+                  f"plugin, with `LAB_PROVIDER=libvirt`)."),
+        vagrant_files=True),
+    "cluster": Written(tools=("kubectl", "helm", "curl"), variables=CLUSTER_VARIABLES,
+                       takes_cluster_config=True),
+}
+TARGETS = tuple(WRITTEN)
 
 
 def _header(plan: StagePlan, target: str) -> str:
@@ -83,10 +129,7 @@ def _header(plan: StagePlan, target: str) -> str:
         'STAGE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"',
         'PLAN="$(dirname "$STAGE")"',
     ]
-    if target == "vagrant":
-        # the Vagrantfile beside the plan (a copy) unless VAGRANT_CWD names another
-        lines += ['export VAGRANT_CWD="${VAGRANT_CWD:-$PLAN}"',
-                  'export KUBECONFIG="${KUBECONFIG:-$PLAN/kubeconfig}"']
+    lines += WRITTEN[target].header
     return "\n".join(lines) + "\n"
 
 
@@ -135,10 +178,10 @@ def secrets_in(out_dir: pathlib.Path, target: str, nodes, plan_params: Mapping) 
             if not path.is_file():
                 continue
             held = (yaml.safe_load(path.read_text()) or {}).get("stringData") or {}
-            for field, value in (op.obj.get("stringData") or {}).items():
+            for name, value in (op.obj.get("stringData") or {}).items():
                 for key, marker in markers.items():
-                    if value == marker and held.get(field):
-                        found[key] = str(held[field])
+                    if value == marker and held.get(name):
+                        found[key] = str(held[name])
     return found
 
 
@@ -147,16 +190,10 @@ def _variables_table(variables: Mapping[str, str]) -> str:
 
 
 def _tools_section(target: str) -> str:
+    written = WRITTEN[target]
     rows = "\n".join(f"| `{TOOLS[t].program}` | {TOOLS[t].needed_for} | {TOOLS[t].how} |"
-                      for t in TARGET_TOOLS[target])
-    vms = ""
-    if target == "vagrant":
-        vms = (f"\n\nOn the VMs, nothing is needed from this host: `vagrant up` (stage vms) runs the "
-               f"Vagrantfile's provisioning, which installs containerd and kubeadm, kubelet and "
-               f"kubectl `{versions.KUBERNETES_DEB}` (held) from {versions.KUBERNETES_APT_REPO}; "
-               f"stage kubernetes then runs that kubeadm over `vagrant ssh`. One provider is "
-               f"enough: VirtualBox (`VBoxManage`) or libvirt (`virsh` and the vagrant-libvirt "
-               f"plugin, with `LAB_PROVIDER=libvirt`).")
+                      for t in written.tools)
+    vms = f"\n\n{written.machines}" if written.machines else ""
     return (f"Every `commands.sh` uses {BASE_TOOLS} and:\n\n| program | needed because it | how to get it |\n"
             f"|---|---|---|\n{rows}{vms}")
 
@@ -169,13 +206,9 @@ def vagrant_cluster_config(nodes) -> dict:
 
 
 def _verify_section(plans: list[StagePlan], target: str) -> str:
-    kubeconfig = "$PLAN/kubeconfig" if target == "vagrant" else "$KUBECONFIG"
-    config = "$PLAN/cluster.yaml" if target == "vagrant" else "CLUSTER.yaml"
+    written = WRITTEN[target]
+    kubeconfig, config, where = written.kubeconfig, written.cluster_config, written.cluster_config_where
     example = plans[min(6, len(plans) - 1)].slug
-    where = ("cluster.yaml beside this file names the VMs, their data disks and addresses"
-             if target == "vagrant" else
-             "CLUSTER.yaml is the cluster config this plan was written for (the storage "
-             "nodes and their devices; see examples/ in the checkout)")
     return "\n".join([
         "After running a stage's `commands.sh`, check it with the harness's scenarios for that "
         "stage, run from a checkout of this project against the cluster the plan built, with "
@@ -202,12 +235,13 @@ def _index(plans: list[StagePlan], target: str, nodes: tuple[str, ...]) -> str:
         for p in plans)
     pinned = "\n".join(f"| {k} | `{v}` |" for k, v in versions.ALL.items())
     addresses = ", ".join(f"{n} {m.node_ip(i)}" for i, n in enumerate(nodes))
-    variables = _variables_table(VAGRANT_VARIABLES if target == "vagrant" else CLUSTER_VARIABLES)
+    written = WRITTEN[target]
+    variables = _variables_table(written.variables)
     vagrantfile = ""
-    if target == "vagrant":
+    if written.vagrantfile_variables:
         vagrantfile = ("\nThe Vagrantfile (a copy beside this file) reads, at `vagrant up`:\n\n"
                        "| variable | meaning |\n|----------|---------|\n"
-                       + _variables_table(VAGRANTFILE_VARIABLES) + "\n")
+                       + _variables_table(written.vagrantfile_variables) + "\n")
     tools, verify = _tools_section(target), _verify_section(plans, target)
     return f"""# Lab plan ({target} target)
 
@@ -274,7 +308,7 @@ def write_plan(out_dir: pathlib.Path, *, target: str = "vagrant",
     params: dict = {}
     names: tuple[str, ...]
     if cluster_config is not None:
-        if target != "cluster":
+        if not WRITTEN[target].takes_cluster_config:
             raise ValueError("a cluster config is for the cluster target only")
         names = cluster_config.names
         params = cluster_config.plan_parameters()
@@ -299,7 +333,7 @@ def write_plan(out_dir: pathlib.Path, *, target: str = "vagrant",
             written.append(_write(stage_dir / name, text, 0o755))
         body = _header(plan, target) + plan.render() + "\n"
         written.append(_write(stage_dir / "commands.sh", body, 0o755))
-    if target == "vagrant":
+    if WRITTEN[target].vagrant_files:
         written.append(_write(out_dir / "Vagrantfile", pathlib.Path(vagrantfile).read_text()))
         written.append(_write(out_dir / "cluster.yaml", yaml.safe_dump(vagrant_cluster_config(names),
                                                                        sort_keys=False)))
