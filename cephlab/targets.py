@@ -74,6 +74,12 @@ class Target(ABC):
         """Why this run's options forbid ``stage`` (None: they allow it). Needs no lab."""
         return None
 
+    @classmethod
+    def header_lines(cls, cfg: LabConfig) -> list[str]:
+        """What this target adds to the run's header (pytest's report header), beyond the
+        target, the lab dir, substitutes, origins and limits."""
+        return []
+
     # ------------------------------------------------------------------ lifecycle
     @abstractmethod
     def sanity_checks(self) -> None:

@@ -9,6 +9,7 @@ from typing import Optional
 
 from .. import diagnose, invoke, procs, profile, stages
 from ..ceph import CephRunner
+from ..config import LabConfig
 from ..errors import CommandError, ConfigError, LabError
 from ..lock import clear_lab_dir
 from ..model import (BLOCK_POOL, FS_NAME, SERVICE_NODE)
@@ -71,6 +72,12 @@ class LocalTarget(Target):
         needs = {"mysql": blockdb.unavailable, "faults": blockdb.unavailable,
                  "ghost": lambda: blockdb.unavailable() or fuse_unavailable() or ghost.unavailable()}
         return needs.get(stage.slug, lambda: None)()
+
+    @classmethod
+    def header_lines(cls, cfg: LabConfig) -> list[str]:
+        from .rootfs import describe_choice
+
+        return [f"lab ceph: {describe_choice(cfg.ceph_release)} ({cfg.ceph_reason})"]
 
     @property
     def ceph(self) -> CephRunner:

@@ -116,12 +116,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     cfg = lab_session(config).cfg
     lines = [f"lab target: {cfg.target} ({cfg.target_reason})",
              f"lab dir: {cfg.lab_dir}, teardown policy: {cfg.destroy}"]
-    if cfg.target == "local":
-        from ..local.rootfs import describe_choice
-
-        lines.append(f"lab ceph: {describe_choice(cfg.ceph_release)} ({cfg.ceph_reason})")
     from ..targets import target_class
 
+    lines += target_class(cfg.target).header_lines(cfg)
     lines += [f"lab substitute: {text}" for text in target_class(cfg.target).substitutes]
     lines += [f"lab origin: {text}" for text in target_class(cfg.target).origins]
     lines += [f"lab limit: {text}" for text in target_class(cfg.target).limits]
