@@ -86,11 +86,7 @@ class Lab:
             return cls(cfg, announce, any_schema=True)
         if opts is None:  # the state file went away since it was looked for (a destroy meanwhile)
             raise NoLab(f"no lab in {lab_dir}")
-        cfg = LabConfig(target=opts.target, target_reason="the kept lab's saved options",
-                        lab_dir=path, ip_prefix=opts.ip_prefix, ceph_release=opts.ceph_release,
-                        kubeconfig=opts.kubeconfig, kube_context=opts.kube_context,
-                        cluster_config=Path(opts.cluster_config) if opts.cluster_config else None)
-        return cls(cfg, announce)
+        return cls(LabConfig.from_saved(opts, path, "the kept lab's saved options"), announce)
 
     # ------------------------------------------------------------------ queries
     @property
