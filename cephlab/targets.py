@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, Mapping, Optional, Protocol
 
 from . import registry
 from . import stages as S
@@ -29,7 +29,25 @@ from .state import LabState
 
 if TYPE_CHECKING:
     from .k8s.kube import Kube
-    from .k8s.vagrant import VagrantLab
+
+
+class Machines(Protocol):
+    """The lab's own machines, as the steps read them (the VMs of
+    :class:`cephlab.k8s.vagrant.VagrantLab`, the node containers of the nodes target)."""
+
+    #: what lsblk calls the data disks
+    disk_types: tuple[str, ...]
+
+    def status(self) -> dict[str, str]:
+        """machine name -> "running" or another state"""
+        ...
+
+    def running(self) -> bool:
+        ...
+
+    def ssh(self, node: str, command: str) -> str:
+        """a shell line run as root on ``node``; its output"""
+        ...
 
 
 class NotOffered(LabError, LookupError):
@@ -180,10 +198,8 @@ class Target(ABC):
         """The lab's Kubernetes API (:class:`cephlab.k8s.kube.Kube`)."""
         raise NotOffered(f"the {self.name} target has no Kubernetes API")
 
-    def machines(self) -> "VagrantLab":
-        """The lab's own machines: ``status()`` (name -> "running" or another state),
-        ``ssh(node, shell_line)`` (its output) and ``disk_types`` (what lsblk calls the
-        data disks), as :class:`cephlab.k8s.vagrant.VagrantLab` has them."""
+    def machines(self) -> "Machines":
+        """The lab's own machines (:class:`Machines`: the VMs, the node containers)."""
         raise NotOffered(f"the {self.name} target has no VMs of its own")
 
     def cephfs_root(self, name: str) -> tuple[Optional[Path], str]:

@@ -300,7 +300,7 @@ class ReadOnlyMachines:
 #: The target contract's methods, by what they do to the lab (a test keeps this complete).
 MUTATING = frozenset({"apply", "resume", "repair", "destroy", "restart", "inject_fault",
                       "undo_faults", "cephfs_root"})
-READING = frozenset({"sanity_checks", "ceph", "broken", "status", "fail_fast", "causes", "diagnostics",
+READING = frozenset({"sanity_checks", "header_lines", "ceph", "broken", "status", "fail_fast", "causes", "diagnostics",
                      "describe", "rebuild_refusal", "fault_leftovers", "mon_names", "node_name", "crush_host",
                      "node_address", "expected_address", "kube_api", "machines", "endpoint",
                      "credentials", "block_volume", "unavailable", "refusal", "owned_pids",

@@ -130,7 +130,7 @@ def test_callers_of_the_contract_do_not_probe_targets():
     import ast
 
     files = [*(ROOT / "fixtures").glob("*.py"), *(ROOT / "steps").glob("*.py"),
-             ROOT / "cephlab" / "plugin.py", ROOT / "cephlab" / "__main__.py"]
+             *(ROOT / "cephlab" / "plugin").glob("*.py"), ROOT / "cephlab" / "__main__.py"]
     probes = []
     for path in files:
         for node in ast.walk(ast.parse(path.read_text())):

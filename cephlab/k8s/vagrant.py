@@ -46,7 +46,7 @@ class VagrantLab:
     """
 
     #: What ``lsblk`` calls the data disks (stage vms's check).
-    disk_types = ("disk",)
+    disk_types: tuple[str, ...] = ("disk",)
 
     def __init__(self, root: os.PathLike | str = REPO_ROOT, *,
                  settings: Mapping[str, str | int] | None = None,

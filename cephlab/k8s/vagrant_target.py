@@ -23,7 +23,7 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 from ..errors import ConfigError, LabError
 from .. import stages
@@ -36,6 +36,9 @@ from .kube_target import MadeCluster
 from .plan_build import Hosts, build, by_stage
 from .plan_ops import StagePlan, VagrantUp
 from .transport import VAGRANT_SSH
+
+if TYPE_CHECKING:
+    from .vagrant import VagrantLab
 
 log = logging.getLogger("cephlab")
 
@@ -63,7 +66,7 @@ class VagrantTarget(MadeCluster):
         # python-vagrant is imported on first use of ``vagrant``: sanity_checks must be able
         # to say it is missing
         self.root = Path(root) if root else Path(__file__).resolve().parents[2]
-        self._vagrant = None
+        self._vagrant: Optional[VagrantLab] = None
         self._plans: Optional[dict[Stage, StagePlan]] = None
         self.engine = KubeEngine(cfg, state, kube=lambda: self.kube, plans=self.plans,
                                  runner_kube=self.runner_kube,
@@ -76,7 +79,7 @@ class VagrantTarget(MadeCluster):
         return self.cfg.lab_dir / DOTFILE_DIR
 
     @property
-    def vagrant(self):
+    def vagrant(self) -> VagrantLab:
         """The lab's machines (:class:`VagrantLab`), their state in the lab dir."""
         if self._vagrant is None:
             from .vagrant import VagrantLab
@@ -85,7 +88,7 @@ class VagrantTarget(MadeCluster):
                                        dotfile_path=self.dotfile_path)
         return self._vagrant
 
-    def machines(self):
+    def machines(self) -> VagrantLab:
         return self.vagrant
 
     def node_address(self, lab_node: str) -> str:

@@ -102,9 +102,7 @@ class NodesTarget(MadeCluster):
                                   shared=shared)
         return self._nodes
 
-    # NodeMachines has VagrantLab's face (status, running, ssh, disk_types) without being one;
-    # the base's return type would have to name that face (a Protocol) for this to check
-    def machines(self) -> "NodeMachines":  # type: ignore[override]
+    def machines(self) -> "NodeMachines":
         return NodeMachines(self.nodes)
 
     def _bin_dir(self) -> Optional[Path]:
@@ -311,7 +309,7 @@ class NodeMachines:
     """The node containers as the lab's machines (the face stage vms's steps ask of VMs)."""
 
     #: The data disks are loop devices: lsblk says so, and the check accepts it.
-    disk_types = ("loop",)
+    disk_types: tuple[str, ...] = ("loop",)
 
     def __init__(self, nodes):
         self._nodes = nodes
