@@ -81,16 +81,6 @@ def check(found: Iterable[ModuleType]) -> list[ModuleType]:
     return found
 
 
-#: The package's own names, which a stage's module (an attribute of the package once
-#: imported) must not shadow.
-RESERVED = frozenset(n for n in dir() if not n.startswith("_")) | {
-    "MODULES", "STAGES", "ORDER", "BY_SLUG", "RESERVED", "get", "module", "work", "runs_on",
-    "lab_steps", "osd_layout", "lab_pools", "pool_owner", "of_item", "closure"}
-MODULES: tuple[ModuleType, ...] = tuple(discover())
-STAGES: tuple[Stage, ...] = tuple(m.STAGE for m in MODULES)
-ORDER: dict[str, int] = {s.slug: i for i, s in enumerate(STAGES)}
-BY_SLUG: dict[str, Stage] = {s.slug: s for s in STAGES}
-_MODULE: dict[str, ModuleType] = {m.STAGE.slug: m for m in MODULES}
 
 
 def get(slug: str) -> Stage:
@@ -188,6 +178,17 @@ def closure(slug: str, applicable=lambda stage: True) -> list[Stage]:
     visit(slug, ())
     return out
 
+
+# ---------------------------------------------------------------------------- the table
+#: The package's own names, which a stage's module (an attribute of the package once
+#: imported) must not shadow.
+RESERVED = frozenset(n for n in dir() if not n.startswith("_")) | {
+    "MODULES", "STAGES", "ORDER", "BY_SLUG", "RESERVED"}
+MODULES: tuple[ModuleType, ...] = tuple(discover())
+STAGES: tuple[Stage, ...] = tuple(m.STAGE for m in MODULES)
+ORDER: dict[str, int] = {s.slug: i for i, s in enumerate(STAGES)}
+BY_SLUG: dict[str, Stage] = {s.slug: s for s in STAGES}
+_MODULE: dict[str, ModuleType] = {m.STAGE.slug: m for m in MODULES}
 
 __all__ = ["BY_SLUG", "FAMILIES", "MODULES", "ORDER", "STAGES", "Stage", "check",
            "closure", "discover", "get", "lab_pools", "lab_steps", "module", "of_item", "osd_layout",
