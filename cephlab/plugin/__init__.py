@@ -10,7 +10,7 @@
 
 Each stage's feature carries the stage slug as a tag (``@extend_storage``), registered as a
 marker, which is how an item is tied to its stage. Verify mode adds
-:mod:`cephlab.verify_hooks`; the HTML report is :mod:`cephlab.report.collector`.
+:mod:`cephlab.verify.hooks`; the HTML report is :mod:`cephlab.report.collector`.
 """
 
 from __future__ import annotations

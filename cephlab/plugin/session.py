@@ -63,7 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
     sess = config.stash[SESSION] = LabSession(cfg)
     _start_report(config, sess)
     if cfg.mode == "verify":
-        from ..verify_hooks import VerifyHooks
+        from ..verify.hooks import VerifyHooks
 
         config.pluginmanager.register(VerifyHooks(sess), "cephlab-verify")
 

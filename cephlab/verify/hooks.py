@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from . import stages
-from .verify import LAB_STEPS, NotReached, VerifyRefused, grade, grade_lines
+from .. import stages
+from .grading import LAB_STEPS, grade, grade_lines
+from .rules import NotReached, VerifyRefused
 
 
 class VerifyHooks:
