@@ -13,6 +13,7 @@ from cephlab.ceph import CephRunner, CommandResult
 from cephlab.config import LabConfig
 from cephlab.lab import Lab
 from cephlab.report.record import Phase, Row
+from cephlab.state import LabState
 from cephlab.targets import OVERRIDES, Target
 from tests.test_lifecycle import FakeTarget
 
@@ -100,6 +101,27 @@ def test_every_mutating_target_method_is_refused_before_it_reaches_the_target(vl
         with pytest.raises(verify.VerifyRefused, match="verify mode"):
             call(*args)
     assert FakeTarget.calls == [], f"{method} reached the real target: {FakeTarget.calls}"
+
+
+def test_every_plainly_read_method_reaches_the_wrapped_target_with_its_arguments(tmp_path):
+    """The forwards come from READING, not from hand-written methods: each passes its
+    arguments through and returns what the wrapped target answered."""
+    seen = []
+
+    class Answering(Recording):
+        pass
+
+    plain = sorted(verify.ReadOnlyTarget.forwarded)
+    for name in plain:
+        setattr(Answering, name, lambda self, *a, _n=name, **kw: seen.append((_n, a, kw)) or f"{_n}!")
+    cfg = LabConfig(target="local", target_reason="test", lab_dir=tmp_path, mode="verify")
+    wrapped = verify.ReadOnlyTarget(Answering(cfg, LabState(tmp_path, {})))  # type: ignore[abstract]
+    assert {"broken", "endpoint", "crush_host", "diagnostics"} <= set(plain), plain
+    for name in plain:
+        assert getattr(wrapped, name)("k8s-2", extra=1) == f"{name}!", name
+    assert seen == [(n, ("k8s-2",), {"extra": 1}) for n in plain]
+    with pytest.raises(verify.VerifyRefused, match=r"does not restart mysql \(the local target\)"):
+        wrapped.restart("mysql")
 
 
 def test_the_lifecycle_applies_rebuilds_and_destroys_nothing(vlab, tmp_path):

@@ -94,6 +94,10 @@ class Grade:
     lab_step: str = ""
     notes: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        if self.grade not in GRADES:
+            raise ValueError(f"grade {self.grade!r} is not one of {', '.join(GRADES)}")
+
     def to_json(self) -> dict:
         return {"stage": f"{self.stage.key} {self.stage.slug}", "grade": self.grade,
                 "found": self.found, "expected": self.expected, "lab_step": self.lab_step,

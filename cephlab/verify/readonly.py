@@ -3,11 +3,11 @@ the machines and the target, each refusing what would change the lab."""
 
 from __future__ import annotations
 
-from typing import Any, NoReturn, Optional, Sequence
+import abc
+from typing import Any, ClassVar, NoReturn, Optional, Sequence
 
 from ..ceph import CephRunner, CommandResult
 from ..errors import ConfigError
-from ..stages import Stage
 from ..targets import Target
 from .rules import VerifyRefused, ceph_refusal
 
@@ -36,30 +36,16 @@ class ReadOnlyKube:
         self.inner = inner
         self.kubeconfig, self.context = inner.kubeconfig, inner.context
 
-    def where(self) -> str:
-        return self.inner.where()
+    #: What passes through unchanged: reads, and a TokenRequest (answered, not stored: the
+    #: cluster keeps nothing of it).
+    READS = frozenset({"where", "probe_api", "get_json", "exists", "secret_value", "pod_log",
+                       "events", "create_token"})
 
-    def probe_api(self, timeout: float = 5.0) -> str:
-        return self.inner.probe_api(timeout)
-
-    def get_json(self, *args, **kw):
-        return self.inner.get_json(*args, **kw)
-
-    def exists(self, obj) -> bool:
-        return self.inner.exists(obj)
-
-    def secret_value(self, name: str, namespace: str, key: str) -> str:
-        return self.inner.secret_value(name, namespace, key)
-
-    def pod_log(self, *args, **kw) -> str:
-        return self.inner.pod_log(*args, **kw)
-
-    def events(self, namespace: str, limit: int = 20) -> list[str]:
-        return self.inner.events(namespace, limit)
-
-    def create_token(self, service_account: str, namespace: str, seconds: int = 600) -> str:
-        # a TokenRequest is answered, not stored: the cluster keeps nothing of it
-        return self.inner.create_token(service_account, namespace, seconds)
+    def __getattr__(self, name: str):
+        if name in self.READS:
+            return getattr(self.inner, name)
+        raise AttributeError(f"{type(self).__name__} has no {name}: verify mode passes only "
+                             f"{', '.join(sorted(self.READS))} to the API, and refuses writes")
 
     def exec(self, pod: str, namespace: str, argv: list[str], timeout: float = 60):
         if argv[:1] not in (["ls"], ["cat"], ["stat"]):
@@ -116,19 +102,68 @@ class ReadOnlyMachines:
 
 
 # ---------------------------------------------------------------------------- the target
+#: The target contract's mutating methods, each with what it would have done (the refusal
+#: names it; ``{0}`` is the call's first argument). ``cephfs_root`` answers instead of
+#: raising, as the contract lets it, and is defined on the class.
+REFUSED = {
+    "apply": "apply stage {0.slug}",
+    "resume": "start a stopped lab",
+    "repair": "restart what is not running",
+    "destroy": "destroy the lab",
+    "restart": "restart {0}",
+    "inject_fault": "inject fault {0}",
+    "undo_faults": "undo a fault left in place (remove partition rules, restore full ratios)",
+}
 #: The target contract's methods, by what they do to the lab (a test keeps this complete).
-MUTATING = frozenset({"apply", "resume", "repair", "destroy", "restart", "inject_fault",
-                      "undo_faults", "cephfs_root"})
+MUTATING = frozenset(REFUSED) | {"cephfs_root"}
 READING = frozenset({"sanity_checks", "header_lines", "ceph", "broken", "status", "fail_fast", "causes", "diagnostics",
                      "describe", "rebuild_refusal", "fault_leftovers", "mon_names", "node_name", "crush_host",
                      "node_address", "expected_address", "kube_api", "machines", "endpoint",
                      "credentials", "block_volume", "unavailable", "refusal", "owned_pids",
                      "footprint"})
+#: Reading methods about a target class, not a lab: the class's own answer stands.
+CLASS_LEVEL = frozenset({"unavailable", "refusal", "header_lines"})
 
 
+def _forwarding(name: str):
+    def forward(self: "ReadOnlyTarget", *args: Any, **kw: Any) -> Any:
+        return getattr(self.inner, name)(*args, **kw)
+    forward.__name__ = forward.__qualname__ = name
+    forward.__doc__ = f"The wrapped target's ``{name}``."
+    return forward
+
+
+def _refusing(name: str, what: str):
+    def refuse(self: "ReadOnlyTarget", *args: Any, **kw: Any) -> NoReturn:
+        self._refuse(what.format(*args))
+    refuse.__name__ = refuse.__qualname__ = name
+    refuse.__doc__ = f"Refused in verify mode (it would {what.split(' {')[0]})."
+    return refuse
+
+
+def _from_tables(cls):
+    """Give ``cls`` every method of the tables it does not define itself: each mutating one
+    refuses, each reading one forwards to the wrapped target."""
+    own = set(vars(cls))
+    for name, what in REFUSED.items():
+        if name not in own:
+            setattr(cls, name, _refusing(name, what))
+    cls.forwarded = frozenset(READING - CLASS_LEVEL - own)
+    for name in cls.forwarded:
+        setattr(cls, name, _forwarding(name))
+    abc.update_abstractmethods(cls)
+    return cls
+
+
+@_from_tables
 class ReadOnlyTarget(Target):
     """A target in verify mode: reads go to ``inner``, anything that changes the lab is
-    refused before it reaches it."""
+    refused before it reaches it. What the class does not define comes from the tables
+    above (:data:`REFUSED`, :data:`READING`); it defines only what differs from a refusal or
+    a plain forward."""
+
+    #: The reading methods that forward to the wrapped target unchanged (set by the tables).
+    forwarded: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, inner: Target, readonly_data: bool = False):
         super().__init__(inner.cfg, inner.state)
@@ -141,28 +176,6 @@ class ReadOnlyTarget(Target):
     def _refuse(self, what: str) -> NoReturn:
         raise VerifyRefused(f"verify mode changes nothing: it does not {what} "
                             f"(the {self.inner.name} target)")
-
-    # mutating ------------------------------------------------------------------------
-    def apply(self, stage: Stage) -> None:
-        self._refuse(f"apply stage {stage.slug}")
-
-    def resume(self) -> list[str]:
-        self._refuse("start a stopped lab")
-
-    def repair(self) -> list[str]:
-        self._refuse("restart what is not running")
-
-    def destroy(self) -> list[str]:
-        self._refuse("destroy the lab")
-
-    def restart(self, service: str) -> None:
-        self._refuse(f"restart {service}")
-
-    def inject_fault(self, fault: str, **options: Any):
-        self._refuse(f"inject fault {fault}")
-
-    def undo_faults(self) -> list[str]:
-        self._refuse("undo a fault left in place (remove partition rules, restore full ratios)")
 
     def cephfs_root(self, name: str):
         return None, ("verify mode starts no CephFS client (a mount is a daemon of its own and "
@@ -191,65 +204,14 @@ class ReadOnlyTarget(Target):
             self._ceph = GuardedCeph(self.inner.ceph, self.readonly_data)
         return self._ceph
 
-    def broken(self) -> list[str]:
-        return self.inner.broken()
-
-    def status(self) -> list[str]:
-        return self.inner.status()
-
-    def fail_fast(self) -> None:
-        self.inner.fail_fast()
-
-    def causes(self, detail: bool = False) -> list:
-        return self.inner.causes(detail)
-
-    def diagnostics(self) -> str:
-        return self.inner.diagnostics()
-
-    def fault_leftovers(self) -> list[str]:
-        return self.inner.fault_leftovers()
-
-    def describe(self) -> str:
-        return self.inner.describe()
-
     def rebuild_refusal(self) -> Optional[str]:
         return "verify mode rebuilds nothing"
-
-    def mon_names(self):
-        return self.inner.mon_names()
-
-    def node_name(self, lab_node: str) -> str:
-        return self.inner.node_name(lab_node)
-
-    def crush_host(self, lab_node: str) -> str:
-        return self.inner.crush_host(lab_node)
-
-    def node_address(self, lab_node: str) -> str:
-        return self.inner.node_address(lab_node)
-
-    def expected_address(self, lab_node: str):
-        return self.inner.expected_address(lab_node)
 
     def kube_api(self):
         return ReadOnlyKube(self.inner.kube_api())
 
     def machines(self):
         return ReadOnlyMachines(self.inner.machines())
-
-    def endpoint(self, service: str) -> tuple[str, int]:
-        return self.inner.endpoint(service)
-
-    def credentials(self, service: str) -> dict[str, str]:
-        return self.inner.credentials(service)
-
-    def block_volume(self, service: str) -> tuple[str, str]:
-        return self.inner.block_volume(service)
-
-    def owned_pids(self) -> set[int]:
-        return self.inner.owned_pids()
-
-    def footprint(self):
-        return self.inner.footprint()
 
 
 
