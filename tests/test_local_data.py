@@ -102,7 +102,7 @@ def test_dashboard_module_off(lab_dir):
 
 def test_rbd_mount_gone(lab_dir):
     lab = _lab(lab_dir)
-    procs.kill(lab.target.cluster.record(blockdb.RBD_FUSE), signal.SIGKILL)
+    procs.kill(lab.target.daemons.record(blockdb.RBD_FUSE), signal.SIGKILL)
     res = run_harness(*_args(lab_dir), "-k", MYSQL)
     assert res.returncode == 1, res.stdout[-3000:]
     assert f"daemon {blockdb.RBD_FUSE}" in res.stdout and "not running" in res.stdout
@@ -119,14 +119,14 @@ def test_a_crashed_lab_is_cleaned_and_started_by_the_next_run(lab_dir):
     from cephlab.local import mounts
 
     lab = _lab(lab_dir)
-    for rec in lab.target.cluster.records():
+    for rec in lab.target.daemons.records():
         procs.kill(rec, signal.SIGKILL)
     assert mounts.mounts_under(lab_dir), "the lab had no mounts to leave behind"
     res = run_harness(*_args(lab_dir), "-k", f"({MYSQL}) or object_store or shared_filesystem")
     assert res.returncode == 0, res.stdout[-4000:]
     assert "kept lab was not running: started" in res.stdout
     lab = _lab(lab_dir)
-    live = {r.name for r in lab.target.cluster.records() if procs.is_alive(r)}
+    live = {r.name for r in lab.target.daemons.records() if procs.is_alive(r)}
     assert {"mariadb", blockdb.RBD_FUSE, "client.rgw.k8s-1"} <= live
     table = mounts.mount_table()
     for mnt in mounts.mounts_under(lab_dir):

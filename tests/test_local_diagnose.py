@@ -109,7 +109,7 @@ def test_the_full_traceback_stays_behind_tb_long(lab_dir):
 
 
 def test_a_killed_osd_is_named_on_the_first_screen_and_repair_waits_for_health(lab_dir, capsys):
-    rec = Lab.open(lab_dir, announce=lambda _: None).target.cluster.record("osd.2")
+    rec = Lab.open(lab_dir, announce=lambda _: None).target.daemons.record("osd.2")
     procs.kill(rec, signal.SIGKILL)
     res = run_harness(*_args(lab_dir), "-k", "ceph_cluster")
     print(res.stdout)
@@ -137,7 +137,7 @@ def test_a_killed_osd_is_named_on_the_first_screen_and_repair_waits_for_health(l
 
 
 def test_the_cli_survives_a_closed_pipe_and_repair_still_finishes(lab_dir):
-    rec = Lab.open(lab_dir, announce=lambda _: None).target.cluster.record("osd.0")
+    rec = Lab.open(lab_dir, announce=lambda _: None).target.daemons.record("osd.0")
     procs.kill(rec, signal.SIGKILL)
     for command in ("status", "repair"):
         proc = subprocess.Popen([sys.executable, "-m", "cephlab", command, "--lab-dir", str(lab_dir)],

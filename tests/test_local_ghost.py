@@ -118,7 +118,7 @@ def lab_dir(tmp_path_factory):
 @pytest.mark.lab
 def test_ghost_killed_fails_the_scenario_naming_ghost(lab_dir):
     lab = _lab(lab_dir)
-    procs.kill(lab.target.cluster.record(ghost.NAME), signal.SIGKILL)
+    procs.kill(lab.target.daemons.record(ghost.NAME), signal.SIGKILL)
     res = run_harness(*_args(lab_dir), "-k", TABLES)
     assert res.returncode == 1, res.stdout[-3000:]
     assert f"daemon {ghost.NAME} (pid" in res.stdout and "is not running any more" in res.stdout
@@ -185,7 +185,7 @@ def test_a_lab_whose_every_process_was_killed_comes_back_whole(lab_dir):
     first CephFS client again waited for an active MDS with a fail-fast that counted the
     other, not yet restarted, clients as dead daemons.)"""
     lab = _lab(lab_dir)
-    records = lab.target.cluster.records()
+    records = lab.target.daemons.records()
     names = {r.name for r in records}
     assert {f"client.fuse-{ghost.MOUNT}", "client.fuse-ghost-reader", ghost.NAME} <= names, names
     for rec in records:
@@ -203,7 +203,7 @@ def test_a_lab_whose_every_process_was_killed_comes_back_whole(lab_dir):
 @pytest.mark.lab
 def test_destroy_leaves_no_process_and_no_mount(lab_dir):
     lab = _lab(lab_dir)
-    records = lab.target.cluster.records()
+    records = lab.target.daemons.records()
     assert {ghost.NAME, blockdb.MARIADB, f"client.fuse-{ghost.MOUNT}"} <= {r.name for r in records}
     lab.destroy()
     assert not [r.name for r in records if procs.is_alive(r)]

@@ -87,15 +87,15 @@ def test_an_out_osd_turns_the_stage_red_and_names_it(lab_dir, tmp_path):
 
 def test_a_killed_osd_fails_the_wait_at_once_and_repair_heals_it(lab_dir, capsys):
     lab = _lab(lab_dir)
-    cluster = lab.target.cluster
-    rec = cluster.record("osd.2")
+    daemons = lab.target.daemons
+    rec = daemons.record("osd.2")
     procs.kill(rec, signal.SIGKILL)
     start = time.monotonic()
     with pytest.raises(DaemonExited, match=r"daemon osd.2 \(pid \d+\) is not running any more"):
-        cluster.wait_osds()
+        daemons.wait_osds()
     assert time.monotonic() - start < 5, "the wait did not fail fast"
     lab.resume()  # a partly broken lab is left as found, for the scenarios to report
-    assert not procs.is_alive(cluster.record("osd.2"))
+    assert not procs.is_alive(daemons.record("osd.2"))
     res = run_harness(*_args(lab_dir), "-k", "ceph_cluster")
     assert res.returncode == 1 and "daemon osd.2" in res.stdout and "not running" in res.stdout
     # the command line opens the lab with the prefix it was built with (saved in its state)
@@ -106,14 +106,14 @@ def test_a_killed_osd_fails_the_wait_at_once_and_repair_heals_it(lab_dir, capsys
     assert main(["status", "--lab-dir", str(lab_dir)]) == 0
     out = capsys.readouterr().out
     assert f"k8s-1={PREFIX}.2" in out and "osd.2" in out and "NOT RUNNING" not in out
-    cluster = _lab(lab_dir).target.cluster
-    assert procs.is_alive(cluster.record("osd.2"))
-    cluster.wait_osds()
+    daemons = _lab(lab_dir).target.daemons
+    assert procs.is_alive(daemons.record("osd.2"))
+    daemons.wait_osds()
 
 
 def test_a_stopped_lab_is_started_again_by_the_next_run(lab_dir):
     lab = _lab(lab_dir)
-    lab.target.cluster.stop_all()  # as after a reboot: nothing of the lab runs
+    lab.target.daemons.stop_all()  # as after a reboot: nothing of the lab runs
     res = run_harness(*_args(lab_dir), "-k", "ceph_cluster")
     assert res.returncode == 0, res.stdout[-3000:]
     assert "kept lab was not running: started" in res.stdout
@@ -132,9 +132,9 @@ def test_the_command_server_answers_as_the_cli_does(lab_dir, monkeypatch):
     from cephlab import ceph_server
     from cephlab.ceph import LocalCeph
 
-    cluster = _lab(lab_dir).target.cluster
-    served = cluster.ceph
-    cli = LocalCeph(cluster.conf, wrap=cluster.env.wrap)
+    daemons = _lab(lab_dir).target.daemons
+    served = daemons.ceph
+    cli = LocalCeph(daemons.conf, wrap=daemons.env.wrap)
     try:
         for args in SAME_AS_CLI:
             a, b = served.run(*args, check=False), cli.run(*args, check=False)
@@ -197,7 +197,7 @@ def test_every_command_the_harness_prints_runs_as_printed(lab_dir):
     command; pasted as printed (no host ceph unless the lab runs the host's), they heal it,
     and the toolbox line and toolbox.env run the lab's own client."""
     lab = _lab(lab_dir)
-    hide = lab.target.cluster.release != "host"  # the release the kept lab runs
+    hide = lab.target.daemons.release != "host"  # the release the kept lab runs
     lab.ceph.run("osd", "set", "noout")
     lab.ceph.run("osd", "out", "1")
     status = _as_printed(f"{invoke.lab('status', lab_dir)}", hide)
@@ -222,7 +222,7 @@ def test_every_command_the_harness_prints_runs_as_printed(lab_dir):
     assert _as_printed(f". {env} && rados df && rbd --version", hide).returncode == 0
     version = _as_printed(f". {env} && ceph --version", hide).stdout.split()  # ceph version X (…)
     assert version[:2] == ["ceph", "version"]
-    assert version[2] == lab.target.cluster.describe_ceph().split()[1]  # "ceph 20.2.4 …": the lab's
+    assert version[2] == lab.target.daemons.describe_ceph().split()[1]  # "ceph 20.2.4 …": the lab's
 
 
 def _running(pid: int) -> bool:
@@ -235,10 +235,10 @@ def _running(pid: int) -> bool:
 
 def test_destroy_stops_every_daemon_and_removes_the_lab(lab_dir):
     lab = _lab(lab_dir)
-    records = lab.target.cluster.records()
+    records = lab.target.daemons.records()
     assert len(records) >= 7  # 3 mons, 1 mgr, 3 OSDs
     assert lab.ceph.json("osd", "dump")["fsid"]
-    servers = lab.target.cluster.ceph.servers.pids()
+    servers = lab.target.daemons.ceph.servers.pids()
     assert servers  # the command server of that call runs in the lab's root
     lab.destroy()
     assert not any(procs.is_alive(r) for r in records)

@@ -11,7 +11,7 @@ import pytest
 
 from cephlab.config import LabConfig
 from cephlab.local import diskfull, nft
-from cephlab.local.cluster import LocalCluster
+from cephlab.local.daemons import CephDaemons
 from cephlab.state import LabOptions, LabState
 from tests.conftest import loopback_prefix
 
@@ -39,7 +39,7 @@ def test_ruleset_drops_both_directions_between_the_node_and_the_others():
 def test_daemons_bind_before_connecting(tmp_path):
     """Without it a daemon's connections come from 127.0.0.1 and no rule can name its node."""
     cfg = LabConfig(target="local", target_reason="test", lab_dir=tmp_path)
-    conf = LocalCluster(cfg, LabState(tmp_path, LabOptions("local"))).render_conf("f" * 8)
+    conf = CephDaemons(cfg, LabState(tmp_path, LabOptions("local"))).render_conf("f" * 8)
     global_section = conf.split("[mon]")[0]
     assert "ms bind before connect = true" in global_section
 

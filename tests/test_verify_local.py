@@ -252,7 +252,7 @@ def test_pg_num_left_at_its_old_value(before_pg_num, tmp_path):
 
 
 def _osd_on(lab: Lab, node: str, device: str) -> int:
-    return next(int(name.split(".")[1]) for name, info in lab.target.cluster.osd_map().items()
+    return next(int(name.split(".")[1]) for name, info in lab.target.daemons.osd_map().items()
                 if info["node"] == node and info["device"] == device)
 
 
@@ -296,9 +296,9 @@ def test_sdd_missing_on_one_node(built, baseline, tmp_path):
     while lab.ceph.run("osd", "safe-to-destroy", str(osd), check=False).rc != 0:
         assert time.monotonic() < deadline, f"osd.{osd} never became safe to destroy"
         time.sleep(3)
-    rec = lab.target.cluster.record(f"osd.{osd}")
+    rec = lab.target.daemons.record(f"osd.{osd}")
     procs.stop(rec)
-    lab.target.cluster.forget(f"osd.{osd}")
+    lab.target.daemons.forget(f"osd.{osd}")
     lab.ceph.run("osd", "purge", str(osd), "--yes-i-really-mean-it")
     _wait_clean(lab)
     out = check_named(built, tmp_path, baseline[1], "extend_storage", "host k8s-3 holds 1 OSD(s), expected 2")

@@ -85,7 +85,7 @@ class PlanContext:
     def url(self, service: str, path: str = "/", scheme: str = "http") -> str:
         return f"{scheme}://{self.address}:{model.PORTS[service]}{path}"
 
-    def cluster(self, members: Sequence[str], count: int) -> Obj:
+    def ceph_cluster(self, members: Sequence[str], count: int) -> Obj:
         """The CephCluster on ``members``' first ``count`` devices, in this cluster's layout."""
         if self.osd_storage is None:
             return m.ceph_cluster(members, {n: self.devices[n][:count] for n in members})

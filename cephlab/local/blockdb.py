@@ -26,7 +26,7 @@ from ..secrets import SecretStore, password
 from ..waits import wait_for
 from . import mounts
 from ..procs import run_checked
-from .cluster import LocalCluster
+from .daemons import CephDaemons
 
 IMAGE = "mysql-pvc"
 IMAGE_SIZE = "5G"
@@ -53,14 +53,14 @@ def unavailable() -> Optional[str]:
 
 
 class BlockDatabase:
-    def __init__(self, cluster: LocalCluster, secrets: SecretStore):
-        self.cluster, self.secrets = cluster, secrets
-        self.base = cluster.dir / "mysql"
+    def __init__(self, daemons: CephDaemons, secrets: SecretStore):
+        self.daemons, self.secrets = daemons, secrets
+        self.base = daemons.dir / "mysql"
         self.rbd_mnt = self.base / "rbd"      # rbd-fuse: the image as a file
         self.xfs_mnt = self.base / "xfs"      # the XFS on the loop device
         self.datadir = self.xfs_mnt / "data"
         self.socket = self.base / "mysqld.sock"
-        self.ip = cluster.cfg.node_ip(SERVICE_NODE)
+        self.ip = daemons.cfg.node_ip(SERVICE_NODE)
         self.pool = BLOCK_POOL  #: where the image is mapped from (a test moves it to show a wrong pool)
 
     # ------------------------------------------------------------------ facts
@@ -77,11 +77,11 @@ class BlockDatabase:
                                password=self.root_password(), connect_timeout=5, **kw)
 
     def loop_device(self) -> Optional[str]:
-        return self.cluster.state.get("mysql_loop")
+        return self.daemons.state.get("mysql_loop")
 
     # ------------------------------------------------------------------ lifecycle
     def deploy(self) -> None:
-        ceph = self.cluster.ceph
+        ceph = self.daemons.ceph
         if IMAGE not in ceph.json("ls", BLOCK_POOL, tool="rbd"):
             ceph.run("create", f"{BLOCK_POOL}/{IMAGE}", "--size", IMAGE_SIZE, tool="rbd")
         self.ensure(first=True)
@@ -103,23 +103,23 @@ class BlockDatabase:
         return started
 
     def _healthy(self) -> bool:
-        rec = self.cluster.record(MARIADB)
-        fuse = self.cluster.record(RBD_FUSE)
+        rec = self.daemons.record(MARIADB)
+        fuse = self.daemons.record(RBD_FUSE)
         return bool(rec and fuse and procs.is_alive(rec) and procs.is_alive(fuse)
                     and mounts.is_mounted(self.xfs_mnt) and mounts.is_mounted(self.rbd_mnt))
 
     def _mount_rbd(self) -> None:
         self.rbd_mnt.mkdir(parents=True, exist_ok=True)
-        argv = ["rbd-fuse", "-f", "-c", str(self.cluster.conf), "-p", self.pool, "-r", IMAGE,
+        argv = ["rbd-fuse", "-f", "-c", str(self.daemons.conf), "-p", self.pool, "-r", IMAGE,
                 str(self.rbd_mnt)]
-        rec = self.cluster.spawn_client(RBD_FUSE, argv)
+        rec = self.daemons.spawn_client(RBD_FUSE, argv)
         wait_for(f"rbd-fuse to expose {IMAGE}", lambda: _assert_file(self.image_file),
-                 timeout=self.cluster.cfg.timeouts.daemon_start, interval=0.2,
+                 timeout=self.daemons.cfg.timeouts.daemon_start, interval=0.2,
                  fail_fast=lambda: procs.assert_running([rec]))
 
     def _attach_and_mount(self, format_if_new: bool) -> None:
         loop = run_checked(["losetup", "--find", "--show", str(self.image_file)]).strip()
-        self.cluster.state.put("mysql_loop", loop)
+        self.daemons.state.put("mysql_loop", loop)
         fs = subprocess.run(["blkid", "-o", "value", "-s", "TYPE", loop],
                             capture_output=True, text=True).stdout.strip()
         if not fs:
@@ -144,10 +144,10 @@ class BlockDatabase:
                 f"--port={MYSQL_PORT}", f"--bind-address={self.ip}", "--user=root",
                 "--skip-name-resolve", f"--pid-file={self.base / 'mysqld.pid'}",
                 "--innodb-buffer-pool-size=64M", "--log-error=" + str(self.base / "error.log")]
-        rec = procs.spawn(MARIADB, argv, self.cluster.dir / "log" / "mariadb.out")
-        self.cluster.remember(rec)
+        rec = procs.spawn(MARIADB, argv, self.daemons.dir / "log" / "mariadb.out")
+        self.daemons.remember(rec)
         wait_for(f"MariaDB to accept connections on {self.socket}", lambda: self._admin().close(),
-                 timeout=self.cluster.cfg.timeouts.daemon_start, interval=0.3,
+                 timeout=self.daemons.cfg.timeouts.daemon_start, interval=0.3,
                  fail_fast=lambda: procs.assert_running([rec]))
 
     def _admin(self) -> pymysql.connections.Connection:
@@ -181,18 +181,18 @@ class BlockDatabase:
 
     def down(self) -> None:
         """Stop MariaDB → unmount XFS → detach the loop device → unmount rbd-fuse."""
-        rec = self.cluster.record(MARIADB)
+        rec = self.daemons.record(MARIADB)
         if rec:
             procs.stop(rec, timeout=60)
-            self.cluster.forget(MARIADB)
+            self.daemons.forget(MARIADB)
         if mounts.unmount(self.xfs_mnt, timeout=60) == "lazy":
-            self.cluster.state.put("mysql_lazy_unmount", True)  # XFS may not have been flushed
+            self.daemons.state.put("mysql_lazy_unmount", True)  # XFS may not have been flushed
         loop = self.loop_device()
         if loop:
             subprocess.run(["losetup", "-d", loop], capture_output=True)
-            self.cluster.state.put("mysql_loop", None)
+            self.daemons.state.put("mysql_loop", None)
         mounts.unmount(self.rbd_mnt)
-        rec = self.cluster.record(RBD_FUSE)
+        rec = self.daemons.record(RBD_FUSE)
         if rec:
             # Unmounted, rbd-fuse closes the image and exits by itself (0.1 s here); closing
             # releases the image's exclusive lock. A SIGTERM during that leaves the lock to a
@@ -202,7 +202,7 @@ class BlockDatabase:
             while procs.is_alive(rec) and time.monotonic() < deadline:
                 time.sleep(0.05)
             procs.stop(rec)
-            self.cluster.forget(RBD_FUSE)
+            self.daemons.forget(RBD_FUSE)
 
     def restart(self) -> None:
         """The whole chain down and up again: what a pod restart does to the lab's MySQL."""

@@ -76,7 +76,7 @@ POLL = 0.25
 
 def wait_healthy(target, name: str) -> None:
     def probe():
-        status, health = target.cluster.json_at_once(("status",), ("health", "detail"))
+        status, health = target.daemons.json_at_once(("status",), ("health", "detail"))
         checks.assert_pgs_clean(status)
         checks.assert_health(health)
     wait_for(name, probe, timeout=target.cfg.timeouts.health, interval=POLL,
@@ -94,14 +94,14 @@ def _down_in(dump: dict, ids: list[int]) -> None:
 
 
 def osds_of(target, node: str) -> list[int]:
-    return sorted(int(k.split(".")[1]) for k, v in target.cluster.osd_map().items()
+    return sorted(int(k.split(".")[1]) for k, v in target.daemons.osd_map().items()
                   if v["node"] == node)
 
 
 def _restart(target, names: list[str]) -> None:
     """Undo the fault: the lab's own restart of what is not running, which must be exactly
     the daemons this fault killed (it waits for quorum when a mon is among them)."""
-    started = target.cluster.restart_missing()
+    started = target.daemons.restart_missing()
     assert sorted(started) == sorted(names), f"restarted {started}, expected exactly {names}"
 
 
@@ -114,7 +114,7 @@ def osd_killed_during_writes(target, node: str = NODES[-1]) -> FaultReport:
     try:
         wait_for("the client's first writes", lambda: at_least(len(writer.written), 3),
                  timeout=60, interval=0.2)
-        procs.kill(target.cluster.record(name), signal.SIGKILL)
+        procs.kill(target.daemons.record(name), signal.SIGKILL)
         killed_at = time.monotonic()
         wait_for(f"{name} reported down", lambda: osd_down(ceph, [osd]),
                  timeout=target.cfg.timeouts.osds_up, interval=POLL)
@@ -127,7 +127,7 @@ def osd_killed_during_writes(target, node: str = NODES[-1]) -> FaultReport:
         writer.join(timeout=180)
     restarted = time.monotonic()
     _restart(target, [name])
-    target.cluster.wait_osds()
+    target.daemons.wait_osds()
     wait_healthy(target, "recovery to all PGs active+clean after the OSD came back")
     recover = time.monotonic() - restarted
     lost = data.read_objects(ceph, BLOCK_POOL, writer.written)
@@ -150,15 +150,15 @@ def node_stopped(target, node: str = NODES[-1], rows: Callable[[], list] | None 
     files = data.write_files(fs_root, f"fault-node-{node}") if fs_root else {}
     rows_before = rows() if rows else []
     names = [f"mon.{node}"] + [f"osd.{i}" for i in osds_of(target, node)]
-    if target.cluster.record(f"mds.{node}"):
+    if target.daemons.record(f"mds.{node}"):
         names.append(f"mds.{node}")
     killed_at = time.monotonic()
     for name in names:
-        procs.kill(target.cluster.record(name), signal.SIGKILL)
+        procs.kill(target.daemons.record(name), signal.SIGKILL)
     others = [n for n in target.cfg.nodes if n != node]
 
     def noticed():
-        quorum, dump = target.cluster.json_at_once(("quorum_status",), ("osd", "dump"))
+        quorum, dump = target.daemons.json_at_once(("quorum_status",), ("osd", "dump"))
         in_quorum = checks.assert_quorum(quorum, others)
         assert node not in in_quorum, f"mon.{node} still in quorum ({', '.join(in_quorum)})"
         _down_in(dump, osds_of(target, node))
@@ -174,7 +174,7 @@ def node_stopped(target, node: str = NODES[-1], rows: Callable[[], list] | None 
         lost.append(f"MySQL rows differ while {node} is down ({len(rows_during)} of {len(rows_before)})")
     restarted = time.monotonic()
     _restart(target, names)
-    target.cluster.wait_osds()
+    target.daemons.wait_osds()
     wait_healthy(target, f"HEALTH_OK again after {node} came back")
     recover = time.monotonic() - restarted
     lost += data.read_objects(ceph, BLOCK_POOL, objects)
@@ -196,7 +196,7 @@ def mds_failover(target, fs_root: Path) -> FaultReport:
     active = before["active"][0]
     files = data.write_files(fs_root, "fault-mds")
     killed_at = time.monotonic()
-    procs.kill(target.cluster.record(f"mds.{active}"), signal.SIGKILL)
+    procs.kill(target.daemons.record(f"mds.{active}"), signal.SIGKILL)
 
     def taken_over():
         fs = ceph.json("fs", "status", FS_NAME)

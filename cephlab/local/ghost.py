@@ -27,7 +27,7 @@ from ..secrets import SecretStore, password
 from ..waits import wait_for
 from . import ghost_install
 from .blockdb import MYSQL_PORT, BlockDatabase
-from .cluster import LocalCluster
+from .daemons import CephDaemons
 
 NAME = "ghost"
 PORT = PORTS["ghost"]
@@ -42,11 +42,11 @@ def unavailable() -> Optional[str]:
 
 
 class GhostBlog:
-    def __init__(self, cluster: LocalCluster, secrets: SecretStore, mysql: BlockDatabase,
+    def __init__(self, daemons: CephDaemons, secrets: SecretStore, mysql: BlockDatabase,
                  mount: Callable[[str], Path]):
-        self.cluster, self.secrets, self.mysql, self.mount = cluster, secrets, mysql, mount
-        self.ip = cluster.cfg.node_ip(SERVICE_NODE)
-        self.log = cluster.dir / "log" / "ghost.log"
+        self.daemons, self.secrets, self.mysql, self.mount = daemons, secrets, mysql, mount
+        self.ip = daemons.cfg.node_ip(SERVICE_NODE)
+        self.log = daemons.dir / "log" / "ghost.log"
 
     @property
     def url(self) -> str:
@@ -68,7 +68,7 @@ class GhostBlog:
         start = time.monotonic()
         self.start(first=True)
         seconds = time.monotonic() - start
-        self.cluster.state.put("ghost_first_boot_seconds", round(seconds, 1))
+        self.daemons.state.put("ghost_first_boot_seconds", round(seconds, 1))
         return seconds
 
     def _database(self) -> None:
@@ -130,8 +130,8 @@ class GhostBlog:
             raise LabError(why)
         argv = [str(ghost_install.node_bin() / "node"), "index.js"]
         rec = procs.spawn(NAME, argv, self.log, env=self._env(), cwd=ghost_install.ghost_dir())
-        self.cluster.remember(rec)
-        timeouts = self.cluster.cfg.timeouts
+        self.daemons.remember(rec)
+        timeouts = self.daemons.cfg.timeouts
         wait_for(f"Ghost {'first boot (migrations)' if first else 'start'} on {self.url}",
                  self._answers, timeout=timeouts.ghost_boot if first else timeouts.daemon_start * 3,
                  interval=0.5, fail_fast=lambda: procs.assert_running([rec]))
@@ -165,14 +165,14 @@ class GhostBlog:
             return f"database not readable: {exc.args[-1] if exc.args else exc}"
 
     def running(self) -> bool:
-        rec = self.cluster.record(NAME)
+        rec = self.daemons.record(NAME)
         return bool(rec and procs.is_alive(rec))
 
     def stop(self) -> None:
-        rec = self.cluster.record(NAME)
+        rec = self.daemons.record(NAME)
         if rec:
             procs.stop(rec, timeout=30)
-            self.cluster.forget(NAME)
+            self.daemons.forget(NAME)
 
     def restart(self) -> float:
         """Stop Ghost by pid and start it again (a warm start). Returns its seconds."""

@@ -113,7 +113,7 @@ def _cut_and_heal(target, node, others, osds, writer, partition, objects, files,
     def rejoined():
         checks.assert_quorum(ceph.json("quorum_status"), list(cfg.nodes))
         checks.assert_osds(ceph.json("osd", "dump"), ceph.json("osd", "tree"),
-                           target.cluster.expected_layout())
+                           target.daemons.expected_layout())
     wait_for(f"{node} to rejoin after the partition healed: mon.{node} in quorum, "
              f"{', '.join(osd_names)} up", rejoined, timeout=cfg.timeouts.health, interval=0.5,
              fail_fast=target.fail_fast)

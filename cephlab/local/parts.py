@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from ..ceph import CephRunner
     from ..config import LabConfig
     from .blockdb import BlockDatabase
-    from .cluster import LocalCluster
+    from .daemons import CephDaemons
     from .ghost import GhostBlog
     from .services import RGW, Dashboard
 
@@ -26,7 +26,7 @@ MDS_NODES = NODES[1:]  # active + standby-replay on two nodes, as Rook spreads t
 
 class LocalLab(Protocol):
     cfg: LabConfig
-    cluster: LocalCluster
+    daemons: CephDaemons
     dashboard: Dashboard
     rgw: RGW
     mysql: BlockDatabase

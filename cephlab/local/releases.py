@@ -94,7 +94,7 @@ _MCLOCK_RECOVERY = (
     ("osd mclock skip benchmark = true",
      "mClock: no start-up IOPS benchmark (meaningless on sparse files sharing one disk)"),
     # mClock replaces osd_max_backfills / osd_recovery_max_active with its own defaults
-    # (1 and 3 on hdd) unless this is set; the lab's values (cluster.LAB_TIMING) then apply.
+    # (1 and 3 on hdd) unless this is set; the lab's values (ceph_conf.LAB_TIMING) then apply.
     ("osd mclock override recovery settings = true",
      "mClock: use the lab's osd_max_backfills / osd_recovery_max_active, not its hdd defaults"),
 )

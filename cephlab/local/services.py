@@ -11,7 +11,7 @@ from .. import procs
 from ..model import PORTS, SERVICE_NODE
 from ..secrets import SecretStore, access_key, password, secret_key
 from ..waits import wait_for
-from .cluster import LocalCluster
+from .daemons import CephDaemons
 
 DASHBOARD_PORT = PORTS["ceph_dashboard"]
 RGW_PORT = PORTS["rgw"]
@@ -21,26 +21,26 @@ API = {"Accept": "application/vnd.ceph.api.v1.0+json", "Content-Type": "applicat
 
 
 class Dashboard:
-    def __init__(self, cluster: LocalCluster, secrets: SecretStore):
-        self.cluster, self.secrets = cluster, secrets
-        self.ip = cluster.cfg.node_ip(SERVICE_NODE)
+    def __init__(self, daemons: CephDaemons, secrets: SecretStore):
+        self.daemons, self.secrets = daemons, secrets
+        self.ip = daemons.cfg.node_ip(SERVICE_NODE)
 
     @property
     def url(self) -> str:
         return f"http://{self.ip}:{DASHBOARD_PORT}"
 
     def deploy(self) -> None:
-        ceph = self.cluster.ceph
-        self.cluster.run_at_once(*[("config", "set", "mgr", f"mgr/dashboard/{key}", value) for key, value in
+        ceph = self.daemons.ceph
+        self.daemons.run_at_once(*[("config", "set", "mgr", f"mgr/dashboard/{key}", value) for key, value in
                                    (("server_addr", self.ip), ("server_port", str(DASHBOARD_PORT)),
                                     ("ssl", "false"))])
         ceph.run("mgr", "module", "enable", "dashboard")
         wait_for(f"the dashboard to answer on {self.url}", self._answers,
-                 timeout=self.cluster.cfg.timeouts.daemon_start, interval=0.5,
-                 fail_fast=lambda: self.cluster.assert_daemons_running(
-                     [r.name for r in self.cluster.records() if r.name.startswith("mgr.")]))
+                 timeout=self.daemons.cfg.timeouts.daemon_start, interval=0.5,
+                 fail_fast=lambda: self.daemons.assert_daemons_running(
+                     [r.name for r in self.daemons.records() if r.name.startswith("mgr.")]))
         pw = self.secrets.get("dashboard-admin", password)
-        with tempfile.NamedTemporaryFile("w", dir=self.cluster.dir, delete=True) as fh:
+        with tempfile.NamedTemporaryFile("w", dir=self.daemons.dir, delete=True) as fh:
             fh.write(pw)
             fh.flush()
             res = ceph.run("dashboard", "ac-user-create", DASHBOARD_USER, "-i", fh.name,
@@ -60,9 +60,9 @@ class Dashboard:
 class RGW:
     name = f"client.rgw.{SERVICE_NODE}"
 
-    def __init__(self, cluster: LocalCluster, secrets: SecretStore):
-        self.cluster, self.secrets = cluster, secrets
-        self.ip = cluster.cfg.node_ip(SERVICE_NODE)
+    def __init__(self, daemons: CephDaemons, secrets: SecretStore):
+        self.daemons, self.secrets = daemons, secrets
+        self.ip = daemons.cfg.node_ip(SERVICE_NODE)
 
     @property
     def endpoint(self) -> str:
@@ -73,12 +73,12 @@ class RGW:
                 self.secrets.get("rgw-secret-key", secret_key))
 
     def start(self) -> procs.DaemonRecord:
-        argv = ["radosgw", "-f", "-c", str(self.cluster.conf), "-n", self.name,
+        argv = ["radosgw", "-f", "-c", str(self.daemons.conf), "-n", self.name,
                 "--rgw-frontends", f"beast endpoint={self.endpoint}",
-                "--log-file", str(self.cluster.dir / "log" / f"ceph-{self.name}.log")]
-        rec = self.cluster._start(self.name, argv)
+                "--log-file", str(self.daemons.dir / "log" / f"ceph-{self.name}.log")]
+        rec = self.daemons._start(self.name, argv)
         wait_for(f"RGW to answer on {self.endpoint}", self._answers,
-                 timeout=self.cluster.cfg.timeouts.daemon_start, interval=0.5,
+                 timeout=self.daemons.cfg.timeouts.daemon_start, interval=0.5,
                  fail_fast=lambda: procs.assert_running([rec]))
         return rec
 
@@ -91,9 +91,9 @@ class RGW:
     def deploy(self) -> None:
         self.start()
         key, secret = self.credentials()
-        res = self.cluster.ceph.run("user", "info", "--uid", RGW_USER, tool="radosgw-admin",
+        res = self.daemons.ceph.run("user", "info", "--uid", RGW_USER, tool="radosgw-admin",
                                     check=False)
         if res.rc != 0:
-            self.cluster.ceph.run("user", "create", "--uid", RGW_USER, "--display-name",
+            self.daemons.ceph.run("user", "create", "--uid", RGW_USER, "--display-name",
                                   "cephlab S3 user", "--access-key", key, "--secret", secret,
                                   tool="radosgw-admin")

@@ -20,7 +20,7 @@ from ..waits import wait_for
 from . import blockdb, diskfull, ghost, mounts, nft, partition
 from .blockdb import BlockDatabase
 from .ghost import GhostBlog
-from .cluster import LocalCluster
+from .daemons import CephDaemons
 from .listeners import port_problem
 from .parts import LocalLab
 from .services import DASHBOARD_PORT, RGW, RGW_PORT, Dashboard
@@ -41,12 +41,12 @@ class LocalTarget(Target):
 
     def __init__(self, cfg, state):
         super().__init__(cfg, state)
-        self.cluster = LocalCluster(cfg, state)
+        self.daemons = CephDaemons(cfg, state)
         self.secrets = SecretStore(cfg.lab_dir)
-        self.dashboard = Dashboard(self.cluster, self.secrets)
-        self.rgw = RGW(self.cluster, self.secrets)
-        self.mysql = BlockDatabase(self.cluster, self.secrets)
-        self.ghost = GhostBlog(self.cluster, self.secrets, self.mysql, self.mount_cephfs)
+        self.dashboard = Dashboard(self.daemons, self.secrets)
+        self.rgw = RGW(self.daemons, self.secrets)
+        self.mysql = BlockDatabase(self.daemons, self.secrets)
+        self.ghost = GhostBlog(self.daemons, self.secrets, self.mysql, self.mount_cephfs)
         #: States the harness holds on purpose right now (see :meth:`holding`).
         self.held: dict[str, frozenset] = {"flags": frozenset(), "out": frozenset(),
                                            "down": frozenset()}
@@ -55,8 +55,8 @@ class LocalTarget(Target):
 
     # ----------------------------------------------------------------- Target API
     def sanity_checks(self, say=print) -> None:
-        self.cluster.preflight(say=say)
-        if not self.cluster.running_mons():
+        self.daemons.preflight(say=say)
+        if not self.daemons.running_mons():
             ip = self.cfg.node_ip(SERVICE_NODE)
             busy = [f"{ip}:{port} ({what}): {why}" for port, what in SERVICE_PORTS
                     if (why := port_problem(ip, port))]
@@ -81,13 +81,13 @@ class LocalTarget(Target):
 
     @property
     def ceph(self) -> CephRunner:
-        return self.cluster.ceph
+        return self.daemons.ceph
 
     def resume(self) -> list[str]:
         """A kept lab with nothing running (stopped, or the machine rebooted) is started
         again, mounts included. A lab where only some daemons died is left as it is: that is
         a fault for the scenarios to report (``python -m cephlab repair`` restarts them)."""
-        records = self.cluster.records()
+        records = self.daemons.records()
         alive = [r.name for r in records if procs.is_alive(r)]
         if not records or alive:
             return []
@@ -95,13 +95,13 @@ class LocalTarget(Target):
 
     def broken(self) -> list[str]:
         """Daemons of the lab that are recorded but not running."""
-        return [r.name for r in self.cluster.records() if not procs.is_alive(r)]
+        return [r.name for r in self.daemons.records() if not procs.is_alive(r)]
 
     def repair(self) -> list[str]:
         """Start whatever of the lab is not running; release stale mounts first."""
-        started = self.cluster.restart_missing()
+        started = self.daemons.restart_missing()
         # Every dead CephFS client's stale mount is released before any is mounted again.
-        dead = [rec for rec in self.cluster.records()
+        dead = [rec for rec in self.daemons.records()
                 if rec.name.startswith("client.fuse-") and not procs.is_alive(rec)]
         for rec in dead:
             self._unmount(rec)
@@ -117,9 +117,9 @@ class LocalTarget(Target):
     def status(self) -> list[str]:
         lines = [f"daemon {rec.name:<18} pid {rec.pid:<8} "
                  f"{'running' if procs.is_alive(rec) else 'NOT RUNNING'}  log {rec.log}"
-                 for rec in self.cluster.records()]
+                 for rec in self.daemons.records()]
         mounted = set(mounts.mounts_under(self.cfg.lab_dir))
-        for rec in self.cluster.records():
+        for rec in self.daemons.records():
             if rec.name.startswith("client.fuse-"):
                 mnt = self.cfg.lab_dir / "mnt" / rec.name[len("client.fuse-"):]
                 lines.append(f"mount  {str(mnt):<40} CephFS {FS_NAME} by {rec.name}: "
@@ -143,8 +143,8 @@ class LocalTarget(Target):
         """What :func:`cephlab.diagnose.causes` finds, knowing the lab's OSDs, pools and
         daemons, and what the harness holds on purpose (:meth:`holding`)."""
         daemons = {r.name: diagnose.Daemon(procs.is_alive(r), r.pid, r.log)
-                   for r in self.cluster.records()}
-        osds = {int(name.split(".")[1]): info["node"] for name, info in self.cluster.osd_map().items()
+                   for r in self.daemons.records()}
+        osds = {int(name.split(".")[1]): info["node"] for name, info in self.daemons.osd_map().items()
                 if name in daemons}  # one whose daemon was never started is still being made
         expected = diagnose.Expected(
             osds=osds, pools=tuple(stages.lab_pools(self.state.applied_slugs())), daemons=daemons,
@@ -175,7 +175,7 @@ class LocalTarget(Target):
         work(lab)
 
     def describe(self) -> str:
-        return (f"local Ceph cluster ({self.cluster.describe_ceph()}) in {self.cfg.lab_dir} (nodes "
+        return (f"local Ceph cluster ({self.daemons.describe_ceph()}) in {self.cfg.lab_dir} (nodes "
                 f"{', '.join(f'{n}={self.cfg.node_ip(n)}' for n in self.cfg.nodes)}); "
                 f"toolbox: {invoke.ceph(self.cfg.lab_dir, 'status')}")
 
@@ -183,23 +183,23 @@ class LocalTarget(Target):
         return list(self.cfg.nodes)  # one mon per node, named after it
 
     def fail_fast(self) -> None:
-        self.cluster.assert_daemons_running()
-        if self.cluster.running_mons():  # with no mon there is no map to read
+        self.daemons.assert_daemons_running()
+        if self.daemons.running_mons():  # with no mon there is no map to read
             self.watch.check()
 
     def diagnostics(self) -> str:
         parts = []
-        if self.cluster.conf.exists():
+        if self.daemons.conf.exists():
             for args in (("status",), ("health", "detail"), ("osd", "tree"), ("fs", "status")):
                 res = self.ceph.run(*args, check=False, timeout=15)
                 parts.append(f"$ ceph {' '.join(args)}  (exit {res.rc})\n"
                              f"{(res.stdout or res.stderr).strip()}")
-        for rec in self.cluster.records():
+        for rec in self.daemons.records():
             alive = procs.is_alive(rec)
             if not alive:
                 parts.append(f"daemon {rec.name} (pid {rec.pid}) is NOT running; last lines of "
                              f"{rec.log}:\n{procs.log_tail(rec.log, 20)}")
-        running = [r.name for r in self.cluster.records() if procs.is_alive(r)]
+        running = [r.name for r in self.daemons.records() if procs.is_alive(r)]
         parts.append(f"daemons running: {', '.join(running) or 'none'}")
         return "\n\n".join(parts)
 
@@ -213,8 +213,8 @@ class LocalTarget(Target):
         with profile.timed("phase", "destroy: CephFS unmounted"):
             self.unmount_all()
         with profile.timed("phase", "destroy: Ceph daemons stopped"):
-            killed = self.cluster.stop_all(graceful=False)
-        left = self.cluster.env.release()  # the view of a root release, outside the lab dir
+            killed = self.daemons.stop_all(graceful=False)
+        left = self.daemons.env.release()  # the view of a root release, outside the lab dir
         for mnt in mounts.mounts_under(self.cfg.lab_dir):  # left by a run that was killed
             mounts.unmount(Path(mnt))
         left += mounts.mounts_under(self.cfg.lab_dir)
@@ -250,7 +250,7 @@ class LocalTarget(Target):
         elif service == "ghost":
             self.ghost.restart()
         elif service == "s3":
-            rec = self.cluster.record(self.rgw.name)
+            rec = self.daemons.record(self.rgw.name)
             if rec:
                 procs.stop(rec)
             self.rgw.start()
@@ -259,7 +259,7 @@ class LocalTarget(Target):
 
     def block_volume(self, service: str) -> tuple[str, str]:
         if service == "mysql":  # where the running rbd-fuse maps the image from, as started
-            rec = self.cluster.record(blockdb.RBD_FUSE)
+            rec = self.daemons.record(blockdb.RBD_FUSE)
             argv = rec.argv if rec else []
             flag = lambda f, default: argv[argv.index(f) + 1] if f in argv else default  # noqa: E731
             return flag("-p", BLOCK_POOL), flag("-r", blockdb.IMAGE)
@@ -303,7 +303,7 @@ class LocalTarget(Target):
         """Partition rules are removed whatever runs; lowered ratios are restored when the
         mons run (else after the lab is started again: the lifecycle asks twice)."""
         undone = [nft.remove_leftover(self.cfg.lab_dir)]
-        if self.state.exists and self.cluster.running_mons():
+        if self.state.exists and self.daemons.running_mons():
             undone.append(diskfull.restore_leftover(self))
         return [what for what in undone if what]
 
@@ -322,7 +322,7 @@ class LocalTarget(Target):
     def stop_service(self, service: str) -> None:
         """Fault injection for the harness's own tests: stop a service and leave it down."""
         names = {"s3": self.rgw.name, "mysql": blockdb.MARIADB, "ghost": ghost.NAME}
-        rec = self.cluster.record(names[service])
+        rec = self.daemons.record(names[service])
         if rec:
             procs.stop(rec)
 
@@ -340,7 +340,7 @@ class LocalTarget(Target):
             raise CommandError(["ceph-fuse"], -1, "", why)
         mnt = self.cfg.lab_dir / "mnt" / name
         rec_name = f"client.fuse-{name}"
-        rec = self.cluster.record(rec_name)
+        rec = self.daemons.record(rec_name)
         if rec and procs.is_alive(rec) and mounts.is_mounted(mnt):
             return mnt
         if rec:  # its client died: release the stale mount before mounting again
@@ -354,10 +354,10 @@ class LocalTarget(Target):
         # up:reconnect for the dead clients' sessions (mds_reconnect_timeout, 45 s).
         wait_for(f"an active MDS of {FS_NAME} before mounting it", self._mds_active,
                  timeout=self.cfg.timeouts.mds, interval=0.5,
-                 fail_fast=lambda: self.cluster.assert_daemons_running(self.cluster.ceph_daemons()))
-        argv = ["ceph-fuse", "-f", "-c", str(self.cluster.conf), "--id", "admin",
+                 fail_fast=lambda: self.daemons.assert_daemons_running(self.daemons.ceph_daemons()))
+        argv = ["ceph-fuse", "-f", "-c", str(self.daemons.conf), "--id", "admin",
                 "--client_fs", FS_NAME, "--admin-socket", "", str(mnt)]
-        rec = self.cluster.spawn_client(rec_name, argv)
+        rec = self.daemons.spawn_client(rec_name, argv)
         wait_for(f"CephFS mounted at {mnt}", lambda: _assert_mounted(mnt),
                  timeout=self.cfg.timeouts.daemon_start, interval=0.2,
                  fail_fast=lambda: procs.assert_running([rec]))
@@ -368,7 +368,7 @@ class LocalTarget(Target):
         assert "active" in states, f"MDS states of {FS_NAME}: {states or 'none'}"
 
     def unmount_all(self) -> None:
-        for rec in self.cluster.records():
+        for rec in self.daemons.records():
             if rec.name.startswith("client.fuse-"):
                 self._unmount(rec)
 
@@ -380,7 +380,7 @@ class LocalTarget(Target):
             procs.stop(rec, timeout=10)
             mounts.unmount(mnt, timeout=15)
         procs.stop(rec, timeout=10)
-        self.cluster.forget(rec.name)
+        self.daemons.forget(rec.name)
 
 
 def fuse_unavailable() -> Optional[str]:

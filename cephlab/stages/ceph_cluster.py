@@ -22,14 +22,14 @@ def osds(layout: dict[str, int], nodes: tuple[str, ...]) -> dict[str, int]:
 
 
 def local(lab: LocalLab) -> None:
-    lab.cluster.bootstrap()
-    lab.cluster.add_osds([(node, "sdc") for node in lab.cfg.nodes])
-    lab.cluster.wait_mgr()
+    lab.daemons.bootstrap()
+    lab.daemons.add_osds([(node, "sdc") for node in lab.cfg.nodes])
+    lab.daemons.wait_mgr()
 
 
 def kubernetes(plan: StagePlan, ctx: PlanContext) -> None:
     plan.apply(*ctx.osd_objects)
-    plan.apply(ctx.cluster(ctx.nodes, 1))
+    plan.apply(ctx.ceph_cluster(ctx.nodes, 1))
     plan.add(WaitPhase("CephCluster", "rook-ceph", ROOK_NS, "Ready", 1800),
              Kubectl(("-n", ROOK_NS, "get", "pods", "-l", "app=rook-ceph-osd", "-o", "wide")),
              Note("the Ceph CLI of every later stage runs in the toolbox"))

@@ -19,11 +19,11 @@ def osds(layout: dict[str, int], nodes: tuple[str, ...]) -> dict[str, int]:
 
 
 def local(lab: LocalLab) -> None:
-    lab.cluster.add_osds([(node, dev) for node in lab.cfg.nodes for dev in ("sdc", "sdd")])
+    lab.daemons.add_osds([(node, dev) for node in lab.cfg.nodes for dev in ("sdc", "sdd")])
 
 
 def kubernetes(plan: StagePlan, ctx: PlanContext) -> None:
-    plan.apply(ctx.cluster(ctx.nodes, 2))
+    plan.apply(ctx.ceph_cluster(ctx.nodes, 2))
     plan.add(WaitCount("Deployment", ROOK_NS, "app=rook-ceph-osd", 2 * len(ctx.nodes), 1800),
              WaitPhase("CephCluster", "rook-ceph", ROOK_NS, "Ready", 1800))
 

@@ -18,7 +18,7 @@ LAB_STEP = (" and ".join(f"`ceph osd pool set {p} pg_num {PG_NUM_TARGET}`" for p
 
 
 def local(lab: LocalLab) -> None:
-    run = lab.cluster.run_at_once
+    run = lab.daemons.run_at_once
     run(*[("osd", "pool", "set", p, "pg_autoscale_mode", "off") for p in POOLS_CHANGED])
     run(*[("osd", "pool", "set", p, "pg_num", str(PG_NUM_TARGET)) for p in POOLS_CHANGED])
 

@@ -29,10 +29,10 @@ def osds(layout: dict[str, int], nodes: tuple[str, ...]) -> dict[str, int]:
 
 
 def local(lab: LocalLab) -> None:
-    leaving = [int(k.split(".")[1]) for k, v in lab.cluster.osd_map().items()
+    leaving = [int(k.split(".")[1]) for k, v in lab.daemons.osd_map().items()
                if v["node"] == REMOVED_NODE]
     with lab.holding(out=leaving, down=leaving):  # out, drained, stopped: on purpose
-        lab.cluster.remove_node_osds(REMOVED_NODE)
+        lab.daemons.remove_node_osds(REMOVED_NODE)
 
 
 def wipe_script(devices: Sequence[str]) -> str:
@@ -65,7 +65,7 @@ def kubernetes(plan: StagePlan, ctx: PlanContext) -> None:
     kept = tuple(n for n in ctx.nodes if n != removed)
     plan.add(Note("the operator would re-create what is being removed: stop it for the duration"),
              Scale("rook-ceph-operator", ROOK_NS, 0))
-    plan.apply(ctx.cluster(kept, 2))
+    plan.apply(ctx.ceph_cluster(kept, 2))
     plan.add(RemoveOsds(crush_host_name(ctx.hostnames[removed])), *ctx.osd_cleanup)
     plan.add(NodeScript(removed, WIPE_SCRIPT, wipe_script(ctx.devices[removed]), via=ctx.via))
     plan.add(Scale("rook-ceph-operator", ROOK_NS, 1), Toolbox(("osd", "tree")), Toolbox(("status",)))

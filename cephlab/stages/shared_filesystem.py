@@ -20,16 +20,16 @@ POOLS = (FS_METADATA, FS_DATA)
 
 
 def local(lab: LocalLab) -> None:
-    ceph, cluster = lab.ceph, lab.cluster
+    ceph, daemons = lab.ceph, lab.daemons
     # The MDS daemons start first and boot as standbys while the pools are made.
     for node in MDS_NODES:
-        cluster.start_mds(node)
-    cluster.run_at_once(
+        daemons.start_mds(node)
+    daemons.run_at_once(
         ("osd", "crush", "rule", "create-replicated", OSD_RULE, "default", "osd"),
         ("osd", "pool", "create", FS_METADATA, "16", "16", "replicated"))
     ceph.run("osd", "pool", "create", FS_DATA, str(POOL_INITIAL_PG_NUM),
              str(POOL_INITIAL_PG_NUM), "replicated", OSD_RULE)
-    cluster.run_at_once(*[("osd", "pool", "set", pool, "size", str(POOL_SIZE))
+    daemons.run_at_once(*[("osd", "pool", "set", pool, "size", str(POOL_SIZE))
                           for pool in (FS_METADATA, FS_DATA)])
     res = ceph.run("fs", "new", FS_NAME, FS_METADATA, FS_DATA, check=False)
     if res.rc != 0 and "already exists" not in res.stderr:

@@ -18,7 +18,7 @@ def local(lab: LocalLab) -> None:
     # The local toolbox is the lab's own Ceph client (its release, its root, its ceph.conf);
     # toolbox.env makes ceph, rados and rbd that client in a shell.
     (lab.cfg.lab_dir / "toolbox.env").write_text(
-        invoke.toolbox_env(lab.cfg.lab_dir, lab.cluster.describe_ceph()))
+        invoke.toolbox_env(lab.cfg.lab_dir, lab.daemons.describe_ceph()))
 
 
 def kubernetes(plan: StagePlan, ctx: PlanContext) -> None:
