@@ -461,7 +461,7 @@ def data_bench(path: Path, prefix: str, ceph: str) -> list[str]:
 
     from minio import Minio
 
-    from cephlab import checks
+    from cephlab import ceph_checks
     from cephlab.local.blockdb import unavailable
 
     cfg = LabConfig(target="local", target_reason="bench", lab_dir=path, ip_prefix=prefix,
@@ -475,7 +475,7 @@ def data_bench(path: Path, prefix: str, ceph: str) -> list[str]:
         if mysql_ok:
             lab.reach("mysql")
         ceph = lab.ceph
-        hosts = checks.osd_hosts(ceph.json("osd", "tree"))
+        hosts = ceph_checks.osd_hosts(ceph.json("osd", "tree"))
         pools = {p["pool_name"]: p["size"] for p in ceph.json("osd", "pool", "ls", "detail")}
         lines.append(f"layout: {sum(len(v) for v in hosts.values())} OSDs on {', '.join(sorted(hosts))} "
                      f"(BlueStore on sparse files), replicated size {pools.get('replicapool', pools)}")

@@ -4,7 +4,7 @@ The public surface used by fixtures and steps:
 
 - :class:`cephlab.config.LabConfig` and :func:`cephlab.config.resolve_target`
 - :class:`cephlab.lab.Lab`, the lifecycle facade (reach a stage, destroy, diagnose)
-- :mod:`cephlab.checks`, pure assertion functions over Ceph's own JSON
+- :mod:`cephlab.ceph_checks`, pure assertion functions over Ceph's own JSON
 - :func:`cephlab.waits.wait_for`, the one wait helper
 """
 

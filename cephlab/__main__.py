@@ -29,7 +29,7 @@ from .model import LOCAL_IP_PREFIX
 
 EXIT_CODES = """exit codes:
   0  done; for status and repair: everything that should run runs and ceph health is
-     HEALTH_OK or only accepted warnings (cephlab.checks.ACCEPTED_WARNINGS)
+     HEALTH_OK or only accepted warnings (cephlab.ceph_checks.ACCEPTED_WARNINGS)
   1  the lab is not healthy: a daemon or mount that should run does not, ceph health has
      other checks, or a cause was found (each printed with its next command); for repair:
      what it could not bring back, and why
@@ -147,7 +147,7 @@ def _locked(fn):
 
 def lab_status(lab) -> dict:
     """The lab as it is, as data: what ``status`` prints and ``status --json`` writes."""
-    from . import checks
+    from . import ceph_checks
     from .failure import next_commands
 
     cfg = lab.cfg
@@ -170,10 +170,10 @@ def lab_status(lab) -> dict:
             doc["health_error"] = str(exc).splitlines()[0]
     if health is not None:
         doc["health"] = {"status": health.get("status", "UNKNOWN"), "checks": [
-            {"code": code, "message": message, "accepted": checks.ACCEPTED_WARNINGS.get(code)}
-            for code, message in sorted(checks.health_checks(health).items())]}
+            {"code": code, "message": message, "accepted": ceph_checks.ACCEPTED_WARNINGS.get(code)}
+            for code, message in sorted(ceph_checks.health_checks(health).items())]}
         try:
-            checks.assert_health(health)
+            ceph_checks.assert_health(health)
         except AssertionError as exc:
             problems.append(f"health {exc}")
         found = lab.causes(detail=True)
@@ -250,7 +250,7 @@ def tool(args) -> int:
 
 def repair(args) -> int:
     """Restart what is missing, report what only a person should change, wait for health."""
-    from . import checks, waits
+    from . import ceph_checks, waits
     from .errors import CannotHeal, WaitTimeout
 
     lab = _lab(args)
@@ -271,8 +271,8 @@ def repair(args) -> int:
     timeout = args.timeout if args.timeout is not None else lab.cfg.timeouts.health
 
     def healthy():
-        checks.assert_pgs_clean(lab.ceph.json("status"))
-        return checks.assert_health(lab.ceph.json("health", "detail"))
+        ceph_checks.assert_pgs_clean(lab.ceph.json("status"))
+        return ceph_checks.assert_health(lab.ceph.json("health", "detail"))
 
     waits.set_progress(_progress)
     start = time.monotonic()

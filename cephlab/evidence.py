@@ -10,7 +10,7 @@ from __future__ import annotations
 import socket
 from typing import Any, Callable, Optional
 
-from . import checks
+from . import ceph_checks
 from .ceph import CephRunner
 
 
@@ -61,7 +61,7 @@ class Probe:
     @property
     def hosts(self) -> dict[str, list[int]]:
         """CRUSH host -> its OSD ids (``osd tree``)"""
-        return checks.osd_hosts(self._json("osd", "tree"))
+        return ceph_checks.osd_hosts(self._json("osd", "tree"))
 
     def answers(self, service: str) -> Optional[str]:
         """"<service> answers on host:port", or None (not listening, or no such service)."""

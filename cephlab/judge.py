@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Callable, Optional
 
-from . import checks, model, stages, verify
+from . import ceph_checks, model, stages, verify
 from .ceph import CephRunner
 
 
@@ -74,22 +74,22 @@ class BuildJudge:
                                   f"says {layout}")
         wanted = {self.lab.target.crush_host(node): n for node, n in wanted.items()}
         return (f"{sum(wanted.values())} OSDs up and in on {', '.join(wanted)}",
-                lambda: checks.assert_osds(ceph.json("osd", "dump"), ceph.json("osd", "tree"), wanted))
+                lambda: ceph_checks.assert_osds(ceph.json("osd", "dump"), ceph.json("osd", "tree"), wanted))
 
     def health(self, slug: str, ceph: CephRunner) -> tuple[str, Callable[[], Any]]:
         def probe():
-            checks.assert_pgs_clean(ceph.json("status"))
-            return checks.assert_health(ceph.json("health", "detail"))
+            ceph_checks.assert_pgs_clean(ceph.json("status"))
+            return ceph_checks.assert_health(ceph.json("health", "detail"))
         return "HEALTH_OK (or only accepted warnings) with every PG active+clean", probe
 
     def health_now(self, slug: str, health: dict, ceph: CephRunner) -> None:
         """Health as read once (``health detail``) holds for ``slug``."""
-        checks.assert_pgs_clean(ceph.json("status"))
-        checks.assert_health(health)
+        ceph_checks.assert_pgs_clean(ceph.json("status"))
+        ceph_checks.assert_health(health)
 
     def status(self, ceph: CephRunner) -> tuple[str, Callable[[], Any]]:
         osds = sum(stages.osd_layout(self.applied).values())
-        return "ceph status counts", lambda: checks.assert_status_counts(
+        return "ceph status counts", lambda: ceph_checks.assert_status_counts(
             ceph.json("status"), mons=len(model.NODES), osds=osds)
 
     def osd_ids(self, dump: dict) -> list[int]:
@@ -171,7 +171,7 @@ class VerifyJudge(BuildJudge):
 
     def counted_osds(self, ceph):
         """ceph df counts the OSDs that are in; the OSD stages grade the rest."""
-        return sum(i for _, i in checks.osd_states(ceph.json("osd", "dump")).values())
+        return sum(i for _, i in ceph_checks.osd_states(ceph.json("osd", "dump")).values())
 
     def capacity_factor(self, factor, before, ceph):
         if before is None:

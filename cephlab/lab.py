@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Callable, Optional
 
-from . import checks, invoke, procs
+from . import ceph_checks, invoke, procs
 from . import stages as S
 from .ceph import CephRunner
 from .config import LabConfig, check_lab_dir
@@ -27,7 +27,7 @@ Announce = Callable[[str], None]
 
 #: fact -> how the lifecycle measures it (named by ``Stage.records_before``).
 MEASURES: dict[str, Callable[[CephRunner], object]] = {
-    "raw_bytes_before_extend": lambda ceph: checks.raw_capacity(ceph.json("df")),
+    "raw_bytes_before_extend": lambda ceph: ceph_checks.raw_capacity(ceph.json("df")),
 }
 
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import checks
+from . import ceph_checks
 from .errors import LabError, WaitTimeout
 from .waits import wait_for
 
@@ -55,9 +55,9 @@ def lab_probe(lab):
     ceph = lab.ceph
 
     def probe():
-        checks.assert_osds(ceph.json("osd", "dump"), ceph.json("osd", "tree"), layout)
-        checks.assert_pgs_clean(ceph.json("status"))
-        return checks.assert_health(ceph.json("health", "detail"))
+        ceph_checks.assert_osds(ceph.json("osd", "dump"), ceph.json("osd", "tree"), layout)
+        ceph_checks.assert_pgs_clean(ceph.json("status"))
+        return ceph_checks.assert_health(ceph.json("health", "detail"))
     return probe
 
 

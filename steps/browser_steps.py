@@ -15,7 +15,7 @@ import uuid
 
 from pytest_bdd import given, parsers, then, when
 
-from cephlab import checks
+from cephlab import ceph_checks
 from cephlab.plugin import lab_session
 
 HEALTH = re.compile(r"\bHEALTH_[A-Z]+\b")
@@ -109,9 +109,9 @@ def ceph_landing_health(browser, ceph, expect):
     _settle(browser, deadline=time.monotonic() + max(
         0.0, LANDING_SETTLE - (browser.now() - browser.logged_in_at) / 1000))
     browser.screenshot("ceph-dashboard-landing", f"the Ceph dashboard after login: {truth}")
-    errors = checks.dashboard_errors(browser.dashboard_notifications(browser.logged_in_at))
+    errors = ceph_checks.dashboard_errors(browser.dashboard_notifications(browser.logged_in_at))
     assert not errors, (f"the dashboard shows error notifications after login: {'; '.join(errors)}"
-                        f" (accepted ones: cephlab.checks.ACCEPTED_DASHBOARD_ERRORS)")
+                        f" (accepted ones: cephlab.ceph_checks.ACCEPTED_DASHBOARD_ERRORS)")
 
 
 def _settle(browser, deadline: float) -> None:

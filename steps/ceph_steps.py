@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pytest_bdd import parsers, then, when
 
-from cephlab import checks, model, stages
+from cephlab import ceph_checks, model, stages
 from steps.lists import LIST
 
 
@@ -27,7 +27,7 @@ def mons_in_quorum(lab, ceph, expect, timeouts, count):
 
     def probe():
         qs = ceph.json("quorum_status")
-        names = checks.assert_quorum(qs, expected or qs.get("quorum_names", []))
+        names = ceph_checks.assert_quorum(qs, expected or qs.get("quorum_names", []))
         assert len(names) == count, f"quorum holds {names}, expected {count} mons"
         return names
     expect(f"{count} mons in quorum", probe, timeout=timeouts.quorum)
@@ -37,7 +37,7 @@ def mons_in_quorum(lab, ceph, expect, timeouts, count):
 def one_mgr_active(ceph, expect, timeouts):
     def probe():
         stat = ceph.json("mgr", "stat")
-        checks.assert_active_mgr(stat)
+        ceph_checks.assert_active_mgr(stat)
         assert stat.get("num_standby", 0) == 0, f"{stat.get('num_standby')} standby mgrs, expected none"
     expect("one active mgr", probe, timeout=timeouts.daemon_start)
 
@@ -51,7 +51,7 @@ def osds_per_host(request, judge, ceph, expect, timeouts, per, hosts):
 @then(parsers.parse("host {host} holds no OSD"))
 def host_has_no_osd(lab, ceph, host):
     host = lab.target.crush_host(host)
-    hosts = checks.osd_hosts(ceph.json("osd", "tree"))
+    hosts = ceph_checks.osd_hosts(ceph.json("osd", "tree"))
     assert host not in hosts, f"CRUSH host {host} still exists, holding {hosts[host]}"
 
 
@@ -63,12 +63,12 @@ def cluster_healthy(request, judge, ceph, expect, timeouts):
 
 @then(parsers.parse("pool {pool} is replicated with size {size:d}"))
 def pool_replicated(ceph, pool, size):
-    checks.assert_pool(ceph.json("osd", "pool", "ls", "detail"), pool, size=size)
+    ceph_checks.assert_pool(ceph.json("osd", "pool", "ls", "detail"), pool, size=size)
 
 
 @then(parsers.parse("pool {pool} serves {application}"))
 def pool_application(ceph, pool, application):
-    checks.assert_pool(ceph.json("osd", "pool", "ls", "detail"), pool, application=application)
+    ceph_checks.assert_pool(ceph.json("osd", "pool", "ls", "detail"), pool, application=application)
 
 
 @when(parsers.parse("a block image of {size:d} MiB is created in {pool} and resized to {new:d} MiB"),
@@ -103,7 +103,7 @@ def rbd_image_gone(ceph, rbd_image, pool):
 
 @then(parsers.parse("filesystem {fs} uses {metadata} for metadata and {data} for data"))
 def fs_pools(ceph, expect, timeouts, fs, metadata, data):
-    expect(f"filesystem {fs} with its pools", lambda: checks.assert_filesystem(
+    expect(f"filesystem {fs} with its pools", lambda: ceph_checks.assert_filesystem(
         ceph.json("fs", "status", fs), metadata_pool=metadata, data_pools=[data],
         active=1, standby_replay=1), timeout=timeouts.mds)
 
@@ -112,12 +112,12 @@ def fs_pools(ceph, expect, timeouts, fs, metadata, data):
 def pools_size(ceph, pools, size):
     detail = ceph.json("osd", "pool", "ls", "detail")
     for pool in pools:
-        checks.assert_pool(detail, pool, size=size)
+        ceph_checks.assert_pool(detail, pool, size=size)
 
 
 @then(parsers.parse("MDS rank 0 is active with one standby-replay daemon"))
 def mds_active_standby(ceph, expect, timeouts):
-    by_state = expect("MDS rank 0 active and one standby-replay", lambda: checks.assert_filesystem(
+    by_state = expect("MDS rank 0 active and one standby-replay", lambda: ceph_checks.assert_filesystem(
         ceph.json("fs", "status", model.FS_NAME), metadata_pool=model.FS_METADATA,
         data_pools=[model.FS_DATA], active=1, standby_replay=1), timeout=timeouts.mds)
     assert set(by_state["active"]).isdisjoint(by_state["standby-replay"])
@@ -131,8 +131,8 @@ def capacity_grew(lab, judge, ceph, expect, timeouts, factor):
         return
     factor = wanted
     # ceph df follows the OSDs' statfs reports, which reach the mgr a few seconds late.
-    expect(f"raw capacity at least {factor}x", lambda: checks.assert_capacity_grew(
-        before, checks.raw_capacity(ceph.json("df")), factor), timeout=timeouts.osds_up, interval=0.5)
+    expect(f"raw capacity at least {factor}x", lambda: ceph_checks.assert_capacity_grew(
+        before, ceph_checks.raw_capacity(ceph.json("df")), factor), timeout=timeouts.osds_up, interval=0.5)
 
 
 @then("ceph status agrees with the lab")
@@ -144,7 +144,7 @@ def status_agrees(judge, ceph, expect, timeouts):
 @then("ceph osd status lists every OSD of the lab as up")
 def osd_status_agrees(judge, ceph, expect, timeouts):
     ids = judge.osd_ids(ceph.json("osd", "dump"))
-    expect("ceph osd status rows", lambda: checks.assert_osd_status(
+    expect("ceph osd status rows", lambda: ceph_checks.assert_osd_status(
         ceph.run("osd", "status").stdout, ids), timeout=timeouts.osds_up)
 
 
@@ -152,7 +152,7 @@ def osd_status_agrees(judge, ceph, expect, timeouts):
 def df_agrees(lab, judge, ceph, expect, timeouts):
     osds = judge.counted_osds(ceph)
     pools = stages.lab_pools(_applied(lab))
-    expect("ceph df and rados df agree", lambda: checks.assert_df_agrees(
+    expect("ceph df and rados df agree", lambda: ceph_checks.assert_df_agrees(
         ceph.json("df"), ceph.json("df", tool="rados"), pools, osds), timeout=30, interval=0.5)
 
 
@@ -160,20 +160,20 @@ def df_agrees(lab, judge, ceph, expect, timeouts):
 def pools_pg_num(ceph, expect, timeouts, pools, pg_num):
     names = pools
     for name in names:
-        checks.assert_pool(ceph.json("osd", "pool", "ls", "detail"), name, autoscale="off")
+        ceph_checks.assert_pool(ceph.json("osd", "pool", "ls", "detail"), name, autoscale="off")
     # Ceph raises pg_num and then pgp_num step by step towards the target.
     expect(f"pgp_num of {', '.join(names)} to reach {pg_num}", lambda: [
-        checks.assert_pg_num_settled(ceph.json("osd", "pool", "ls", "detail"), n, pg_num)
+        ceph_checks.assert_pg_num_settled(ceph.json("osd", "pool", "ls", "detail"), n, pg_num)
         for n in names], timeout=timeouts.health, interval=0.5)
 
 
 @then(parsers.parse("the only health warning left is {code}"))
 def only_warning(request, judge, ceph, expect, timeouts, code):
-    assert code in checks.ACCEPTED_WARNINGS, f"{code} is not a warning the harness accepts"
+    assert code in ceph_checks.ACCEPTED_WARNINGS, f"{code} is not a warning the harness accepts"
 
     def probe():
         health = ceph.json("health", "detail")
         judge.health_now(_stage(request), health, ceph)
-        seen = checks.health_checks(health)
+        seen = ceph_checks.health_checks(health)
         assert code in seen, f"expected {code} to be raised, health checks are {sorted(seen) or 'none'}"
     expect(f"health to settle with only {code}", probe, timeout=timeouts.health, interval=0.5)

@@ -1,5 +1,5 @@
 """Kubernetes outcomes (features 01-06, 15, and 17's Kubernetes objects), asserted on API
-objects through the ``kube`` fixture and the pure checks of :mod:`cephlab.k8s.checks` and
+objects through the ``kube`` fixture and the pure checks of :mod:`cephlab.k8s.kube_checks` and
 :mod:`cephlab.k8s.vm_checks`. Credentials are read from Secrets and never printed."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pytest_bdd import parsers, then, when
 
 
 from cephlab import model
-from cephlab.k8s import checks as k8s
+from cephlab.k8s import kube_checks as k8s
 from cephlab.k8s import manifests as m
 from cephlab import versions
 from cephlab.k8s import vm_checks

@@ -17,7 +17,7 @@ import yaml
 from cephlab import stages
 from cephlab.config import LabConfig
 from cephlab.errors import ConfigError, LabError
-from cephlab.k8s import checks
+from cephlab.k8s import kube_checks
 from cephlab.k8s.cluster_target import ClusterTarget
 from cephlab.state import LabState
 from cephlab.targets import why_not
@@ -307,7 +307,7 @@ def test_a_wait_fails_fast_on_an_image_pull_backoff(tmp_path, standins):
     kube.cluster.scale("rook-ceph-operator", "rook-ceph", 0)      # nothing reconciles: never Ready
     kube.get_json = _never_ready(kube.get_json)
     start = time.monotonic()
-    with pytest.raises(checks.PodFailed, match="(?s)rook-ceph-mon-a-1 container mon: ImagePullBackOff.*"
+    with pytest.raises(kube_checks.PodFailed, match="(?s)rook-ceph-mon-a-1 container mon: ImagePullBackOff.*"
                                                "--- log tail ---\nlast lines of rook-ceph-mon-a-1/mon"):
         target.apply(stages.get("ceph_cluster"))
     assert time.monotonic() - start < 5

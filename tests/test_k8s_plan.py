@@ -81,8 +81,8 @@ def test_plans_are_keyed_by_the_one_stage_table():
 
 
 def test_every_op_renders_and_the_engine_runs_every_op_type():
-    from cephlab.k8s.engine import Engine
-    assert set(Engine.HANDLERS) == set(ops.OP_TYPES)
+    from cephlab.k8s.plan_runner import PlanRunner
+    assert set(PlanRunner.HANDLERS) == set(ops.OP_TYPES)
     for target in ("vagrant", "cluster"):
         for plan in build(target, NODES, SECRETS):
             for op in plan.ops:

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from cephlab import checks
+from cephlab import ceph_checks
 from cephlab.lab import Lab
 from cephlab.local import blockdb, diskfull, nft
 from cephlab.waits import wait_for
@@ -60,9 +60,9 @@ def _healthy(path, why: str) -> None:
     ceph = _lab(path).ceph
 
     def probe():
-        checks.assert_quorum(ceph.json("quorum_status"), ["k8s-1", "k8s-2", "k8s-3"])
-        checks.assert_pgs_clean(ceph.json("status"))
-        checks.assert_health(ceph.json("health", "detail"))
+        ceph_checks.assert_quorum(ceph.json("quorum_status"), ["k8s-1", "k8s-2", "k8s-3"])
+        ceph_checks.assert_pgs_clean(ceph.json("status"))
+        ceph_checks.assert_health(ceph.json("health", "detail"))
     wait_for(why, probe, timeout=300, interval=2)
 
 

@@ -153,7 +153,7 @@ def test_nothing_on_this_machine_is_pointed_at_the_labs_private_network(tmp_path
 
 
 def test_the_fetched_kubeconfig_names_the_forwarder_before_it_is_written():
-    from cephlab.k8s.engine import point_kubeconfig
+    from cephlab.k8s.plan_runner import point_kubeconfig
 
     text = ("apiVersion: v1\nclusters:\n- cluster:\n    certificate-authority-data: QQ==\n"
             "    server: https://10.254.1.2:6443\n  name: kubernetes\nkind: Config\n")

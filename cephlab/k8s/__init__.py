@@ -24,11 +24,11 @@ Plan — what each stage does, as typed operations:
 - :mod:`cephlab.k8s.plan_check` — the plan checker (a model of what exists, step by step)
 - :mod:`cephlab.k8s.plan` — writes the plan as files (``python -m cephlab.k8s.plan``)
 
-Engine — running a plan on a live cluster:
+Running a plan on a live cluster:
 
 - :mod:`cephlab.k8s.kube` — the Kubernetes API client (plain-dict objects)
-- :mod:`cephlab.k8s.checks` — pure checks over Kubernetes objects
-- :mod:`cephlab.k8s.engine` — runs typed operations (one method per type)
+- :mod:`cephlab.k8s.kube_checks` — pure checks over Kubernetes objects
+- :mod:`cephlab.k8s.plan_runner` — runs typed operations (one method per type)
 - :mod:`cephlab.k8s.kube_engine` — what the Kubernetes targets compose: plan runs, records, waits
 - :mod:`cephlab.k8s.diagnostics` — the "lab diagnostics" of a failed scenario
 
@@ -38,7 +38,7 @@ Targets — where the lab runs:
   the nodes target, :mod:`cephlab.nodes.target`, builds on it too)
 - :mod:`cephlab.k8s.cluster_config` — the cluster target's node/device file
 - :mod:`cephlab.k8s.cluster_target` — an existing cluster through a kubeconfig
-- :mod:`cephlab.k8s.cluster_services` — the lab's services on a Kubernetes target
+- :mod:`cephlab.k8s.kube_services` — the lab's services on a Kubernetes target
 - :mod:`cephlab.k8s.vagrant` — ``vagrant up/status/ssh/destroy`` (python-vagrant)
 - :mod:`cephlab.k8s.vm_checks` — pure checks of what the VMs report
 - :mod:`cephlab.k8s.vagrant_target` — the lab itself on three VMs

@@ -19,9 +19,9 @@ from ..model import SERVICE_NODE
 from .. import stages
 from ..stages import Stage
 from .. import versions
-from . import checks, cluster_config, preflight
+from . import kube_checks, cluster_config, preflight
 from . import manifests as m
-from .cluster_services import KubeServices
+from .kube_services import KubeServices
 from .kube import Kube, kubeconfig_paths
 from .kube_engine import KubeEngine
 from .kube_target import KubeTarget
@@ -97,7 +97,7 @@ class ClusterTarget(KubeTarget):
             if n.name == name and n.address:
                 return n.address
         node = self.kube.get_json("Node", name)
-        ip = checks.node_internal_ip(node or {})
+        ip = kube_checks.node_internal_ip(node or {})
         if not ip:
             raise LabError(f"node {name} reports no InternalIP")
         return ip
@@ -132,18 +132,18 @@ class ClusterTarget(KubeTarget):
         except Exception as exc:
             raise ConfigError(f"cannot list nodes through {kube.where()}: {exc}") from None
         problems = []
-        for check in (lambda: checks.assert_nodes_ready(nodes, conf.names),
-                      lambda: checks.assert_internal_ips(
+        for check in (lambda: kube_checks.assert_nodes_ready(nodes, conf.names),
+                      lambda: kube_checks.assert_internal_ips(
                           nodes, {n.name: n.address for n in conf.nodes if n.address})):
             try:
                 check()
             except AssertionError as exc:
                 problems.append(str(exc))
-        by_name = checks.nodes_by_name(nodes)
+        by_name = kube_checks.nodes_by_name(nodes)
         for name in conf.names:
             try:
                 if name in by_name:
-                    checks.assert_no_taint(by_name[name])
+                    kube_checks.assert_no_taint(by_name[name])
             except AssertionError as exc:
                 problems.append(f"{exc} (Rook's daemons must schedule on every storage node)")
         if problems:

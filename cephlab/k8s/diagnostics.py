@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import checks
+from . import kube_checks
 from . import manifests as m
 
 MAX_LOG_TAILS = 5
@@ -46,7 +46,7 @@ def collect(kube, ceph) -> str:
     pods = kube.get_json("Pod", namespace=m.ROOK_NS)
     parts.append(_section(f"pods in {m.ROOK_NS}", "\n".join(pod_line(p) for p in pods)))
     parts.append(_section(f"recent events in {m.ROOK_NS}", "\n".join(kube.events(m.ROOK_NS, 20))))
-    failing = [p for p in pods if checks.pod_problem(p)
+    failing = [p for p in pods if kube_checks.pod_problem(p)
                and (p.get("status") or {}).get("phase") != "Succeeded"]
     for pod in failing[:MAX_LOG_TAILS]:
         name = pod["metadata"]["name"]

@@ -1,7 +1,7 @@
 """A thin wrapper over the ``kubernetes`` client for one kubeconfig context.
 
 Everything comes back as plain dicts (the ``kubectl get -o json`` shape) so the pure checks
-in :mod:`cephlab.k8s.checks` apply to it. Secrets are never returned whole: only one key,
+in :mod:`cephlab.k8s.kube_checks` apply to it. Secrets are never returned whole: only one key,
 through :meth:`Kube.secret_value`, for the caller to use and not print.
 """
 

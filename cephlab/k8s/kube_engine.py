@@ -1,5 +1,5 @@
 """What the Kubernetes targets share (by composition): it runs a target's typed stage plan
-through :class:`cephlab.k8s.engine.Engine`,
+through :class:`cephlab.k8s.plan_runner.PlanRunner`,
 records every object it applies in the lab state, fails waits fast on terminal pod and job
 states, collects diagnostics, and deletes what the harness created.
 
@@ -18,7 +18,7 @@ from ..config import LabConfig
 from ..stages import Stage
 from ..state import LabState
 from ..waits import wait_for
-from . import checks
+from . import kube_checks
 from . import manifests as m
 from .kube import Kube
 
@@ -54,15 +54,15 @@ class KubeEngine:
 
     # ------------------------------------------------------------------ stages
     def run_plan(self, stage: Stage) -> None:
-        """Run the target's plan of ``stage``, op by op (:mod:`.engine`)."""
-        from .engine import Engine
+        """Run the target's plan of ``stage``, op by op (:mod:`.plan_runner`)."""
+        from .plan_runner import PlanRunner
 
-        engine = Engine(self._runner_kube(), self.cfg.lab_dir / "work", fail_fast=self.fail_fast,
-                        record=lambda obj, created: self.record(stage, obj, created),
-                        say=lambda text: log.info("[%s] %s", stage.slug, text),
-                        timeout_scale=self.cfg.timeouts.command / 60.0,
-                        env=self._env(), fetch=self._fetch)
-        engine.run(self._plans()[stage])
+        runner = PlanRunner(self._runner_kube(), self.cfg.lab_dir / "work", fail_fast=self.fail_fast,
+                            record=lambda obj, created: self.record(stage, obj, created),
+                            say=lambda text: log.info("[%s] %s", stage.slug, text),
+                            timeout_scale=self.cfg.timeouts.command / 60.0,
+                            env=self._env(), fetch=self._fetch)
+        runner.run(self._plans()[stage])
 
     def record(self, stage: Stage, obj: dict, created: bool) -> None:
         meta = obj["metadata"]
@@ -88,18 +88,18 @@ class KubeEngine:
         except Exception as exc:  # an API hiccup must not end a wait; the probe will see it
             log.debug("fail_fast could not read the cluster: %s", exc)
             return
-        found = checks.terminal_pod_states(pods)
+        found = kube_checks.terminal_pod_states(pods)
         if found:
             ns, _, pod = found[0][0].rpartition("/")
             tail = self.kube.pod_log(pod, ns, found[0][1], tail=20,
                                      previous=found[0][2] == "CrashLoopBackOff")
-            checks.assert_no_terminal_pod_state(pods, tail)
+            kube_checks.assert_no_terminal_pod_state(pods, tail)
         for job in jobs:
-            if checks.job_failed(job):
+            if kube_checks.job_failed(job):
                 name = job["metadata"]["name"]
                 prep = next((p for p in pods if (p["metadata"].get("labels") or {}).get("job-name") == name), None)
                 tail = self.kube.pod_log(prep["metadata"]["name"], m.ROOK_NS, "provision", tail=25) if prep else ""
-                checks.assert_job_not_failed(job, tail, "provision")
+                kube_checks.assert_job_not_failed(job, tail, "provision")
 
     def diagnostics(self) -> str:
         from .diagnostics import collect

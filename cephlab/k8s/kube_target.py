@@ -1,7 +1,7 @@
 """What the two Kubernetes targets (vagrant, cluster) have in common as targets: a
 Kubernetes API, the Rook toolbox as the lab's Ceph runner, and the lab's services, all
 through the parts each composes (:class:`cephlab.k8s.kube_engine.KubeEngine` as
-``self.engine``, :class:`cephlab.k8s.cluster_services.KubeServices` as ``self.services``).
+``self.engine``, :class:`cephlab.k8s.kube_services.KubeServices` as ``self.services``).
 Each target builds those parts in its own ``__init__``; this base only forwards to them.
 """
 
@@ -17,7 +17,7 @@ from ..ceph import CephRunner
 from ..errors import CommandError, LabError
 from ..stages import Stage
 from ..targets import Target
-from .cluster_services import KubeServices
+from .kube_services import KubeServices
 from .kube import Kube
 from .kube_engine import KubeEngine
 

@@ -1,6 +1,6 @@
 """Plan operations on hosts: HTTP checks, the VMs (vagrant up), commands on a node, the
 kubeadm join, the admin kubeconfig, scripts run as root on a node, the OSD removal sequence,
-notes. Each renders commands.sh lines; :mod:`cephlab.k8s.engine` runs it. Every operation on
+notes. Each renders commands.sh lines; :mod:`cephlab.k8s.plan_runner` runs it. Every operation on
 a node carries its :class:`~cephlab.k8s.transport.Transport` (``via``), which turns it into
 the argv that both the plan shows and the engine runs."""
 

@@ -1,6 +1,6 @@
 """Plan operations on the Kubernetes API and in its workloads: apply (objects, upstream
 manifests, Helm charts), waits, scale, delete, taint, read-only kubectl, exec, the Rook
-toolbox. Each renders one commands.sh line; :mod:`cephlab.k8s.engine` runs it."""
+toolbox. Each renders one commands.sh line; :mod:`cephlab.k8s.plan_runner` runs it."""
 
 from __future__ import annotations
 

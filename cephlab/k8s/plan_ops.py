@@ -6,7 +6,7 @@ already in its fields (:mod:`cephlab.k8s.plan_build`). Three readers walk the sa
 - :mod:`cephlab.k8s.plan` writes ``render()`` of each op into commands.sh (arguments quoted
   with :func:`shlex.join`; run-time values such as the join command or an OSD id live in
   shell variables, never in the plan);
-- :mod:`cephlab.k8s.engine` runs each op through its own method (one per op type), in Python
+- :mod:`cephlab.k8s.plan_runner` runs each op through its own method (one per op type), in Python
   where it can (apply, waits) and as an argv list where it must (kubectl, vagrant, curl);
 - :mod:`cephlab.k8s.plan_check` replays the ops against a model of the cluster.
 

@@ -1,8 +1,8 @@
 """The vagrant target: the lab itself, on three VMs the harness creates from the Vagrantfile.
 
 It shares the cluster target's engine by composition (:class:`cephlab.k8s.kube_engine.KubeEngine`:
-the typed stage plans op by op through :mod:`cephlab.k8s.engine`, waits, fail-fast, diagnostics; and
-:class:`cephlab.k8s.cluster_services.KubeServices`). What differs:
+the typed stage plans op by op through :mod:`cephlab.k8s.plan_runner`, waits, fail-fast, diagnostics; and
+:class:`cephlab.k8s.kube_services.KubeServices`). What differs:
 
 - stage ``vms`` brings the machines up with :class:`cephlab.k8s.vagrant.VagrantLab` and
   checks what they report (running, hostnames, private addresses, empty ``sdc``/``sdd``);
@@ -30,7 +30,7 @@ from .. import stages
 from ..stages import Stage
 from . import manifests as m
 from . import preflight, vm_checks
-from .cluster_services import KubeServices
+from .kube_services import KubeServices
 from .kube_engine import KubeEngine
 from .kube_target import MadeCluster
 from .plan_build import Hosts, build, by_stage

@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Iterable, Optional
 
-from .. import checks, procs, profile
+from .. import ceph_checks, procs, profile
 from ..ceph import LocalCeph
 from ..config import LabConfig
 from ..errors import ConfigError, LabError
@@ -268,13 +268,13 @@ class CephDaemons:
 
     def wait_quorum(self, mons: Optional[list[str]] = None) -> None:
         mons = mons or self.mon_names()
-        wait_for("all mons in quorum", lambda: checks.assert_quorum(
+        wait_for("all mons in quorum", lambda: ceph_checks.assert_quorum(
             self.ceph.json("quorum_status"), mons),
             timeout=self.cfg.timeouts.quorum, interval=0.5,
             fail_fast=lambda: self.assert_daemons_running(f"mon.{m}" for m in mons))
 
     def wait_mgr(self) -> None:
-        wait_for("an active mgr", lambda: checks.assert_active_mgr(self.ceph.json("mgr", "stat")),
+        wait_for("an active mgr", lambda: ceph_checks.assert_active_mgr(self.ceph.json("mgr", "stat")),
                  timeout=self.cfg.timeouts.daemon_start, interval=0.5,
                  fail_fast=lambda: self.assert_daemons_running(
                      [r.name for r in self.records() if r.name.startswith("mgr.")]))
@@ -375,7 +375,7 @@ class CephDaemons:
             # The processes first: right after an OSD is killed the map still says it is up
             # (its peers report it within a heartbeat), and "up and in" would hold at once.
             self.assert_daemons_running(self.osd_map().keys())
-            return checks.assert_osds(*self.json_at_once(("osd", "dump"), ("osd", "tree")), layout)
+            return ceph_checks.assert_osds(*self.json_at_once(("osd", "dump"), ("osd", "tree")), layout)
         wait_for(f"{sum(layout.values())} OSDs up and in", probe,
                  timeout=self.cfg.timeouts.osds_up, interval=0.5,
                  fail_fast=lambda: self.assert_daemons_running(self.osd_map().keys()))
@@ -391,8 +391,8 @@ class CephDaemons:
         def drained():
             # safe-to-destroy reads PG stats, which lag; requiring every PG active+clean in
             # the same look keeps a PG still backfilling from the OSDs from being missed.
-            checks.assert_pgs_clean(self.ceph.json("status"))
-            checks.assert_safe_to_destroy(self.ceph.json("osd", "safe-to-destroy", *map(str, ids)), ids)
+            ceph_checks.assert_pgs_clean(self.ceph.json("status"))
+            ceph_checks.assert_safe_to_destroy(self.ceph.json("osd", "safe-to-destroy", *map(str, ids)), ids)
         wait_for(f"{', '.join(names)} drained and safe to destroy", drained,
                  timeout=self.cfg.timeouts.safe_to_destroy, interval=0.5,
                  fail_fast=lambda: self.assert_daemons_running(

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from .. import checks, data
+from .. import ceph_checks, data
 from ..diagnose import FULL_RATIOS as ORDER, full_ratios as ratios
 from ..errors import LabError
 from ..model import BLOCK_POOL
@@ -159,7 +159,7 @@ def _fmt(r: Mapping[str, float]) -> str:
 
 
 def _raised(ceph, check: str) -> str:
-    found = checks.health_checks(ceph.json("health", "detail"))
+    found = ceph_checks.health_checks(ceph.json("health", "detail"))
     assert check in found, f"health checks: {', '.join(sorted(found)) or 'none'}"
     return f"{check}: {found[check]}"
 

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .. import checks, data, procs
+from .. import ceph_checks, data, procs
 from ..model import BLOCK_POOL, FS_DATA, FS_METADATA, FS_NAME, NODES
 from ..waits import wait_for
 
@@ -77,8 +77,8 @@ POLL = 0.25
 def wait_healthy(target, name: str) -> None:
     def probe():
         status, health = target.daemons.json_at_once(("status",), ("health", "detail"))
-        checks.assert_pgs_clean(status)
-        checks.assert_health(health)
+        ceph_checks.assert_pgs_clean(status)
+        ceph_checks.assert_health(health)
     wait_for(name, probe, timeout=target.cfg.timeouts.health, interval=POLL,
              fail_fast=target.fail_fast)
 
@@ -88,7 +88,7 @@ def osd_down(ceph, ids: list[int]) -> None:
 
 
 def _down_in(dump: dict, ids: list[int]) -> None:
-    states = checks.osd_states(dump)
+    states = ceph_checks.osd_states(dump)
     up = [i for i in ids if states.get(i, (True, True))[0]]
     assert not up, "still reported up: " + ", ".join(f"osd.{i}" for i in up)
 
@@ -159,7 +159,7 @@ def node_stopped(target, node: str = NODES[-1], rows: Callable[[], list] | None 
 
     def noticed():
         quorum, dump = target.daemons.json_at_once(("quorum_status",), ("osd", "dump"))
-        in_quorum = checks.assert_quorum(quorum, others)
+        in_quorum = ceph_checks.assert_quorum(quorum, others)
         assert node not in in_quorum, f"mon.{node} still in quorum ({', '.join(in_quorum)})"
         _down_in(dump, osds_of(target, node))
     wait_for(f"{node} noticed down (quorum of {', '.join(others)}, its OSDs down)", noticed,
@@ -189,7 +189,7 @@ def mds_failover(target, fs_root: Path) -> FaultReport:
     ceph = target.ceph
 
     def by_state():
-        return checks.assert_filesystem(ceph.json("fs", "status", FS_NAME), metadata_pool=FS_METADATA,
+        return ceph_checks.assert_filesystem(ceph.json("fs", "status", FS_NAME), metadata_pool=FS_METADATA,
                                         data_pools=[FS_DATA])
     wait_healthy(target, "a healthy lab before killing the active MDS")
     before = by_state()

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from .. import checks, data
+from .. import ceph_checks, data
 from ..model import BLOCK_POOL, FS_DATA, FS_METADATA, FS_NAME, NODES
 from ..waits import wait_for
 from .faults import FaultReport, Writer, at_least, osd_down, osds_of, read_files_bounded, wait_healthy
@@ -81,7 +81,7 @@ def _cut_and_heal(target, node, others, osds, writer, partition, objects, files,
         cut_at = time.monotonic()
 
         def noticed():
-            checks.assert_quorum(ceph.json("quorum_status"), others)
+            ceph_checks.assert_quorum(ceph.json("quorum_status"), others)
             osd_down(ceph, osds)
         wait_for(f"{node} cut off: quorum of {', '.join(others)} without it, "
                  f"{', '.join(osd_names)} marked down", noticed,
@@ -111,8 +111,8 @@ def _cut_and_heal(target, node, others, osds, writer, partition, objects, files,
     healed_at = time.monotonic()
 
     def rejoined():
-        checks.assert_quorum(ceph.json("quorum_status"), list(cfg.nodes))
-        checks.assert_osds(ceph.json("osd", "dump"), ceph.json("osd", "tree"),
+        ceph_checks.assert_quorum(ceph.json("quorum_status"), list(cfg.nodes))
+        ceph_checks.assert_osds(ceph.json("osd", "dump"), ceph.json("osd", "tree"),
                            target.daemons.expected_layout())
     wait_for(f"{node} to rejoin after the partition healed: mon.{node} in quorum, "
              f"{', '.join(osd_names)} up", rejoined, timeout=cfg.timeouts.health, interval=0.5,
@@ -146,7 +146,7 @@ def _marked_down_by_peers(ceph, osd: int) -> str:
 
 
 def _fs_ready(ceph) -> None:
-    checks.assert_filesystem(ceph.json("fs", "status", FS_NAME), metadata_pool=FS_METADATA,
+    ceph_checks.assert_filesystem(ceph.json("fs", "status", FS_NAME), metadata_pool=FS_METADATA,
                              data_pools=[FS_DATA])
 
 

@@ -9,7 +9,7 @@
 ``20`` and ``18`` run in a root filesystem the harness builds (:mod:`cephlab.local.rootfs`).
 Whatever the source, the release actually running is read from ``ceph --version`` and must be
 one of :data:`SUPPORTED`; anything else is refused before any work starts. The assertion
-code (:mod:`cephlab.checks`) stays one code path: what differs between releases is the
+code (:mod:`cephlab.ceph_checks`) stays one code path: what differs between releases is the
 configuration the lab writes and what its root holds, each with its reason below. No
 release needed a health code or JSON field of its own: checks.ACCEPTED_WARNINGS and the
 checks hold on 16, 18 and 20 as they are.

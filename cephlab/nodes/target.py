@@ -34,7 +34,7 @@ from ..state import LabState
 from ..k8s import manifests as m
 from .. import versions
 from ..k8s import vm_checks
-from ..k8s.cluster_services import NODE_PORTS, KubeServices
+from ..k8s.kube_services import NODE_PORTS, KubeServices
 from ..k8s.kube_engine import KubeEngine
 from ..k8s.kube_target import MadeCluster
 from ..k8s.plan_build import Hosts, build, by_stage

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from .. import checks
+from .. import ceph_checks
 from .. import stages as S
 from ..stages import Stage
 
@@ -45,7 +45,7 @@ def assert_stage_health(slug: str, health: Mapping[str, Any], pg_ls: Mapping[str
     problems = [f"pool {p}: {len(v)} PGs not active+clean ({', '.join(v[:3])})" for p, v in sorted(bad.items())]
     other = {k: v for k, v in (health.get("checks") or {}).items() if not k.startswith("PG_")}
     try:
-        checks.assert_health({"status": health.get("status") if other else "HEALTH_OK", "checks": other})
+        ceph_checks.assert_health({"status": health.get("status") if other else "HEALTH_OK", "checks": other})
     except AssertionError as exc:
         problems.append(str(exc))
     assert not problems, "; ".join(problems)
@@ -54,10 +54,10 @@ def assert_stage_health(slug: str, health: Mapping[str, Any], pg_ls: Mapping[str
 def assert_osds_for(slug: str, applied: Sequence[str], dump: Mapping[str, Any],
                     tree: Mapping[str, Any], crush_host: Callable[[str], str]) -> None:
     layout = {crush_host(n): c for n, c in S.osd_layout(applied).items()}
-    hosts = checks.osd_hosts(tree)
+    hosts = ceph_checks.osd_hosts(tree)
     problems = []
     if slug == "ceph_cluster":
-        for osd, (up, inn) in sorted(checks.osd_states(dump).items()):
+        for osd, (up, inn) in sorted(ceph_checks.osd_states(dump).items()):
             if not (up and inn):
                 problems.append(f"osd.{osd} is {'up' if up else 'down'} and {'in' if inn else 'out'}")
         problems += [f"host {h} holds no OSD" for h in layout if not hosts.get(h)]
@@ -74,7 +74,7 @@ def assert_osds_for(slug: str, applied: Sequence[str], dump: Mapping[str, Any],
 def assert_status_agrees(status: Mapping[str, Any], dump: Mapping[str, Any], mons: int) -> None:
     """Toolbox in verify mode: ``ceph status`` agrees with ``ceph osd dump`` (how many OSDs
     exist, are up, are in) and counts the lab's mons; the OSD stages grade the layout."""
-    states = checks.osd_states(dump)
+    states = ceph_checks.osd_states(dump)
     monmap, osdmap = status.get("monmap", {}), status.get("osdmap", {})
     osdmap = osdmap.get("osdmap", osdmap)
     seen = {"mons": monmap.get("num_mons"), "OSDs": osdmap.get("num_osds"),

@@ -37,7 +37,7 @@ class VerifyHooks:
             verdict = "not reached" if "is not reached" in reason else "cannot check here"
             text = f"{stage.key} {stage.slug}: {verdict}: {reason.removeprefix('cannot check here: ')}"
         else:
-            from .report.record import short_message
+            from ..report.record import short_message
 
             text = (f"{stage.key} {stage.slug}: does not hold: {short_message(report.longreprtext)}; "
                     f"lab step: {LAB_STEPS.get(stage.slug, '')}")

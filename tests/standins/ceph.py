@@ -4,7 +4,7 @@ CephCluster's devices (with their up/in flags), the pools the CephBlockPool and
 CephFilesystem objects ask for (with what ``osd pool set`` changed), 3 mons, one mgr, the
 MDS daemons the CephFilesystem asks for, RBD images and RADOS objects written through it.
 
-Read commands answer in Ceph's own JSON shapes (what cephlab.checks reads); commands that
+Read commands answer in Ceph's own JSON shapes (what cephlab.ceph_checks reads); commands that
 change the cluster are :func:`tests.standins.tools.toolbox`'s. What the model does not know,
 it refuses (:class:`Refused`, exit 22 naming the command), so a step it cannot serve goes
 red instead of passing. Each OSD is 10 GiB.

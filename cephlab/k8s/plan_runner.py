@@ -1,12 +1,12 @@
 """Run a stage's typed plan (:mod:`cephlab.k8s.plan_ops`) against a live cluster, in order.
 
-One method per operation type (:data:`Engine.HANDLERS`); nothing here reads shell text:
+One method per operation type (:data:`PlanRunner.HANDLERS`); nothing here reads shell text:
 
 - objects are applied with the ``kubernetes`` client (server-side apply, field manager
   ``cephlab``; Secrets are only created, never overwritten); upstream manifests by URL and
   the dashboard chart through ``kubectl``/``helm`` argv;
 - waits (phase, condition, rollout, count, OSD pods gone, safe-to-destroy) are named waits
-  over the pure checks of :mod:`cephlab.k8s.checks`, failing fast on pods that cannot recover;
+  over the pure checks of :mod:`cephlab.k8s.kube_checks`, failing fast on pods that cannot recover;
 - host commands (``kubectl``, a node's transport, ``curl``) run as argv lists, ``kubectl``
   pinned to the lab's kubeconfig and context; run-time values (the join command, OSD ids)
   stay in Python variables, and a credential is never logged.
@@ -23,7 +23,7 @@ from typing import Any, Callable, ClassVar, Optional, Sequence
 
 from ..errors import CommandError, LabError
 from ..waits import wait_for
-from . import checks
+from . import kube_checks
 from .kube import Kube
 from .objects import ROOK_NS
 from .plan_ops import (DOWNLOAD, HTTP_MAX_TIME, HTTP_RETRIES, HTTP_RETRY_DELAY, TOOLBOX_EXEC, Apply,
@@ -48,7 +48,7 @@ def point_kubeconfig(text: str, server: str) -> str:
     return yaml.safe_dump(doc, sort_keys=False)
 
 
-class Engine:
+class PlanRunner:
     """Runs plans. ``record(obj, created)`` hears of every object applied."""
 
 
@@ -71,7 +71,7 @@ class Engine:
         for op in plan.ops:
             handler = self.HANDLERS.get(type(op))
             if handler is None:
-                raise LabError(f"stage {plan.slug}: the engine cannot run {type(op).__name__}")
+                raise LabError(f"stage {plan.slug}: the plan runner cannot run {type(op).__name__}")
             handler(self, op)
 
     # ------------------------------------------------------------------ processes
@@ -167,7 +167,7 @@ class Engine:
     def wait_phase(self, op: WaitPhase) -> None:
         current = self._current(op.kind, op.name, op.namespace)
         self._wait(f"{op.kind} {op.name} phase {op.phase}",
-                   lambda: checks.assert_cr_phase(current(), op.phase), op.timeout)
+                   lambda: kube_checks.assert_cr_phase(current(), op.phase), op.timeout)
 
     def wait_condition(self, op: WaitCondition) -> None:
         current = self._current(op.kind, op.name, op.namespace)
@@ -175,18 +175,18 @@ class Engine:
             self._wait(f"job {op.name} complete", lambda: self._job_complete(current()), op.timeout)
         else:
             self._wait(f"{op.kind} {op.name} {op.condition}",
-                       lambda: checks.assert_condition(current(), op.condition), op.timeout)
+                       lambda: kube_checks.assert_condition(current(), op.condition), op.timeout)
 
     def wait_nodes_ready(self, op: WaitNodesReady) -> None:
         def probe() -> None:
             nodes = self.kube.get_json("Node")
-            checks.assert_nodes_ready(nodes, [n["metadata"]["name"] for n in nodes])
+            kube_checks.assert_nodes_ready(nodes, [n["metadata"]["name"] for n in nodes])
         self._wait("every node Ready", probe, op.timeout)
 
     def rollout(self, op: Rollout) -> None:
         current = self._current(op.kind, op.name, op.namespace)
-        check = (checks.assert_deployment_available if op.kind == "Deployment"
-                 else checks.assert_daemonset_ready)
+        check = (kube_checks.assert_deployment_available if op.kind == "Deployment"
+                 else kube_checks.assert_daemonset_ready)
         self._wait(f"{op.kind.lower()} {op.name} rolled out", lambda: check(current()), op.timeout)
 
     def wait_count(self, op: WaitCount) -> None:
@@ -197,13 +197,13 @@ class Engine:
         self._wait(f"{op.at_least} {op.kind}s {op.selector}", probe, op.timeout, interval=10)
 
     def _job_complete(self, job: dict) -> int:
-        if checks.job_failed(job):
+        if kube_checks.job_failed(job):
             meta = job["metadata"]
             pods = self.kube.get_json("Pod", namespace=meta.get("namespace"),
                                       label_selector=f"job-name={meta['name']}")
             tail = self.kube.pod_log(pods[-1]["metadata"]["name"], meta.get("namespace")) if pods else ""
-            checks.assert_job_not_failed(job, tail)
-        return checks.assert_job_complete(job)
+            kube_checks.assert_job_not_failed(job, tail)
+        return kube_checks.assert_job_complete(job)
 
     # ------------------------------------------------------------------ kubectl
     def scale(self, op: Scale) -> None:
@@ -260,7 +260,7 @@ class Engine:
 
     def fetch_kubeconfig(self, op: FetchKubeconfig) -> None:
         if self.kube.kubeconfig is None:
-            raise LabError(f"the kubeconfig of {op.node} has nowhere to go: the engine's "
+            raise LabError(f"the kubeconfig of {op.node} has nowhere to go: the plan runner's "
                            f"Kubernetes client names no kubeconfig file")
         text = self.command(op.read_command().host_argv(), quiet=True).replace("\r", "")
         if op.server:   # before anything on this machine reads it
@@ -277,7 +277,7 @@ class Engine:
         path.write_text(op.text)
         path.chmod(0o755)
         argv = list(op.argv())
-        if argv[0] == "kubectl":   # the lab's context, as every kubectl of the engine
+        if argv[0] == "kubectl":   # the lab's context, as every kubectl of the plan runner
             argv = self._kubectl(*argv[1:])
         self.command(argv, stdin=op.text, shown=[*argv, "<", str(path)])
 
@@ -324,7 +324,7 @@ class Engine:
         self.say(f"# {op.text}")
 
     #: operation type -> the method that runs it (one per type; an unknown type is refused)
-    HANDLERS: ClassVar[dict[type, Callable[[Engine, Any], Any]]] = {
+    HANDLERS: ClassVar[dict[type, Callable[[PlanRunner, Any], Any]]] = {
         Apply: apply, ApplyUrl: apply_url, ApplyUrlEdited: apply_url_edited,
         HelmInstall: helm_install, WaitPhase: wait_phase, WaitCondition: wait_condition,
         WaitNodesReady: wait_nodes_ready, Rollout: rollout, WaitCount: wait_count,

@@ -2,7 +2,7 @@
 
 The dicts have the shape ``kubectl get -o json`` (or
 ``ApiClient().sanitize_for_serialization(obj)``) gives: camelCase keys, ``status`` as the
-API server reports it. Like :mod:`cephlab.checks`, every ``assert_*`` does no I/O,
+API server reports it. Like :mod:`cephlab.ceph_checks`, every ``assert_*`` does no I/O,
 returns something useful when the expectation holds and raises ``AssertionError`` naming
 what is wrong when it does not, so it serves both as a plain assertion and as a wait probe.
 

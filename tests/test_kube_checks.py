@@ -11,7 +11,7 @@ import copy
 import pytest
 
 from cephlab.errors import DaemonExited
-from cephlab.k8s import checks
+from cephlab.k8s import kube_checks
 
 
 def node(name, ip, ready=True, taints=None):
@@ -56,34 +56,35 @@ NAMES = ["cephlab-worker", "cephlab-worker2", "cephlab-worker3"]
 
 # ---------------------------------------------------------------------------- nodes
 def test_nodes_registered_ready_and_addressed():
-    assert list(checks.assert_nodes_registered(NODES, NAMES)) == NAMES
-    assert checks.assert_nodes_ready(NODES, NAMES) == NAMES
-    assert checks.assert_internal_ips(NODES, {"cephlab-worker2": "172.18.0.4"}) == {"cephlab-worker2": "172.18.0.4"}
+    assert list(kube_checks.assert_nodes_registered(NODES, NAMES)) == NAMES
+    assert kube_checks.assert_nodes_ready(NODES, NAMES) == NAMES
+    ips = {"cephlab-worker2": "172.18.0.4"}
+    assert kube_checks.assert_internal_ips(NODES, ips) == ips
 
 
 def test_missing_notready_and_wrong_address_are_named():
     with pytest.raises(AssertionError, match=r"nodes not registered: k8s-9 \(registered: cephlab-worker, "):
-        checks.assert_nodes_registered(NODES, ["cephlab-worker", "k8s-9"])
+        kube_checks.assert_nodes_registered(NODES, ["cephlab-worker", "k8s-9"])
     nodes = [*NODES[:2], node("cephlab-worker3", "172.18.0.5", ready=False)]
     with pytest.raises(AssertionError, match="cephlab-worker3 is NotReady \\(KubeletNotReady: container runtime"):
-        checks.assert_nodes_ready(nodes, NAMES)
+        kube_checks.assert_nodes_ready(nodes, NAMES)
     nat = node("k8s-1", "10.0.2.15")
     with pytest.raises(AssertionError, match="k8s-1 has InternalIP 10.0.2.15, expected 10.254.1.2"):
-        checks.assert_internal_ips([nat], {"k8s-1": "10.254.1.2"})
+        kube_checks.assert_internal_ips([nat], {"k8s-1": "10.254.1.2"})
 
 
 def test_taints():
-    assert checks.assert_no_taint(node("a", "1.1.1.1", taints=[
+    assert kube_checks.assert_no_taint(node("a", "1.1.1.1", taints=[
         {"key": "example", "effect": "PreferNoSchedule"}])) == [{"key": "example", "effect": "PreferNoSchedule"}]
     cp = node("cephlab-control-plane", "172.18.0.2",
               taints=[{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}])
     with pytest.raises(AssertionError, match="cephlab-control-plane carries NoSchedule taint\\(s\\): "
                                              "node-role.kubernetes.io/control-plane:NoSchedule"):
-        checks.assert_no_taint(cp)
+        kube_checks.assert_no_taint(cp)
     cordoned = node("b", "1.1.1.2")
     cordoned["spec"]["unschedulable"] = True
     with pytest.raises(AssertionError, match="b is cordoned"):
-        checks.assert_no_taint(cordoned)
+        kube_checks.assert_no_taint(cordoned)
 
 
 # ---------------------------------------------------------------------------- pods
@@ -91,12 +92,12 @@ def test_pods_ready_by_selector():
     pods = [pod("rook-ceph-osd-0-7d9f", {"app": "rook-ceph-osd", "ceph-osd-id": "0"}),
             pod("rook-ceph-osd-1-5c4b", {"app": "rook-ceph-osd", "ceph-osd-id": "1"}),
             pod("rook-ceph-mon-a-6f8", {"app": "rook-ceph-mon"}, container="mon")]
-    osds = checks.select_pods(pods, {"app": "rook-ceph-osd"})
-    assert checks.assert_pods_ready(osds, "OSD pods", count=2) == ["rook-ceph-osd-0-7d9f", "rook-ceph-osd-1-5c4b"]
+    osds = kube_checks.select_pods(pods, {"app": "rook-ceph-osd"})
+    assert kube_checks.assert_pods_ready(osds, "OSD pods", count=2) == ["rook-ceph-osd-0-7d9f", "rook-ceph-osd-1-5c4b"]
     with pytest.raises(AssertionError, match="OSD pods: 2 pods, expected 3"):
-        checks.assert_pods_ready(osds, "OSD pods", count=3)
+        kube_checks.assert_pods_ready(osds, "OSD pods", count=3)
     with pytest.raises(AssertionError, match="operator: 0 pods, expected at least 1"):
-        checks.assert_pods_ready([], "operator")
+        kube_checks.assert_pods_ready([], "operator")
 
 
 def test_pending_and_unready_pods_are_named():
@@ -106,7 +107,7 @@ def test_pending_and_unready_pods_are_named():
                                         "message": "0/4 nodes are available: 1 node(s) had untolerated taint"}]
     unready = pod("rook-ceph-tools-9", {"app": "rook-ceph-tools"}, ready=False)
     with pytest.raises(AssertionError) as err:
-        checks.assert_pods_ready([pending, unready], "lab pods")
+        kube_checks.assert_pods_ready([pending, unready], "lab pods")
     text = str(err.value)
     assert "pod rook-ceph-mon-c-1 is Pending (0/4 nodes are available" in text
     assert "osd: ContainerCreating" in text
@@ -117,8 +118,8 @@ def test_crashloop_names_pod_container_exit_and_log_tail():
     crash = pod("rook-ceph-mon-b-77", {"app": "rook-ceph-mon"}, ready=False, container="mon", restarts=4,
                 waiting={"reason": "CrashLoopBackOff", "message": "back-off 1m20s restarting failed container"},
                 last_exit={"exitCode": 1, "reason": "Error"})
-    with pytest.raises(checks.PodFailed) as err:
-        checks.assert_no_terminal_pod_state([pod("ok", {}), crash],
+    with pytest.raises(kube_checks.PodFailed) as err:
+        kube_checks.assert_no_terminal_pod_state([pod("ok", {}), crash],
                                             log_tail="mon.b@-1(probing) e0 keyring does not match")
     text = str(err.value)
     assert "pod rook-ceph/rook-ceph-mon-b-77 container mon: CrashLoopBackOff" in text
@@ -130,9 +131,9 @@ def test_crashloop_names_pod_container_exit_and_log_tail():
 def test_early_crash_is_not_terminal_yet():
     once = pod("rook-ceph-osd-2-1", {"app": "rook-ceph-osd"}, ready=False, restarts=1,
                waiting={"reason": "CrashLoopBackOff"})
-    checks.assert_no_terminal_pod_state([once])           # may still come up
-    with pytest.raises(checks.PodFailed):
-        checks.assert_no_terminal_pod_state([once], crashloop_restarts=1)
+    kube_checks.assert_no_terminal_pod_state([once])           # may still come up
+    with pytest.raises(kube_checks.PodFailed):
+        kube_checks.assert_no_terminal_pod_state([once], crashloop_restarts=1)
 
 
 @pytest.mark.parametrize("reason", ["ImagePullBackOff", "ErrImagePull"])
@@ -140,9 +141,9 @@ def test_image_pull_failures_name_the_image(reason):
     stuck = pod("minio-6d5f", {"app": "minio"}, ns="default", phase="Pending", ready=False,
                 image="quay.io/minio/minio:RELEASE.2099", container="minio",
                 waiting={"reason": reason, "message": 'Back-off pulling image "quay.io/minio/minio:RELEASE.2099"'})
-    with pytest.raises(checks.PodFailed, match=rf"pod default/minio-6d5f container minio: {reason} — "
+    with pytest.raises(kube_checks.PodFailed, match=rf"pod default/minio-6d5f container minio: {reason} — "
                                                r'Back-off pulling image "quay.io/minio/minio:RELEASE.2099"'):
-        checks.assert_no_terminal_pod_state([stuck])
+        kube_checks.assert_no_terminal_pod_state([stuck])
 
 
 def test_config_error_and_init_containers_count():
@@ -151,10 +152,10 @@ def test_config_error_and_init_containers_count():
         "name": "wait-db", "image": "busybox:1.37.0", "ready": False, "restartCount": 0,
         "state": {"waiting": {"reason": "CreateContainerConfigError",
                               "message": 'secret "mysql-credentials" not found'}}}]
-    with pytest.raises(checks.PodFailed, match='ghost-1 container wait-db: CreateContainerConfigError — '
+    with pytest.raises(kube_checks.PodFailed, match='ghost-1 container wait-db: CreateContainerConfigError — '
                                                'image busybox:1.37.0: secret "mysql-credentials" not found'):
-        checks.assert_no_terminal_pod_state([p])
-    assert checks.terminal_pod_states([pod("fine", {})]) == []
+        kube_checks.assert_no_terminal_pod_state([p])
+    assert kube_checks.terminal_pod_states([pod("fine", {})]) == []
 
 
 # ---------------------------------------------------------------------------- jobs
@@ -174,18 +175,18 @@ def prepare_job(failed=False, complete=False):
 
 def test_failed_prepare_job_shows_its_provision_log():
     tail = "skipping device \"loop10\": Has BlueStore device label"
-    with pytest.raises(checks.PodFailed) as err:
-        checks.assert_job_not_failed(prepare_job(failed=True), tail, "provision")
+    with pytest.raises(kube_checks.PodFailed) as err:
+        kube_checks.assert_job_not_failed(prepare_job(failed=True), tail, "provision")
     text = str(err.value)
     assert text.startswith("job rook-ceph/rook-ceph-osd-prepare-cephlab-worker failed: BackoffLimitExceeded: "
                            "Job has reached the specified backoff limit; 6 failed pod(s) (container provision)")
     assert text.endswith(f"--- log tail ---\n{tail}")
-    checks.assert_job_not_failed(prepare_job())
-    assert checks.assert_job_complete(prepare_job(complete=True)) == 1
+    kube_checks.assert_job_not_failed(prepare_job())
+    assert kube_checks.assert_job_complete(prepare_job(complete=True)) == 1
     with pytest.raises(AssertionError, match="not complete \\(active 1, succeeded 0, failed 0\\)"):
-        checks.assert_job_complete(prepare_job())
-    with pytest.raises(checks.PodFailed):
-        checks.assert_job_complete(prepare_job(failed=True))
+        kube_checks.assert_job_complete(prepare_job())
+    with pytest.raises(kube_checks.PodFailed):
+        kube_checks.assert_job_complete(prepare_job(failed=True))
 
 
 # ---------------------------------------------------------------------------- workloads, PVCs
@@ -194,31 +195,31 @@ def test_deployment_rollout():
          "spec": {"replicas": 1},
          "status": {"observedGeneration": 2, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1,
                     "availableReplicas": 1}}
-    assert checks.assert_deployment_available(d) == 1
+    assert kube_checks.assert_deployment_available(d) == 1
     old = copy.deepcopy(d)
     old["status"].update(observedGeneration=1, readyReplicas=0)
     with pytest.raises(AssertionError, match="rook-ceph/rook-ceph-tools not rolled out: the controller has not "
                                              "seen the newest spec yet; readyReplicas 0/1"):
-        checks.assert_deployment_available(old)
+        kube_checks.assert_deployment_available(old)
 
 
 def test_pvc_bound():
     pvc = {"kind": "PersistentVolumeClaim", "metadata": {"name": "mysql-pvc", "namespace": "default"},
            "spec": {"storageClassName": "rook-ceph-block", "volumeName": "pvc-0b1e"},
            "status": {"phase": "Bound", "capacity": {"storage": "5Gi"}}}
-    assert checks.assert_pvc_bound(pvc) == "pvc-0b1e"
+    assert kube_checks.assert_pvc_bound(pvc) == "pvc-0b1e"
     pvc["status"] = {"phase": "Pending"}
     with pytest.raises(AssertionError, match="PVC default/mysql-pvc is Pending, not Bound \\(storage class "
                                              "'rook-ceph-block'\\)"):
-        checks.assert_pvc_bound(pvc)
+        kube_checks.assert_pvc_bound(pvc)
 
 
 def test_conditions():
     crd = {"kind": "CustomResourceDefinition", "metadata": {"name": "cephclusters.ceph.rook.io"},
            "status": {"conditions": [{"type": "Established", "status": "True"}]}}
-    assert checks.assert_condition(crd, "Established")["status"] == "True"
+    assert kube_checks.assert_condition(crd, "Established")["status"] == "True"
     with pytest.raises(AssertionError, match="condition NamesAccepted is absent"):
-        checks.assert_condition(crd, "NamesAccepted")
+        kube_checks.assert_condition(crd, "NamesAccepted")
 
 
 # ---------------------------------------------------------------------------- Rook, storage
@@ -227,45 +228,45 @@ def test_cephcluster_phase():
                "metadata": {"name": "rook-ceph", "namespace": "rook-ceph"},
                "status": {"phase": "Ready", "state": "Created", "message": "Cluster created successfully",
                           "ceph": {"health": "HEALTH_OK"}}}
-    assert checks.assert_cr_phase(cluster) == "Ready"
+    assert kube_checks.assert_cr_phase(cluster) == "Ready"
     cluster["status"].update(phase="Progressing", message="Configuring Ceph OSDs",
                              ceph={"health": "HEALTH_WARN"})
     with pytest.raises(AssertionError, match="CephCluster rook-ceph/rook-ceph phase is Progressing, expected "
                                              "Ready \\(state 'Created', message 'Configuring Ceph OSDs', "
                                              "ceph health HEALTH_WARN\\)"):
-        checks.assert_cr_phase(cluster)
+        kube_checks.assert_cr_phase(cluster)
 
 
 @pytest.mark.parametrize("kind,name", [("CephBlockPool", "replicapool"), ("CephFilesystem", "k8s-fs"),
                                        ("CephObjectStore", "lab-store")])
 def test_pool_fs_store_phase(kind, name):
     cr = {"kind": kind, "metadata": {"name": name, "namespace": "rook-ceph"}, "status": {"phase": "Ready"}}
-    assert checks.assert_cr_phase(cr) == "Ready"
+    assert kube_checks.assert_cr_phase(cr) == "Ready"
     with pytest.raises(AssertionError, match=f"{kind} rook-ceph/{name} phase is not reported yet"):
-        checks.assert_cr_phase({**cr, "status": {}})
+        kube_checks.assert_cr_phase({**cr, "status": {}})
     with pytest.raises(AssertionError, match="phase is Failure"):
-        checks.assert_cr_phase({**cr, "status": {"phase": "Failure"}})
+        kube_checks.assert_cr_phase({**cr, "status": {"phase": "Failure"}})
 
 
 def test_crds_registered():
     crds = [{"metadata": {"name": f"{p}.ceph.rook.io"},
              "status": {"conditions": [{"type": "Established", "status": "True"}]}}
             for p in ("cephclusters", "cephblockpools", "cephfilesystems")]
-    assert checks.assert_crds_registered(crds, ["cephclusters", "cephfilesystems"]) == [
+    assert kube_checks.assert_crds_registered(crds, ["cephclusters", "cephfilesystems"]) == [
         "cephclusters.ceph.rook.io", "cephfilesystems.ceph.rook.io"]
     crds[0]["status"]["conditions"][0]["status"] = "False"
     with pytest.raises(AssertionError, match="cephclusters.ceph.rook.io not Established yet; "
                                              "cephobjectstores.ceph.rook.io not registered"):
-        checks.assert_crds_registered(crds, ["cephclusters", "cephobjectstores"])
+        kube_checks.assert_crds_registered(crds, ["cephclusters", "cephobjectstores"])
 
 
 def test_storage_class():
     sc = {"kind": "StorageClass", "metadata": {"name": "rook-ceph-block"},
           "provisioner": "rook-ceph.rbd.csi.ceph.com", "parameters": {"pool": "replicapool", "clusterID": "rook-ceph"}}
-    assert checks.assert_storage_class(sc, "rook-ceph.rbd.csi.ceph.com", pool="replicapool") is sc
+    assert kube_checks.assert_storage_class(sc, "rook-ceph.rbd.csi.ceph.com", pool="replicapool") is sc
     with pytest.raises(AssertionError, match="provisioner 'rook-ceph.rbd.csi.ceph.com', expected "
                                              "'rook-ceph.cephfs.csi.ceph.com'; parameter pool='replicapool', "
                                              "expected 'other'"):
-        checks.assert_storage_class(sc, "rook-ceph.cephfs.csi.ceph.com", pool="other")
+        kube_checks.assert_storage_class(sc, "rook-ceph.cephfs.csi.ceph.com", pool="other")
     with pytest.raises(AssertionError, match="StorageClass missing"):
-        checks.assert_storage_class(None, "x")
+        kube_checks.assert_storage_class(None, "x")
