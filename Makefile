@@ -18,7 +18,7 @@ else
 PY := $(VENV)/bin/python
 endif
 
-.PHONY: setup kube lab lab-nodes test test-lab test-all lint bench destroy
+.PHONY: setup kube lab lab-nodes test test-unit test-lab test-all lint bench destroy
 
 setup:
 	$(PYTHON) -m cephlab setup --venv $(VENV) $(SETUP_ARGS)
@@ -37,13 +37,20 @@ lab-nodes: kube
 lab: setup
 	$(PY) -m pytest features/ --lab-report=reports/lab-$$(date -u +%Y%m%d-%H%M%S).html $(PYTEST_ARGS)
 
-# The harness's own tests, in two tiers (tests/conftest.py, TIERS). `make test` is the fast
-# tier, a few minutes: pure functions, the stand-ins, the plan checks and one real local lab
-# (the smoke test of the lifecycle core). `make test-lab` is every suite that builds real labs
-# of its own (faults, interrupts, verify, Ghost, reports, the nodes target's cluster), about
-# 12 minutes on two processes; `make test-all` runs both. The real labs run on the release users
-# get by default, Ceph 20 in its root (CEPHLAB_TEST_CEPH=host or 18 for another; tests/conftest.py,
-# TEST_CEPH), but tests/test_local_data.py's, which stays on this machine's Ceph on purpose.
+# The harness's own tests, in tiers by marker (tests/conftest.py, TIERS; each test module names
+# its own). `make test-unit` is the unit tier, seconds: pure functions and objects in this
+# process (a unit test that starts a child process fails). `make test` is the fast tier, a few
+# minutes: the unit tier, the stand-in tier (the harness against stand-ins, plan checks, child
+# pytest runs) and one real local lab (smoke: the lifecycle core). `make test-lab` is every
+# suite that builds real labs of its own (faults, interrupts, verify, Ghost, reports, the nodes
+# target's cluster), about 14 minutes on two processes; `make test-all` runs both. The real
+# labs run on the release users get by default, Ceph 20 in its root (CEPHLAB_TEST_CEPH=host or
+# 18 for another; tests/conftest.py, TEST_CEPH), but tests/test_local_data.py's, which stays on
+# this machine's Ceph on purpose.
+test-unit: SETUP_ARGS += --tests
+test-unit: setup
+	$(PY) -m pytest tests/ -m unit $(PYTEST_ARGS)
+
 test: SETUP_ARGS += --tests
 test: setup
 	$(PY) -m pytest tests/ -m "not lab" -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)

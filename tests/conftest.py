@@ -16,15 +16,70 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 
-#: The tests' two tiers. `make test` (the fast tier) runs ``-m "not lab"``: pure functions,
-#: the stand-ins, the plan checks and one real local lab, tests/test_local_lab.py, as the smoke
-#: test of the lifecycle core. `make test-lab` runs ``-m lab``: every suite that builds its own
-#: real lab (faults, interrupts, verify, Ghost, reports, diagnosis, the contract on the local
-#: target, the nodes target's cluster). `make test-all` runs both.
+#: The tests' tiers, one marker per test module. A module says its tier in its own
+#: ``pytestmark``; a module that says none is ``standin`` (the safe default: no guard).
+#:
+#: - ``make test-unit`` runs ``-m unit``, seconds: pure functions and objects in this process.
+#:   A unit test that starts a child process fails (:func:`_unit_tests_start_no_process`).
+#: - ``make test`` (the fast tier) runs ``-m "not lab"``: the unit tier, the ``standin`` tier
+#:   (the harness against stand-ins of kubectl, Vagrant, the Kubernetes API and Ceph, plan
+#:   checks, child pytest runs, set-up and image builds) and ``smoke``, tests/test_local_lab.py,
+#:   one real local lab as the smoke test of the lifecycle core.
+#: - ``make test-lab`` runs ``-m lab``: every suite that builds its own real lab (faults,
+#:   interrupts, verify, Ghost, reports, diagnosis, the contract on the local target, the nodes
+#:   target's cluster). `make test-all` runs the fast tier and then this one.
 TIERS = {
+    "unit": "pure functions and objects in this process, no child process: `make test-unit`",
+    "standin": "the harness against stand-ins, plan checks, child processes and child pytest "
+               "runs, no real lab (the default of a module that names no tier)",
+    "smoke": "the one real local lab of the fast tier: the smoke test of the lifecycle core",
     "lab": "builds a real lab of its own (Ceph daemons, MariaDB, Ghost or node containers): "
            "the second tier, `make test-lab`",
 }
+
+
+def tier_of(item: pytest.Item) -> str:
+    """The test's tier: the tier its module names, ``standin`` where it names none. A module is
+    in one tier (-m selects on every marker up the chain, so a test cannot leave its module's)."""
+    named = [name for name in TIERS if item.get_closest_marker(name)]
+    if len(named) > 1:
+        raise pytest.UsageError(f"{item.nodeid} is in {len(named)} tiers ({', '.join(named)}); "
+                                f"a test module names one (tests/conftest.py, TIERS)")
+    return named[0] if named else "standin"
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        tier = tier_of(item)
+        if not item.get_closest_marker(tier):
+            item.add_marker(tier)
+
+
+class ChildProcess(AssertionError):
+    """A unit test started a child process."""
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_no_process(request, monkeypatch):
+    """The unit tier's promise, kept: a test marked ``unit`` that starts a child process
+    (subprocess, os.system, a fork) fails, naming what it ran. Such a test belongs in the
+    stand-in tier."""
+    if request.node.get_closest_marker("unit") is None:
+        yield
+        return
+
+    def refuse(what):
+        def refused(*args, **kw):
+            shown = args[1] if what == "subprocess" and len(args) > 1 else (args[0] if args else kw)
+            raise ChildProcess(f"a unit test started a child process ({what}: {shown!r}); "
+                               f"mark its module `pytestmark = pytest.mark.standin`")
+        return refused
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refuse("subprocess"))
+    monkeypatch.setattr(os, "system", refuse("os.system"))
+    monkeypatch.setattr(os, "fork", refuse("os.fork"))
+    monkeypatch.setattr(os, "posix_spawn", refuse("os.posix_spawn"))
+    yield
 
 
 #: The Ceph release the harness's own lab tests run on: the one users get by default

@@ -11,6 +11,8 @@ import pytest
 from cephlab import ceph_checks
 from tests.conftest import DATA
 
+pytestmark = pytest.mark.unit
+
 LAYOUT = {"k8s-2": 2, "k8s-3": 2}
 
 

@@ -6,6 +6,8 @@ import pytest
 
 from cephlab.ceph_server import split_args
 
+pytestmark = pytest.mark.standin
+
 
 @pytest.mark.parametrize("args, expected", [
     (["osd", "dump", "--format", "json"], (["osd", "dump"], "json", False)),

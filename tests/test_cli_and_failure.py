@@ -13,6 +13,8 @@ from cephlab.diagnose import Cause, cannot_heal
 from cephlab.errors import CommandError, DaemonExited, WaitTimeout
 from cephlab.failure import compact, next_commands, wants_compact
 
+pytestmark = pytest.mark.unit
+
 LAB = "/tmp/a-lab"
 REPAIR = invoke.lab("repair", LAB)
 

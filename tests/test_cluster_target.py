@@ -26,6 +26,8 @@ from tests.standins import tools
 from tests.standins.cluster import FakeCluster
 from tests.standins.cluster import FakeKube as StandinKube
 
+pytestmark = pytest.mark.standin
+
 EXAMPLE = ROOT / "examples" / "cluster-kind.yaml"
 WORKERS = ["cephlab-worker", "cephlab-worker2", "cephlab-worker3"]
 CONFIG = {"nodes": [{"name": n, "devices": [f"loop{10 + 2 * i}", f"loop{11 + 2 * i}"],

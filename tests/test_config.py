@@ -13,6 +13,8 @@ from cephlab.config import check_lab_dir, resolve_target
 from cephlab.errors import ConfigError
 from tests.conftest import TEST_CEPH, ceph_unavailable, loopback_prefix, run_harness
 
+pytestmark = pytest.mark.standin
+
 BUSY = loopback_prefix("config-busy")
 
 

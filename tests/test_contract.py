@@ -27,6 +27,7 @@ from cephlab.targets import why_not
 from tests.conftest import ROOT, TEST_CEPH, ceph_unavailable, loopback_prefix, run_harness
 from tests.contract_world import install_tools
 
+
 #: The local target builds a real Ceph cluster: the second tier (marker lab, `make test-lab`).
 TARGETS = (pytest.param("local", marks=pytest.mark.lab), "vagrant", "cluster")
 #: Stages whose Then steps ask only what the stand-ins answer (the VMs, API objects, Ceph's CLI).

@@ -11,6 +11,8 @@ from cephlab.diagnose import Cause, Daemon, Expected, Watch
 from cephlab.errors import CannotHeal
 from cephlab.model import BLOCK_POOL, FS_DATA, FS_METADATA
 
+pytestmark = pytest.mark.unit
+
 LAB = "/tmp/some lab"
 OSDS = {0: "k8s-1", 1: "k8s-2", 2: "k8s-3"}
 POOLS = (BLOCK_POOL, FS_METADATA, FS_DATA)

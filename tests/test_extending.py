@@ -16,6 +16,8 @@ import pytest
 
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.standin
+
 TOY = ROOT / "tests" / "data" / "toy"
 REGISTRY_END = "\n}\n#: What ``auto`` may choose"
 TOY_ENTRY = '    "toy": Entry("cephlab.toy.target:ToyTarget", "a toy target (tests/test_extending.py)", False),'

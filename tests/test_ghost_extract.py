@@ -13,6 +13,8 @@ import pytest
 
 from cephlab.local import ghost_install
 
+pytestmark = pytest.mark.unit
+
 
 def _tarball(path, *members):
     with tarfile.open(path, "w:gz") as tar:

@@ -23,6 +23,8 @@ from cephlab import versions
 from cephlab.local import rootfs
 from cephlab.nodes import images as im
 
+pytestmark = pytest.mark.standin
+
 #: `kubeadm config images list --kubernetes-version v1.34.9` of the kubeadm built here from
 #: k8s.io/kubernetes v1.34.9 (its constants: etcd 3.6.5-0, CoreDNS v1.12.1, pause 3.10.1).
 KUBEADM_V1_34_9 = """\

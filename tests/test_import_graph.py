@@ -8,6 +8,9 @@ import ast
 from pathlib import Path
 
 from tests.conftest import ROOT
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.unit
 
 PACKAGE = "cephlab"
 

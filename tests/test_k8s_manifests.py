@@ -24,6 +24,8 @@ if str(REPO) not in sys.path:
 from cephlab.k8s import manifests as m  # noqa: E402
 from cephlab import versions  # noqa: E402
 
+pytestmark = pytest.mark.unit
+
 CRD_FILE = "rook-v1.20.6-crds.yaml"
 CUSTOM_GROUPS = ("ceph.rook.io", "objectbucket.io")
 FIXED_SECRETS = {

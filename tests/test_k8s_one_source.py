@@ -11,6 +11,8 @@ from cephlab import model, stages
 from cephlab import versions
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.unit
+
 PACKAGE = sorted((ROOT / "cephlab").rglob("*.py"))
 
 

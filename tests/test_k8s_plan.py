@@ -26,6 +26,8 @@ from cephlab.k8s.plan import write_plan  # noqa: E402
 from cephlab.k8s.plan_build import build, planned_stages  # noqa: E402
 from cephlab.k8s.transport import KubectlDebug  # noqa: E402
 
+pytestmark = pytest.mark.standin
+
 STAGE_ORDER = [s.slug for s in stages.STAGES if s.builds]
 SECRETS = {
     "minio_root_user": "lab-fixture-user",

@@ -13,6 +13,8 @@ import pytest
 from cephlab.errors import DaemonExited
 from cephlab.k8s import kube_checks
 
+pytestmark = pytest.mark.unit
+
 
 def node(name, ip, ready=True, taints=None):
     return {

@@ -10,6 +10,9 @@ import subprocess
 import sys
 
 from tests.conftest import ROOT
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.standin
 
 
 def package_modules(under: str = "cephlab") -> set[str]:

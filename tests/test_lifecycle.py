@@ -16,6 +16,8 @@ from cephlab.errors import LabError
 from cephlab.lab import Lab
 from cephlab.targets import OVERRIDES, Target
 
+pytestmark = pytest.mark.unit
+
 
 class FakeCeph(CephRunner):
     def __init__(self, target):

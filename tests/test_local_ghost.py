@@ -24,6 +24,7 @@ from cephlab.local.target import LocalTarget, fuse_unavailable
 from tests.conftest import (TEST_CEPH, ceph_unavailable, destroyed_at_end, loopback_prefix,
                             run_harness)
 
+
 PREFIX = loopback_prefix("local-ghost")
 TABLES = "ghost and own_tables"  # the first scenario: blog, version, tables, migrations
 
@@ -222,7 +223,6 @@ def test_the_cli_acts_on_a_kept_lab_at_its_own_addresses(tmp_path):
     built.state.mark_applied("ceph_cluster", 1.0)
     lab = Lab.open(tmp_path / "lab")
     assert lab.target.endpoint("ghost")[0] == lab.target.endpoint("mysql")[0] == "127.15.9.2"
-
 
 
 def test_kubernetes_targets_serve_ghost_under_the_same_names(tmp_path):

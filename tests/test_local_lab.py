@@ -24,8 +24,8 @@ from cephlab.lab import Lab
 from tests.conftest import (ROOT, TEST_CEPH, ceph_unavailable, destroyed_at_end, loopback_prefix,
                             run_harness)
 
-pytestmark = pytest.mark.skipif(bool(ceph_unavailable()),
-                                reason=f"a real lab on ceph {TEST_CEPH}: {ceph_unavailable()}")
+pytestmark = [pytest.mark.smoke, pytest.mark.skipif(bool(ceph_unavailable()),
+                                                    reason=f"a real lab on ceph {TEST_CEPH}: {ceph_unavailable()}")]
 
 PREFIX = loopback_prefix("local-lab")
 

@@ -24,6 +24,8 @@ from cephlab.lock import LOCK_FILE, LabBusy, LabLock, clear_lab_dir
 from cephlab.state import LabState
 from tests.conftest import ROOT, TEST_CEPH, ceph_unavailable, loopback_prefix, run_harness
 
+pytestmark = pytest.mark.standin
+
 needs_ceph = pytest.mark.skipif(bool(ceph_unavailable()),
                                 reason=f"the local pre-flight needs ceph {TEST_CEPH}: "
                                        f"{ceph_unavailable()}")

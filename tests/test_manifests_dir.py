@@ -6,6 +6,9 @@ import filecmp
 
 from cephlab.k8s.export import export
 from tests.conftest import ROOT
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.unit
 
 
 def test_manifests_dir_matches_the_renderers(tmp_path):

@@ -15,6 +15,8 @@ from cephlab.local.daemons import CephDaemons
 from cephlab.state import LabOptions, LabState
 from tests.conftest import loopback_prefix
 
+pytestmark = pytest.mark.standin
+
 NET = loopback_prefix("netfaults")
 
 

@@ -16,6 +16,8 @@ import pytest
 from cephlab.errors import LabError
 from cephlab.nodes import busybox, kubefiles
 
+pytestmark = pytest.mark.standin
+
 
 def test_the_packages_stand_ins_are_valid_shell_and_refuse_a_missing_program(tmp_path):
     script = kubefiles.packages_script(tmp_path)

@@ -17,6 +17,8 @@ from cephlab.nodes import podnet, provision
 from cephlab.nodes.target import NodesTarget
 from cephlab.targets import why_not
 
+pytestmark = pytest.mark.standin
+
 NODES = ("k8s-1", "k8s-2", "k8s-3")
 SECRETS = {"minio_root_user": "lab-fixture-user", "minio_root_password": "plan-fixture-minio-8Hq2",
            "mysql_root_password": "plan-fixture-mysql-3Tz9", "ghost_db_user": "ghost",

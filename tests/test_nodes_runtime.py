@@ -20,6 +20,8 @@ import pytest
 from cephlab.nodes import netns, node, noderoot
 from conftest import loopback_prefix
 
+pytestmark = pytest.mark.standin
+
 NODES = ("k8s-1", "k8s-2", "k8s-3")
 ROOT = Path("/var/cache/cephlab/roots/node-bookworm-000000000000")
 

@@ -11,6 +11,9 @@ from pathlib import Path
 
 from cephlab import model, stages
 from tests.conftest import ROOT
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.unit
 
 PACKAGE = ROOT / "cephlab"
 #: literal -> the module that defines it

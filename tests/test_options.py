@@ -13,6 +13,8 @@ from cephlab import options
 from cephlab.config import LabConfig
 from cephlab.state import LabOptions, LabState, read_options
 
+pytestmark = pytest.mark.unit
+
 
 def test_every_saved_option_is_a_field_of_both_configs():
     saved = {o.field for o in options.SAVED}

@@ -17,6 +17,8 @@ from cephlab import versions
 from cephlab.k8s import cluster_config
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.unit
+
 EXAMPLE = ROOT / "examples" / "cluster-kind.yaml"
 LAB_NODES = ("k8s-1", "k8s-2", "k8s-3")
 STAGE_DIRS = {"ceph_cluster": "07_ceph_cluster", "extend_storage": "11_extend_storage",

@@ -17,6 +17,8 @@ from cephlab.k8s.plan_build import build
 from cephlab.k8s.plan_check import PlanCheckError, check_plan, findings
 from tests.conftest import ROOT, run_harness
 
+pytestmark = pytest.mark.standin
+
 SECRETS = {"minio_root_user": "lab-plan", "minio_root_password": "plan-fixture-minio-8Hq2",
            "mysql_root_password": "plan-fixture-mysql-3Tz9", "ghost_db_user": "ghost",
            "ghost_db_password": "plan-fixture-ghost-5Wv1"}

@@ -20,6 +20,8 @@ from cephlab.k8s.host_tools import TOOLS
 from cephlab.k8s.plan import write_plan
 from tests.conftest import ROOT, run_harness
 
+pytestmark = pytest.mark.standin
+
 SECRET_GLOB = "*/*-secret-*.yaml"
 
 

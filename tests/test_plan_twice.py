@@ -16,6 +16,8 @@ from cephlab.k8s import plan_ops as ops
 from tests.standins import tools
 from tests.test_cluster_target import FakeKube, make_target
 
+pytestmark = pytest.mark.standin
+
 CLUSTER_STAGES = ("dashboard", "rook_operator", "ceph_cluster", "ceph_dashboard", "block_pool", "shared_filesystem",
                   "object_store", "extend_storage", "toolbox", "pg_num", "remove_node", "minio",
                   "mysql", "ghost")

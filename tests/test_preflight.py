@@ -8,6 +8,8 @@ import pytest
 from cephlab.errors import ConfigError
 from cephlab.k8s import preflight as pf
 
+pytestmark = pytest.mark.unit
+
 ALL = {"vagrant", "VBoxManage", "virsh", "kubectl", "helm", "curl"}
 ALLOWED = "* 10.254.1.0/24 192.168.56.0/21\n"
 

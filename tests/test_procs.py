@@ -7,6 +7,9 @@ import time
 from dataclasses import replace
 
 from cephlab import procs
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.standin
 
 
 def test_spawn_stop_and_log(tmp_path):

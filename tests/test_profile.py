@@ -9,6 +9,8 @@ from cephlab import profile
 from cephlab.ceph import CephRunner
 from cephlab.waits import wait_for
 
+pytestmark = pytest.mark.standin
+
 
 class EchoCeph(CephRunner):
     """Runs the system's ``true`` in place of any Ceph tool: the transport is what is timed."""

@@ -28,6 +28,8 @@ rsa_mod = pytest.importorskip("cryptography.hazmat.primitives.asymmetric.rsa")
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
 from cryptography.hazmat.primitives.asymmetric import padding  # noqa: E402
 
+pytestmark = pytest.mark.standin
+
 PLUGIN = b"caching_sha2_password"
 CAPS = (0x1 | 0x8 | 0x200 | 0x2000 | 0x8000 | 0x20000 | 0x80000 | 0x200000)
 

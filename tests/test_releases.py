@@ -16,6 +16,8 @@ from cephlab.local import releases
 from cephlab.local.programs import BINARIES, COMPONENTS
 from tests.conftest import DATA, loopback_prefix, run_harness
 
+pytestmark = pytest.mark.standin
+
 VERSIONS = DATA / "ceph_version"
 
 

@@ -30,6 +30,8 @@ from cephlab.report.record import Phase, Row, RunRecord, table_lines, verdict
 from cephlab.report.redact import MASK, Redactor
 from tests.conftest import ROOT, TEST_CEPH, ceph_unavailable, loopback_prefix
 
+pytestmark = pytest.mark.standin
+
 STANDIN = Path(__file__).parent / "standin"
 PREFIX = loopback_prefix("report")
 FOUND = chromium.find()

@@ -15,6 +15,8 @@ from cephlab.ceph import LocalCeph
 from cephlab.local import chroot, mounts, rootfs
 from cephlab.local.releases import SOURCES, Source
 
+pytestmark = pytest.mark.standin
+
 FORKY = SOURCES["20"]
 
 

@@ -11,6 +11,8 @@ from cephlab.local.target import LocalTarget
 from cephlab.targets import why_not
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.standin
+
 FEATURES = ROOT / "features"
 
 

@@ -16,6 +16,8 @@ from cephlab.errors import ConfigError
 from cephlab.lab import Lab
 from cephlab.state import SCHEMA, LabOptions, LabState, read_options
 
+pytestmark = pytest.mark.standin
+
 
 def _local_lab(lab_dir, **kw) -> Lab:
     return Lab(LabConfig(target="local", target_reason="test", lab_dir=lab_dir, **kw),

@@ -10,6 +10,9 @@ from pytest_bdd.feature import get_features
 from pytest_bdd.steps import step_function_context_registry
 
 from tests.conftest import ROOT
+import pytest  # noqa: E402
+
+pytestmark = pytest.mark.unit
 
 
 def definitions() -> list:

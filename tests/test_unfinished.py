@@ -14,6 +14,8 @@ from cephlab.lab import Lab
 from cephlab.targets import OVERRIDES
 from tests.test_lifecycle import FakeTarget
 
+pytestmark = pytest.mark.unit
+
 
 class Interrupted(KeyboardInterrupt):
     pass

@@ -19,6 +19,8 @@ pytest.importorskip("vagrant", reason="pip install python-vagrant")
 from cephlab.errors import LabError  # noqa: E402
 from cephlab.k8s.vagrant import VagrantError, VagrantLab  # noqa: E402
 
+pytestmark = pytest.mark.standin
+
 FAKE_DIR = REPO / "tests" / "fake_vagrant"
 
 

@@ -27,6 +27,8 @@ pytest.importorskip("vagrant", reason="pip install python-vagrant")
 
 from cephlab.k8s.vagrant_target import VagrantTarget  # noqa: E402
 
+pytestmark = pytest.mark.standin
+
 FAKE_VAGRANT = ROOT / "tests" / "fake_vagrant" / "vagrant"
 NODES = ("k8s-1", "k8s-2", "k8s-3")
 ADMIN_CONTEXT = "kubernetes-admin@kubernetes"

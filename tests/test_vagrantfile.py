@@ -22,6 +22,8 @@ from cephlab import model
 from cephlab import versions
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.standin
+
 VAGRANTFILE = ROOT / "Vagrantfile"
 EVALUATE = ROOT / "tests" / "fake_vagrant" / "evaluate.rb"
 SAMPLES = ROOT / "tests" / "data" / "containerd"

@@ -17,6 +17,8 @@ from cephlab.state import LabState
 from cephlab.targets import OVERRIDES, Target
 from tests.test_lifecycle import FakeTarget
 
+pytestmark = pytest.mark.standin
+
 
 class RecordingCeph(CephRunner):
     def __init__(self):

@@ -29,6 +29,8 @@ from tests.conftest import run_harness
 from tests.standins import tools
 from tests.standins.cluster import FakeCluster
 
+pytestmark = pytest.mark.standin
+
 NODES = ("k8s-1", "k8s-2", "k8s-3")
 WRITES = ("apply", "create", "patch", "scale", "delete", "taint", "label", "annotate", "replace",
           "edit", "set", "rollout", "cordon", "drain")

@@ -7,6 +7,8 @@ import pytest
 from cephlab.errors import CannotHeal, DaemonExited, WaitTimeout
 from cephlab.waits import wait_for
 
+pytestmark = pytest.mark.unit
+
 
 def test_returns_the_probe_value_once_it_holds():
     calls = []

@@ -15,6 +15,8 @@ import yaml
 from cephlab.k8s import cluster_config
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.standin
+
 WORKFLOW = ROOT / ".github" / "workflows" / "nightly.yml"
 EXAMPLE = ROOT / "examples" / "cluster-kind.yaml"
 KIND_CONFIG = ROOT / "examples" / "kind-cephlab.yaml"
