@@ -155,7 +155,9 @@ def sample():
 
 def run_harness(*args: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
     """Run ``pytest features/ ARGS`` as a user would, from the project root, on the tests'
-    Ceph release (TEST_CEPH) unless ARGS (--lab-ceph) or ENV (LAB_CEPH) name another."""
+    Ceph release (TEST_CEPH) unless ARGS (--lab-ceph) or ENV (LAB_CEPH) name another: a child
+    process, for runs that build a real lab, are stopped by a signal, or leave daemons behind.
+    A run that ends before any lab exists uses the ``harness_in_process`` fixture instead."""
     full_env = dict(os.environ)
     full_env.pop("LAB_TARGET", None)
     full_env.pop("LAB_DIR", None)
@@ -164,6 +166,34 @@ def run_harness(*args: str, env: dict | None = None, timeout: float = 600) -> su
     return subprocess.run([sys.executable, "-m", "pytest", "features/", "-p", "no:cacheprovider",
                            *args], cwd=ROOT, env=full_env, capture_output=True, text=True,
                           timeout=timeout)
+
+
+def pytest_addoption(parser, pluginmanager):
+    """pytester, for :func:`harness_in_process`: registered here rather than in pytest.ini,
+    which the users' own runs of features/ read too."""
+    if not pluginmanager.has_plugin("pytester"):
+        pluginmanager.import_plugin("pytester")
+
+
+@pytest.fixture
+def harness_in_process(pytester, monkeypatch):
+    """:func:`run_harness`, in this process (pytester): ``pytest features/ ARGS`` from the
+    project root, with its environment, answering as a finished process does (returncode,
+    stdout, stderr). For runs that end before a lab exists: refusals, collection, plan mode,
+    stand-ins. A run that starts daemons, is stopped by a signal or must outlive a crash of
+    its own stays a child process (:func:`run_harness`)."""
+    def run(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+        for name in ("LAB_TARGET", "LAB_DIR"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("LAB_CEPH", TEST_CEPH)
+        for name, value in (env or {}).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.chdir(ROOT)
+        result = pytester.runpytest_inprocess("features/", "-p", "no:cacheprovider", *args)
+        return subprocess.CompletedProcess(["pytest", "features/", *args], int(result.ret),
+                                           "".join(line + "\n" for line in result.outlines),
+                                           "".join(line + "\n" for line in result.errlines))
+    return run
 
 
 def signals_as_a_terminal_gives_them() -> None:

@@ -21,7 +21,7 @@ from cephlab.k8s import kube_checks
 from cephlab.k8s.cluster_target import ClusterTarget
 from cephlab.state import LabState
 from cephlab.targets import why_not
-from tests.conftest import ROOT, run_harness
+from tests.conftest import ROOT
 from tests.standins import tools
 from tests.standins.cluster import FakeCluster
 from tests.standins.cluster import FakeKube as StandinKube
@@ -361,12 +361,12 @@ def test_destroy_without_allowance_keeps_the_disks(tmp_path, standins):
 
 
 # ---------------------------------------------------------------------------- the harness
-def test_harness_exits_4_naming_kubeconfig_and_context(tmp_path):
+def test_harness_exits_4_naming_kubeconfig_and_context(tmp_path, harness_in_process):
     kc = write_kubeconfig(tmp_path / "unreachable.kubeconfig", "https://127.0.0.1:1",
                           contexts=("kind-cephlab",), current="kind-cephlab")
     start = time.monotonic()
-    res = run_harness("--lab-target=cluster", f"--kubeconfig={kc}", f"--lab-dir={tmp_path / 'lab'}",
-                      "-k", "ceph_cluster", timeout=120)
+    res = harness_in_process("--lab-target=cluster", f"--kubeconfig={kc}", f"--lab-dir={tmp_path / 'lab'}",
+                      "-k", "ceph_cluster")
     out = res.stdout + res.stderr
     assert res.returncode == 4, out[-2000:]
     assert f"cannot reach the Kubernetes API of context 'kind-cephlab' in kubeconfig {kc}" in out

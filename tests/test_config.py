@@ -11,7 +11,7 @@ import pytest
 
 from cephlab.config import check_lab_dir, resolve_target
 from cephlab.errors import ConfigError
-from tests.conftest import TEST_CEPH, ceph_unavailable, loopback_prefix, run_harness
+from tests.conftest import TEST_CEPH, ceph_unavailable, loopback_prefix
 
 pytestmark = pytest.mark.standin
 
@@ -60,40 +60,40 @@ def test_lab_dir_that_is_a_file_or_a_foreign_directory(tmp_path):
     assert check_lab_dir(tmp_path / "new" / "lab") == (tmp_path / "new" / "lab").resolve()
 
 
-def test_unknown_target_on_the_command_line():
-    res = run_harness("--lab-target=kvm", "-k", "ceph_cluster")
+def test_unknown_target_on_the_command_line(harness_in_process):
+    res = harness_in_process("--lab-target=kvm", "-k", "ceph_cluster")
     assert res.returncode == 4, res.stdout + res.stderr
     assert "unknown lab target 'kvm'" in res.stderr
 
 
-def test_env_var_chooses_the_target():
-    res = run_harness("--collect-only", "-q", env={"LAB_TARGET": "kvm"})
+def test_env_var_chooses_the_target(harness_in_process):
+    res = harness_in_process("--collect-only", "-q", env={"LAB_TARGET": "kvm"})
     assert res.returncode == 4 and "unknown lab target 'kvm'" in res.stderr
 
 
-def test_bad_lab_dir_on_the_command_line():
-    res = run_harness("--lab-target=local", "--lab-dir=/etc/cephlab-test", "-k", "ceph_cluster")
+def test_bad_lab_dir_on_the_command_line(harness_in_process):
+    res = harness_in_process("--lab-target=local", "--lab-dir=/etc/cephlab-test", "-k", "ceph_cluster")
     assert res.returncode == 4 and "system location" in res.stderr
 
 
-def test_vagrant_without_vagrant_fails_at_once(tmp_path):
+def test_vagrant_without_vagrant_fails_at_once(tmp_path, harness_in_process):
     bindir = tmp_path / "bin"
     bindir.mkdir()
-    res = run_harness("--lab-target=vagrant", f"--lab-dir={tmp_path / 'lab'}", "-k", "ceph_cluster",
-                      env={"PATH": f"{bindir}:{Path(sys.executable).parent}"}, timeout=60)
+    res = harness_in_process("--lab-target=vagrant", f"--lab-dir={tmp_path / 'lab'}", "-k", "ceph_cluster",
+                      env={"PATH": f"{bindir}:{Path(sys.executable).parent}"})
     assert res.returncode == 4, res.stdout + res.stderr
     assert "needs the `vagrant` executable" in res.stdout + res.stderr
     assert not (tmp_path / "lab").exists()
 
 
-def test_missing_ceph_binaries_say_what_to_install(tmp_path):
+def test_missing_ceph_binaries_say_what_to_install(tmp_path, harness_in_process):
     """On this machine's Ceph (--lab-ceph=host): the programs are looked for on PATH, and the
     packages named are the distro's."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     os.symlink(sys.executable, bindir / "python3")
-    res = run_harness("--lab-target=local", "--lab-ceph=host", f"--lab-dir={tmp_path / 'lab'}",
-                      "-k", "ceph_cluster", env={"PATH": str(bindir)}, timeout=60)
+    res = harness_in_process("--lab-target=local", "--lab-ceph=host", f"--lab-dir={tmp_path / 'lab'}",
+                      "-k", "ceph_cluster", env={"PATH": str(bindir)})
     out = res.stdout + res.stderr
     assert res.returncode == 4, out
     assert "the local target needs ceph-mon, ceph-osd" in out
@@ -103,14 +103,14 @@ def test_missing_ceph_binaries_say_what_to_install(tmp_path):
 
 @pytest.mark.skipif(bool(ceph_unavailable()),
                     reason=f"the local pre-flight needs ceph {TEST_CEPH}: {ceph_unavailable()}")
-def test_ports_in_use_are_named_and_nothing_is_built(tmp_path):
+def test_ports_in_use_are_named_and_nothing_is_built(tmp_path, harness_in_process):
     holder = socket.socket()
     holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     holder.bind((f"{BUSY}.3", 6789))
     holder.listen()
     try:
-        res = run_harness("--lab-target=local", f"--lab-ip-prefix={BUSY}",
-                          f"--lab-dir={tmp_path / 'lab'}", "-k", "ceph_cluster", timeout=60)
+        res = harness_in_process("--lab-target=local", f"--lab-ip-prefix={BUSY}",
+                          f"--lab-dir={tmp_path / 'lab'}", "-k", "ceph_cluster")
     finally:
         holder.close()
     out = res.stdout + res.stderr
@@ -120,19 +120,19 @@ def test_ports_in_use_are_named_and_nothing_is_built(tmp_path):
 
 
 @pytest.mark.parametrize("prefix", ["10.254.1", "127.0", "127.0.1.5", "127.300.1"])
-def test_ip_prefix_must_be_loopback(prefix):
-    res = run_harness("--lab-target=local", f"--lab-ip-prefix={prefix}", "--collect-only", "-q")
+def test_ip_prefix_must_be_loopback(prefix, harness_in_process):
+    res = harness_in_process("--lab-target=local", f"--lab-ip-prefix={prefix}", "--collect-only", "-q")
     assert res.returncode == 4 and "inside 127.0.0.0/8" in res.stderr
 
 
-def test_unknown_destroy_policy():
-    res = run_harness("--lab-destroy=sometimes", "--collect-only", "-q")
+def test_unknown_destroy_policy(harness_in_process):
+    res = harness_in_process("--lab-destroy=sometimes", "--collect-only", "-q")
     assert res.returncode == 4 and "unknown --lab-destroy policy 'sometimes'" in res.stderr
 
 
-def test_plan_mode_writes_the_lab_and_runs_nothing(tmp_path):
-    res = run_harness("--lab-target=vagrant", f"--lab-plan={tmp_path / 'plan'}",
-                      f"--lab-dir={tmp_path / 'lab'}", timeout=120)
+def test_plan_mode_writes_the_lab_and_runs_nothing(tmp_path, harness_in_process):
+    res = harness_in_process("--lab-target=vagrant", f"--lab-plan={tmp_path / 'plan'}",
+                      f"--lab-dir={tmp_path / 'lab'}")
     out = res.stdout + res.stderr
     assert res.returncode == 0, out
     assert "Nothing was run" in res.stdout
@@ -141,18 +141,17 @@ def test_plan_mode_writes_the_lab_and_runs_nothing(tmp_path):
     assert not (tmp_path / "lab").exists()
 
 
-def test_plan_mode_is_refused_on_the_local_target(tmp_path):
-    res = run_harness("--lab-target=local", f"--lab-plan={tmp_path / 'plan'}", timeout=60)
+def test_plan_mode_is_refused_on_the_local_target(tmp_path, harness_in_process):
+    res = harness_in_process("--lab-target=local", f"--lab-plan={tmp_path / 'plan'}")
     assert res.returncode == 4 and "--lab-plan is for the vagrant and cluster targets" in res.stdout + res.stderr
     assert not (tmp_path / "plan").exists()
 
 
 @pytest.mark.skipif(bool(ceph_unavailable()), reason=ceph_unavailable() or "-")
-def test_verify_mode_without_a_lab_says_so_and_makes_nothing(tmp_path):
+def test_verify_mode_without_a_lab_says_so_and_makes_nothing(tmp_path, harness_in_process):
     """Verify mode reads a lab that exists: a lab dir without one is bad input (it crashed
     inside pytest once, exiting 3 with a traceback)."""
-    res = run_harness("--lab-target=local", "--lab-mode=verify", f"--lab-dir={tmp_path / 'lab'}",
-                      timeout=120)
+    res = harness_in_process("--lab-target=local", "--lab-mode=verify", f"--lab-dir={tmp_path / 'lab'}")
     out = res.stdout + res.stderr
     assert res.returncode == 4, out
     assert "holds no lab (no state.json)" in out and "INTERNALERROR" not in out

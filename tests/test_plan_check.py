@@ -15,7 +15,7 @@ from cephlab import versions
 from cephlab.k8s.plan import write_plan
 from cephlab.k8s.plan_build import build
 from cephlab.k8s.plan_check import PlanCheckError, check_plan, findings
-from tests.conftest import ROOT, run_harness
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.standin
 
@@ -218,10 +218,10 @@ def test_write_plan_refuses_a_failing_plan_and_writes_nothing(tmp_path, monkeypa
     check_plan(build("vagrant", NODES, SECRETS), "vagrant")      # the real plan passes
 
 
-def test_plan_mode_on_the_cluster_target_uses_the_cluster_config(tmp_path):
+def test_plan_mode_on_the_cluster_target_uses_the_cluster_config(tmp_path, harness_in_process):
     out = tmp_path / "plan"
-    res = run_harness("--lab-target=cluster", f"--lab-plan={out}",
-                      f"--lab-cluster-config={ROOT / 'examples' / 'cluster-kind.yaml'}", timeout=120)
+    res = harness_in_process("--lab-target=cluster", f"--lab-plan={out}",
+                      f"--lab-cluster-config={ROOT / 'examples' / 'cluster-kind.yaml'}")
     assert res.returncode == 0, (res.stdout + res.stderr)[-2000:]
     # the example's osd_layout local-pvs: volumes on each node's loop devices, then device sets
     stage = out / "07_ceph_cluster"

@@ -18,7 +18,7 @@ import yaml
 
 from cephlab.k8s.host_tools import TOOLS
 from cephlab.k8s.plan import write_plan
-from tests.conftest import ROOT, run_harness
+from tests.conftest import ROOT
 
 pytestmark = pytest.mark.standin
 
@@ -30,12 +30,16 @@ def secrets_of(plan: Path) -> dict[str, dict]:
             for f in sorted(plan.glob(SECRET_GLOB))}
 
 
-def plan_run(plan: Path, *args: str, env: dict | None = None, target: str = "vagrant"):
-    return run_harness(f"--lab-target={target}", f"--lab-plan={plan}",
-                       f"--lab-dir={plan.parent / 'lab'}", *args, env=env, timeout=120)
+@pytest.fixture
+def plan_run(harness_in_process):
+    """Plan mode of the harness, in this process: ``plan_run(plan, *args, env=, target=)``."""
+    def run(plan: Path, *args: str, env: dict | None = None, target: str = "vagrant"):
+        return harness_in_process(f"--lab-target={target}", f"--lab-plan={plan}",
+                                  f"--lab-dir={plan.parent / 'lab'}", *args, env=env)
+    return run
 
 
-def test_success_is_one_line_and_exit_0(tmp_path):
+def test_success_is_one_line_and_exit_0(tmp_path, plan_run):
     plan = tmp_path / "plan"
     res = plan_run(plan)
     assert res.returncode == 0, res.stdout + res.stderr
@@ -47,7 +51,7 @@ def test_success_is_one_line_and_exit_0(tmp_path):
     assert not (tmp_path / "lab").exists()
 
 
-def test_a_second_plan_into_the_same_dir_is_refused_and_changes_nothing(tmp_path):
+def test_a_second_plan_into_the_same_dir_is_refused_and_changes_nothing(tmp_path, plan_run):
     plan = tmp_path / "plan"
     assert plan_run(plan).returncode == 0
     before = {str(f): f.read_bytes() for f in plan.rglob("*") if f.is_file()}
@@ -58,7 +62,7 @@ def test_a_second_plan_into_the_same_dir_is_refused_and_changes_nothing(tmp_path
 
 
 @pytest.mark.parametrize("how", ["option", "env", "ini"])
-def test_a_forced_rewrite_keeps_the_generated_secrets(tmp_path, how):
+def test_a_forced_rewrite_keeps_the_generated_secrets(tmp_path, how, plan_run):
     plan = tmp_path / "plan"
     assert plan_run(plan).returncode == 0
     first = secrets_of(plan)
@@ -77,7 +81,7 @@ def test_a_forced_rewrite_keeps_the_generated_secrets(tmp_path, how):
     assert (plan / "07_ceph_cluster" / "commands.sh").read_text() != "stale"
 
 
-def test_the_force_option_takes_yes_or_no(tmp_path):
+def test_the_force_option_takes_yes_or_no(tmp_path, plan_run):
     res = plan_run(tmp_path / "plan", "--lab-plan-force=perhaps")
     assert res.returncode == 4 and "--lab-plan-force takes yes or no" in res.stderr
     assert not (tmp_path / "plan").exists()

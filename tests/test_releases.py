@@ -14,7 +14,7 @@ from cephlab.errors import ConfigError
 from cephlab import versions
 from cephlab.local import releases
 from cephlab.local.programs import BINARIES, COMPONENTS
-from tests.conftest import DATA, loopback_prefix, run_harness
+from tests.conftest import DATA, loopback_prefix
 
 pytestmark = pytest.mark.standin
 
@@ -94,7 +94,7 @@ def test_every_difference_carries_its_reason():
         assert name == ".mgr" and len(why) > 20
 
 
-def test_an_unsupported_release_is_refused_before_any_work(tmp_path):
+def test_an_unsupported_release_is_refused_before_any_work(tmp_path, harness_in_process):
     """Every Ceph program present, `ceph --version` answering like Octopus: the run stops
     with the reason, and no lab directory is made."""
     bindir = tmp_path / "bin"
@@ -107,9 +107,9 @@ def test_an_unsupported_release_is_refused_before_any_work(tmp_path):
                           "#!/bin/sh\necho \"$0 must not run before the release is checked\" >&2\nexit 99\n")
         script.chmod(script.stat().st_mode | stat.S_IEXEC)
     lab = tmp_path / "lab"
-    res = run_harness("--lab-target=local", "--lab-ceph=host", f"--lab-dir={lab}",
+    res = harness_in_process("--lab-target=local", "--lab-ceph=host", f"--lab-dir={lab}",
                       f"--lab-ip-prefix={loopback_prefix('releases')}", "-k", "ceph_cluster",
-                      env={"PATH": str(bindir)}, timeout=60)
+                      env={"PATH": str(bindir)})
     out = res.stdout + res.stderr
     assert res.returncode == 4, out
     assert "Ceph 15.2.17 (octopus) is not a release the local target supports" in out

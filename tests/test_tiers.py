@@ -92,3 +92,11 @@ def test_each_address_block_is_used_by_one_file():
                 users[name].append(path.name)
     assert {n: u for n, u in users.items() if len(u) != 1} == {}
     assert len(set(ADDRESS_BLOCKS.values())) == len(ADDRESS_BLOCKS)
+
+
+def test_no_test_module_shares_its_name_with_one_of_the_features():
+    """pytest imports both folders' modules by their bare names (no __init__.py), so a run of
+    features/ in this process (harness_in_process) after tests/test_X.py cannot collect a
+    features/test_X.py: "import file mismatch"."""
+    ours = {p.name for p in (ROOT / "tests").glob("test_*.py")}
+    assert ours & {p.name for p in (ROOT / "features").glob("test_*.py")} == set()

@@ -20,7 +20,7 @@ from cephlab.config import LabConfig
 from cephlab.errors import CommandError, ConfigError, LabError
 from cephlab.lab import Lab
 from cephlab.targets import target_class, why_not
-from tests.conftest import ROOT, run_harness
+from tests.conftest import ROOT
 from tests.standins.cluster import FakeCluster, KubeFactory
 
 pytest.importorskip("vagrant", reason="pip install python-vagrant")
@@ -177,10 +177,10 @@ def test_everything_present_passes_and_creates_nothing(tmp_path, monkeypatch):
     assert not (tmp_path / "lab").exists()
 
 
-def test_harness_without_a_provider_exits_4_naming_it(tmp_path):
+def test_harness_without_a_provider_exits_4_naming_it(tmp_path, harness_in_process):
     bin_dir = tool_bin(tmp_path, "vagrant", "kubectl")
-    res = run_harness("--lab-target=vagrant", f"--lab-dir={tmp_path / 'lab'}", "-k", "ceph_cluster",
-                      env={"PATH": f"{bin_dir}:{Path(sys.executable).parent}"}, timeout=120)
+    res = harness_in_process("--lab-target=vagrant", f"--lab-dir={tmp_path / 'lab'}", "-k", "ceph_cluster",
+                      env={"PATH": f"{bin_dir}:{Path(sys.executable).parent}"})
     out = res.stdout + res.stderr
     assert res.returncode == 4, out[-2000:]
     assert "needs a provider for its VMs" in out

@@ -313,13 +313,11 @@ def test_a_lab_step_hint_for_every_stage():
     assert set(verify.LAB_STEPS) == {s.slug for s in stages.STAGES}
 
 
-def test_options_are_checked_before_any_work(tmp_path):
-    from tests.conftest import run_harness
-
+def test_options_are_checked_before_any_work(tmp_path, harness_in_process):
     for args, said in ((["--lab-mode=check"], "unknown --lab-mode 'check'"),
                        (["--lab-mode=verify", "--lab-reached=stage99"], "unknown stage 'stage99'"),
                        (["--lab-reached=toolbox"], "are for --lab-mode=verify")):
-        res = run_harness("--lab-target=local", f"--lab-dir={tmp_path / 'lab'}", *args, timeout=120)
+        res = harness_in_process("--lab-target=local", f"--lab-dir={tmp_path / 'lab'}", *args)
         assert res.returncode == 4 and said in res.stderr, res.stderr[-2000:]
         assert not (tmp_path / "lab").exists()
 
