@@ -134,11 +134,9 @@ def build_config(config: pytest.Config) -> LabConfig:
     cluster_config = value(config, "--lab-cluster-config")
     allow = yes_no(config, "--lab-allow-destructive")
     mode, reached, readonly = _verify_options(config)
-    ceph_release, ceph_reason = "host", "not the local target: Ceph is the cluster's own"
-    if target == "local":
-        from .local import releases, rootfs
+    from .targets import target_class
 
-        ceph_release, ceph_reason = releases.choose(value(config, "--lab-ceph"), rootfs.why_unbuildable)
+    ceph_release, ceph_reason = target_class(target).ceph_release(value(config, "--lab-ceph"))
     return LabConfig(target=target, target_reason=reason,
                      lab_dir=check_lab_dir(path, reading=mode == "verify"),
                      ceph_release=ceph_release, ceph_reason=ceph_reason,

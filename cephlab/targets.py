@@ -93,6 +93,12 @@ class Target(ABC):
         return None
 
     @classmethod
+    def ceph_release(cls, asked: Optional[str]) -> tuple[str, str]:
+        """The Ceph release this target's lab runs, and why, from ``--lab-ceph`` (None: not
+        given). A target whose Ceph is the cluster's own (Rook's image) has no choice."""
+        return "host", f"the {cls.name} target: Ceph is the cluster's own"
+
+    @classmethod
     def header_lines(cls, cfg: LabConfig) -> list[str]:
         """What this target adds to the run's header (pytest's report header), beyond the
         target, the lab dir, substitutes, origins and limits."""

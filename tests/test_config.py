@@ -141,9 +141,14 @@ def test_plan_mode_writes_the_lab_and_runs_nothing(tmp_path, harness_in_process)
     assert not (tmp_path / "lab").exists()
 
 
-def test_plan_mode_is_refused_on_the_local_target(tmp_path, harness_in_process):
-    res = harness_in_process("--lab-target=local", f"--lab-plan={tmp_path / 'plan'}")
-    assert res.returncode == 4 and "--lab-plan is for the vagrant and cluster targets" in res.stdout + res.stderr
+@pytest.mark.parametrize("target", ["local", "nodes"])
+def test_plan_mode_is_refused_where_no_person_runs_the_plan(tmp_path, harness_in_process, target):
+    """The nodes target has Kubernetes too, but the harness makes its node containers: plan
+    mode writes plans for VMs and existing clusters only."""
+    res = harness_in_process(f"--lab-target={target}", f"--lab-plan={tmp_path / 'plan'}")
+    out = res.stdout + res.stderr
+    assert res.returncode == 4 and "--lab-plan is for the vagrant and cluster targets" in out, out
+    assert f"this run's target is {target}" in out
     assert not (tmp_path / "plan").exists()
 
 

@@ -74,6 +74,15 @@ class LocalTarget(Target):
         return needs.get(stage.slug, lambda: None)()
 
     @classmethod
+    def ceph_release(cls, asked: Optional[str]) -> tuple[str, str]:
+        """``--lab-ceph``: a release root of Debian's (auto: 20 where its root can be built) or
+        this machine's Ceph (:func:`cephlab.local.releases.choose`)."""
+        from .releases import choose
+        from .rootfs import why_unbuildable
+
+        return choose(asked, why_unbuildable)
+
+    @classmethod
     def header_lines(cls, cfg: LabConfig) -> list[str]:
         from .rootfs import describe_choice
 

@@ -38,15 +38,15 @@ def pytest_cmdline_main(config: pytest.Config) -> Optional[int]:
 
 def _write_plan(cfg: LabConfig, out_dir: Path, force: bool) -> str:
     """Plan mode: render the whole lab for review, run nothing; the one-line message."""
-    from ..k8s.plan import write_plan
-    from ..targets import target_class
+    from ..k8s.plan import WRITTEN, write_plan
 
-    if not target_class(cfg.target).has_kubernetes:
-        raise ConfigError(f"--lab-plan is for the vagrant and cluster targets (this run's "
+    written_for = WRITTEN.get(cfg.target)
+    if written_for is None:
+        raise ConfigError(f"--lab-plan is for the {' and '.join(WRITTEN)} targets (this run's "
                           f"target is {cfg.target}: {cfg.target_reason})")
-    # the cluster target's plan is for the configured nodes and devices, when given
+    # a plan for an existing cluster is for the configured nodes and devices, when given
     conf = None
-    if cfg.target == "cluster" and cfg.cluster_config:
+    if written_for.takes_cluster_config and cfg.cluster_config:
         from ..k8s import cluster_config
 
         conf = cluster_config.load(cfg.cluster_config)

@@ -116,13 +116,13 @@ REFUSED = {
 }
 #: The target contract's methods, by what they do to the lab (a test keeps this complete).
 MUTATING = frozenset(REFUSED) | {"cephfs_root"}
-READING = frozenset({"sanity_checks", "header_lines", "ceph", "broken", "status", "fail_fast", "causes", "diagnostics",
-                     "describe", "rebuild_refusal", "fault_leftovers", "mon_names", "node_name", "crush_host",
-                     "node_address", "expected_address", "kube_api", "machines", "endpoint",
-                     "credentials", "block_volume", "unavailable", "refusal", "owned_pids",
-                     "footprint"})
+READING = frozenset({"sanity_checks", "header_lines", "ceph_release", "ceph", "broken", "status",
+                     "fail_fast", "causes", "diagnostics", "describe", "rebuild_refusal",
+                     "fault_leftovers", "mon_names", "node_name", "crush_host", "node_address",
+                     "expected_address", "kube_api", "machines", "endpoint", "credentials",
+                     "block_volume", "unavailable", "refusal", "owned_pids", "footprint"})
 #: Reading methods about a target class, not a lab: the class's own answer stands.
-CLASS_LEVEL = frozenset({"unavailable", "refusal", "header_lines"})
+CLASS_LEVEL = frozenset({"unavailable", "refusal", "header_lines", "ceph_release"})
 
 
 def _forwarding(name: str):
