@@ -20,7 +20,8 @@ from cephlab import procs, stages
 from cephlab.lab import Lab
 from cephlab.targets import why_not
 from cephlab.local import blockdb, ghost, ghost_install, mounts
-from cephlab.local.target import LocalTarget, fuse_unavailable
+from cephlab.local.cephfs import fuse_unavailable
+from cephlab.local.target import LocalTarget
 from tests.conftest import (TEST_CEPH, ceph_unavailable, destroyed_at_end, loopback_prefix,
                             run_harness)
 

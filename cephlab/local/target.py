@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional
@@ -10,15 +9,15 @@ from typing import Optional
 from .. import diagnose, invoke, procs, profile, stages
 from ..ceph import CephRunner
 from ..config import LabConfig
-from ..errors import CommandError, ConfigError, LabError
+from ..errors import ConfigError, LabError
 from ..lock import clear_lab_dir
-from ..model import (BLOCK_POOL, FS_NAME, SERVICE_NODE)
+from ..model import (BLOCK_POOL, SERVICE_NODE)
 from ..secrets import SecretStore
 from ..stages import Stage
 from ..targets import NotOffered, Target
-from ..waits import wait_for
 from . import blockdb, diskfull, ghost, mounts, nft, partition
 from .blockdb import BlockDatabase
+from .cephfs import CephFSMounts, fuse_unavailable
 from .ghost import GhostBlog
 from .daemons import CephDaemons
 from .listeners import port_problem
@@ -42,11 +41,12 @@ class LocalTarget(Target):
     def __init__(self, cfg, state):
         super().__init__(cfg, state)
         self.daemons = CephDaemons(cfg, state)
+        self.cephfs = CephFSMounts(self.daemons)
         self.secrets = SecretStore(cfg.lab_dir)
         self.dashboard = Dashboard(self.daemons, self.secrets)
         self.rgw = RGW(self.daemons, self.secrets)
         self.mysql = BlockDatabase(self.daemons, self.secrets)
-        self.ghost = GhostBlog(self.daemons, self.secrets, self.mysql, self.mount_cephfs)
+        self.ghost = GhostBlog(self.daemons, self.secrets, self.mysql, self.cephfs.mount)
         #: States the harness holds on purpose right now (see :meth:`holding`).
         self.held: dict[str, frozenset] = {"flags": frozenset(), "out": frozenset(),
                                            "down": frozenset()}
@@ -110,13 +110,7 @@ class LocalTarget(Target):
         """Start whatever of the lab is not running; release stale mounts first."""
         started = self.daemons.restart_missing()
         # Every dead CephFS client's stale mount is released before any is mounted again.
-        dead = [rec for rec in self.daemons.records()
-                if rec.name.startswith("client.fuse-") and not procs.is_alive(rec)]
-        for rec in dead:
-            self._unmount(rec)
-        for rec in dead:
-            self.mount_cephfs(rec.name[len("client.fuse-"):])
-            started.append(rec.name)
+        started += self.cephfs.remount_dead()
         if self.state.applied("mysql"):
             started += [f"mysql chain: {part}" for part in self.mysql.ensure()]
         if self.state.applied("ghost"):
@@ -128,11 +122,7 @@ class LocalTarget(Target):
                  f"{'running' if procs.is_alive(rec) else 'NOT RUNNING'}  log {rec.log}"
                  for rec in self.daemons.records()]
         mounted = set(mounts.mounts_under(self.cfg.lab_dir))
-        for rec in self.daemons.records():
-            if rec.name.startswith("client.fuse-"):
-                mnt = self.cfg.lab_dir / "mnt" / rec.name[len("client.fuse-"):]
-                lines.append(f"mount  {str(mnt):<40} CephFS {FS_NAME} by {rec.name}: "
-                             f"{'mounted' if str(mnt) in mounted else 'NOT MOUNTED'}")
+        lines += self.cephfs.status_lines(mounted)
         if self.state.applied("mysql"):
             for mnt, what in ((self.mysql.rbd_mnt, f"rbd-fuse of {BLOCK_POOL}/{blockdb.IMAGE}"),
                               (self.mysql.xfs_mnt, f"XFS on {self.mysql.loop_device()}")):
@@ -220,7 +210,7 @@ class LocalTarget(Target):
         with profile.timed("phase", "destroy: MariaDB and its mounts down"):
             self.mysql.down()
         with profile.timed("phase", "destroy: CephFS unmounted"):
-            self.unmount_all()
+            self.cephfs.unmount_all()
         with profile.timed("phase", "destroy: Ceph daemons stopped"):
             killed = self.daemons.stop_all(graceful=False)
         left = self.daemons.env.release()  # the view of a root release, outside the lab dir
@@ -340,65 +330,4 @@ class LocalTarget(Target):
         why = fuse_unavailable()
         if why:
             return None, why
-        return self.mount_cephfs(name), ""
-
-    def mount_cephfs(self, name: str) -> Path:
-        """Mount k8s-fs with ceph-fuse under the lab dir (a client daemon the lab owns)."""
-        why = fuse_unavailable()
-        if why:
-            raise CommandError(["ceph-fuse"], -1, "", why)
-        mnt = self.cfg.lab_dir / "mnt" / name
-        rec_name = f"client.fuse-{name}"
-        rec = self.daemons.record(rec_name)
-        if rec and procs.is_alive(rec) and mounts.is_mounted(mnt):
-            return mnt
-        if rec:  # its client died: release the stale mount before mounting again
-            self._unmount(rec)
-        mnt.mkdir(parents=True, exist_ok=True)
-        # A mount before rank 0 is active fails ("probably no MDS server is up?"): right after
-        # the filesystem stage, and when a stopped lab is started again (repair, resume).
-        # Only Ceph's own daemons decide whether rank 0 becomes active: a client that is
-        # down too (another mount, rbd-fuse, MariaDB, Ghost after a crash) is started later
-        # by the same repair, and must not end this wait. After a crash the MDS waits in
-        # up:reconnect for the dead clients' sessions (mds_reconnect_timeout, 45 s).
-        wait_for(f"an active MDS of {FS_NAME} before mounting it", self._mds_active,
-                 timeout=self.cfg.timeouts.mds, interval=0.5,
-                 fail_fast=lambda: self.daemons.assert_daemons_running(self.daemons.ceph_daemons()))
-        argv = ["ceph-fuse", "-f", "-c", str(self.daemons.conf), "--id", "admin",
-                "--client_fs", FS_NAME, "--admin-socket", "", str(mnt)]
-        rec = self.daemons.spawn_client(rec_name, argv)
-        wait_for(f"CephFS mounted at {mnt}", lambda: _assert_mounted(mnt),
-                 timeout=self.cfg.timeouts.daemon_start, interval=0.2,
-                 fail_fast=lambda: procs.assert_running([rec]))
-        return mnt
-
-    def _mds_active(self) -> None:
-        states = [m.get("state") for m in self.ceph.json("fs", "status", FS_NAME).get("mdsmap", [])]
-        assert "active" in states, f"MDS states of {FS_NAME}: {states or 'none'}"
-
-    def unmount_all(self) -> None:
-        for rec in self.daemons.records():
-            if rec.name.startswith("client.fuse-"):
-                self._unmount(rec)
-
-    def _unmount(self, rec) -> None:
-        mnt = self.cfg.lab_dir / "mnt" / rec.name[len("client.fuse-"):]
-        # A clean unmount first (ceph-fuse flushes); if CephFS does not answer, the client is
-        # stopped, which fails its pending requests, and the mount is detached lazily.
-        if mounts.unmount(mnt, timeout=15) != "clean":
-            procs.stop(rec, timeout=10)
-            mounts.unmount(mnt, timeout=15)
-        procs.stop(rec, timeout=10)
-        self.daemons.forget(rec.name)
-
-
-def fuse_unavailable() -> Optional[str]:
-    if os.geteuid() != 0:
-        return "mounting CephFS with ceph-fuse needs root here"
-    if not Path("/dev/fuse").exists():
-        return "/dev/fuse is missing"
-    return None
-
-
-def _assert_mounted(path: Path) -> None:
-    assert mounts.is_mounted(path), f"{path} is not a mount point yet"
+        return self.cephfs.mount(name), ""
