@@ -77,7 +77,8 @@ class LabConfig:
             values[name] = Path(values[name]) if values.get(name) else None
         return cls(target_reason=reason, lab_dir=lab_dir, **values)
 
-    def node_ip(self, node: str) -> str:
+    def loopback_ip(self, node: str) -> str:
+        """The local lab's address of ``node``: its own loopback address (k8s-1 is PREFIX.2)."""
         return f"{self.ip_prefix}.{self.nodes.index(node) + 2}"
 
 

@@ -193,7 +193,7 @@ class Target(ABC):
 
     def node_address(self, lab_node: str) -> str:
         """Where a client of the lab reaches ``lab_node``."""
-        return self.cfg.node_ip(lab_node)
+        return self.cfg.loopback_ip(lab_node)
 
     def expected_address(self, lab_node: str) -> Optional[str]:
         """The address ``lab_node`` must report (None: nothing to compare with)."""

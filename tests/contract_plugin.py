@@ -60,7 +60,7 @@ def standin_classes():
             return FakeKube(self._standin_cluster(), str(self.kubeconfig_path), None)
 
         def _standin_cluster(self) -> FakeCluster:
-            return _cluster(self.cfg.nodes, tuple(m.node_ip(i) for i in range(len(self.cfg.nodes))))
+            return _cluster(self.cfg.nodes, tuple(m.lab_ip(i) for i in range(len(self.cfg.nodes))))
 
     return {"cluster": StandinCluster, "vagrant": StandinVagrant}
 

@@ -76,7 +76,7 @@ def snapshot(lab_dir: Path) -> dict:
     dbs = None
     if "mysql" in lab.state.applied_slugs():
         secrets = lab.target.credentials("mysql")
-        with pymysql.connect(host=lab.cfg.node_ip(model.SERVICE_NODE), port=model.PORTS["mysql"],
+        with pymysql.connect(host=lab.cfg.loopback_ip(model.SERVICE_NODE), port=model.PORTS["mysql"],
                              user=secrets["user"], password=secrets["password"]) as conn, \
                 conn.cursor() as cur:
             cur.execute("SHOW DATABASES")

@@ -10,7 +10,7 @@ from typing import Mapping
 
 from .. import versions
 from .objects import (APPS_NS, BLOCK_SC, DASHBOARD_NS, PORTS, Obj, cephfs_static_pv,
-                       check_secrets, env_secret, env_value, node_ip, node_port_service, obj,
+                       check_secrets, env_secret, env_value, lab_ip, node_port_service, obj,
                        resources, secret, static_pvc)
 
 MINIO_SECRET = "minio-credentials"
@@ -177,7 +177,7 @@ def ghost_database_job() -> Obj:
 
 
 def ghost(url: str | None = None) -> list[Obj]:
-    url = url or f"http://{node_ip(0)}:{PORTS['ghost']}"
+    url = url or f"http://{lab_ip(0)}:{PORTS['ghost']}"
     pv = cephfs_static_pv("ghost-content", "/ghost", "5Gi")
     pvc = static_pvc("ghost-content", APPS_NS, "ghost-content", "5Gi")
     container = {

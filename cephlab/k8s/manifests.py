@@ -11,7 +11,7 @@ from ..model import PG_NUM_TARGET
 from .objects import (APPS_NS, BLOCK_POOL, BLOCK_SC, CEPHFS_DRIVER, CLUSTER_ID, DASHBOARD_NS,
                       FS_NAME, NODES, OBJECT_STORE, POD_CIDR, PORTS, RBD_DRIVER, ROOK_NS,
                       SECRET_KEYS, SUBNET, TOOLBOX, Obj, calico_settings, cephfs_static_pv,
-                      check_nodes, check_secrets, generate_secrets, node_ip, static_pvc)
+                      check_nodes, check_secrets, generate_secrets, lab_ip, static_pvc)
 from .apps import (CEPHFS_MOUNT, cephfs_helper, dashboard_access, ghost, ghost_database_job, minio,
                    minio_secret, mysql, mysql_secret)
 from .rook import (block_pool, ceph_cluster, ceph_dashboard_service, filesystem, object_store,
@@ -24,7 +24,7 @@ __all__ = [
     "block_pool", "ceph_cluster", "ceph_dashboard_service", "cephfs_helper", "cephfs_static_pv",
     "check_nodes", "check_secrets", "dashboard_access", "filesystem", "generate_secrets",
     "ghost", "ghost_database_job", "minio", "minio_secret", "mysql", "mysql_secret",
-    "node_ip", "object_store", "rbd_storage_class", "static_pvc", "toolbox", "all_objects",
+    "lab_ip", "object_store", "rbd_storage_class", "static_pvc", "toolbox", "all_objects",
 ]
 
 

@@ -21,7 +21,7 @@ TOOLBOX = "rook-ceph-tools"    # the Rook toolbox Deployment (the Ceph CLI on Ku
 RBD_DRIVER = "rook-ceph.rbd.csi.ceph.com"
 CEPHFS_DRIVER = "rook-ceph.cephfs.csi.ceph.com"
 
-def node_ip(index: int) -> str:
+def lab_ip(index: int) -> str:
     """Private address of the index-th node (k8s-1 is 10.254.1.2)."""
     return f"{SUBNET}.{index + 2}"
 

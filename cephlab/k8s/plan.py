@@ -201,7 +201,7 @@ def _tools_section(target: str) -> str:
 def vagrant_cluster_config(nodes) -> dict:
     """The cluster target's config for the cluster a vagrant plan builds: the VMs, their data
     disks and private addresses (written beside the plan as cluster.yaml)."""
-    return {"nodes": [{"name": n, "devices": list(LAB_DEVICES), "address": m.node_ip(i)}
+    return {"nodes": [{"name": n, "devices": list(LAB_DEVICES), "address": m.lab_ip(i)}
                       for i, n in enumerate(nodes)]}
 
 
@@ -234,7 +234,7 @@ def _index(plans: list[StagePlan], target: str, nodes: tuple[str, ...]) -> str:
         f"| {p.stage.key} | [{p.slug}]({p.dirname}/commands.sh) | {p.stage.title} | {len(p.objects)} | {len(p.ops)} |"
         for p in plans)
     pinned = "\n".join(f"| {k} | `{v}` |" for k, v in versions.ALL.items())
-    addresses = ", ".join(f"{n} {m.node_ip(i)}" for i, n in enumerate(nodes))
+    addresses = ", ".join(f"{n} {m.lab_ip(i)}" for i, n in enumerate(nodes))
     written = WRITTEN[target]
     variables = _variables_table(written.variables)
     vagrantfile = ""

@@ -68,7 +68,7 @@ def build(target: Union[str, Hosts], nodes: Sequence[str], secrets: Mapping[str,
     if bad:
         raise ValueError(f"node(s) {', '.join(bad)}: give exactly {len(LAB_DEVICES)} devices "
                          f"(they play {' and '.join(LAB_DEVICES)})")
-    ctx = PlanContext(hosts, nodes, m.check_secrets(secrets), address or m.node_ip(0), checked,
+    ctx = PlanContext(hosts, nodes, m.check_secrets(secrets), address or m.lab_ip(0), checked,
                       {n: (hostnames or {}).get(n, n) for n in nodes}, loop_devices,
                       osd_storage, tuple(osd_objects), tuple(osd_cleanup))
     plans = []

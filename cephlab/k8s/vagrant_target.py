@@ -92,7 +92,7 @@ class VagrantTarget(MadeCluster):
         return self.vagrant
 
     def node_address(self, lab_node: str) -> str:
-        return m.node_ip(list(self.cfg.nodes).index(lab_node))   # the VMs' private addresses
+        return m.lab_ip(list(self.cfg.nodes).index(lab_node))   # the VMs' private addresses
 
     @property
     def provider(self) -> str:
@@ -170,7 +170,7 @@ class VagrantTarget(MadeCluster):
         except AssertionError as exc:
             raise LabError(f"stage vms: {exc}") from None
         problems = vm_checks.machine_problems(lambda node, line: lab.ssh(node, line), nodes,
-                                              {n: m.node_ip(i) for i, n in enumerate(nodes)})
+                                              {n: m.lab_ip(i) for i, n in enumerate(nodes)})
         if problems:
             raise LabError("stage vms: the machines are up but do not fit the lab: "
                            + "; ".join(problems))

@@ -60,7 +60,7 @@ class BlockDatabase:
         self.xfs_mnt = self.base / "xfs"      # the XFS on the loop device
         self.datadir = self.xfs_mnt / "data"
         self.socket = self.base / "mysqld.sock"
-        self.ip = daemons.cfg.node_ip(SERVICE_NODE)
+        self.ip = daemons.cfg.loopback_ip(SERVICE_NODE)
         self.pool = BLOCK_POOL  #: where the image is mapped from (a test moves it to show a wrong pool)
 
     # ------------------------------------------------------------------ facts

@@ -102,7 +102,7 @@ def render(cfg: LabConfig, fsid: str, keyring: Path, release_lines: Sequence[str
     """ceph.conf of the lab in ``cfg.lab_dir``: one mon per node, ``release_lines`` being
     what only the running release has (:meth:`cephlab.local.releases.Release.conf_lines`)."""
     d = cfg.lab_dir
-    mon_host = ",".join(mon_addrs(cfg.node_ip(n)) for n in cfg.nodes)
+    mon_host = ",".join(mon_addrs(cfg.loopback_ip(n)) for n in cfg.nodes)
     return "\n".join([
         "# Written by cephlab for the local lab; every path is inside the lab directory.",
         "[global]",

@@ -128,7 +128,7 @@ class CephDaemons:
         other daemons (mgr, OSDs, MDS, RGW, MariaDB, Ghost) bind ports of their own choosing
         there, so a listener on a node's address that the lab does not own is another lab's
         (named by its directory) or somebody else's (named by pid and command)."""
-        ips = [self.cfg.node_ip(n) for n in self.cfg.nodes]
+        ips = [self.cfg.loopback_ip(n) for n in self.cfg.nodes]
         mine = {r.pid for r in self.records() if procs.is_alive(r)}
         found = [ln for ln in listeners.on(ips, MON_PORTS) if ln.pid not in mine or ln.pid is None]
         busy: list[str] = []
@@ -172,7 +172,7 @@ class CephDaemons:
         return list(self.cfg.nodes)
 
     def mon_addrs(self, node: str) -> str:
-        return ceph_conf.mon_addrs(self.cfg.node_ip(node))
+        return ceph_conf.mon_addrs(self.cfg.loopback_ip(node))
 
     def render_conf(self, fsid: str) -> str:
         return ceph_conf.render(self.cfg, fsid, self.keyring,
@@ -230,7 +230,7 @@ class CephDaemons:
         self.start_mgr(self.cfg.nodes[0])
 
     def _daemon_argv(self, binary: str, ident: str, node: str) -> list[str]:
-        ip = self.cfg.node_ip(node)
+        ip = self.cfg.loopback_ip(node)
         return [binary, "-f", "-c", str(self.conf), "-i", ident, "--public-addr", ip]
 
     def _start(self, name: str, argv: list[str]) -> DaemonRecord:
@@ -262,7 +262,7 @@ class CephDaemons:
 
     def start_osd(self, osd_id: int, node: str) -> DaemonRecord:
         argv = self._daemon_argv("ceph-osd", str(osd_id), node)
-        argv += ["--cluster-addr", self.cfg.node_ip(node),
+        argv += ["--cluster-addr", self.cfg.loopback_ip(node),
                  f"--crush-location=root=default host={node}"]
         return self._start(f"osd.{osd_id}", argv)
 

@@ -45,7 +45,7 @@ class GhostBlog:
     def __init__(self, daemons: CephDaemons, secrets: SecretStore, mysql: BlockDatabase,
                  mount: Callable[[str], Path]):
         self.daemons, self.secrets, self.mysql, self.mount = daemons, secrets, mysql, mount
-        self.ip = daemons.cfg.node_ip(SERVICE_NODE)
+        self.ip = daemons.cfg.loopback_ip(SERVICE_NODE)
         self.log = daemons.dir / "log" / "ghost.log"
 
     @property

@@ -61,7 +61,7 @@ def network_partition(target, node: str = NODES[-1], db=None,
         lost += _rows_lost(db, rows)
     return FaultReport(
         fault="network_partition",
-        injected=f"{node} ({cfg.node_ip(node)}) cut off from {', '.join(others)} by nftables "
+        injected=f"{node} ({cfg.loopback_ip(node)}) cut off from {', '.join(others)} by nftables "
                  f"while a client wrote",
         detect_seconds=round(detect, 3), recover_seconds=round(recover, 3),
         checked={"objects": len(objects) + len(writer.written), "files": len(files),
@@ -77,7 +77,7 @@ def _cut_and_heal(target, node, others, osds, writer, partition, objects, files,
     try:
         wait_for("the client's first writes", lambda: at_least(len(writer.written), 3),
                  timeout=60, interval=0.2)
-        partition.isolate(cfg.node_ip(node), [cfg.node_ip(n) for n in others])
+        partition.isolate(cfg.loopback_ip(node), [cfg.loopback_ip(n) for n in others])
         cut_at = time.monotonic()
 
         def noticed():

@@ -23,7 +23,7 @@ API = {"Accept": "application/vnd.ceph.api.v1.0+json", "Content-Type": "applicat
 class Dashboard:
     def __init__(self, daemons: CephDaemons, secrets: SecretStore):
         self.daemons, self.secrets = daemons, secrets
-        self.ip = daemons.cfg.node_ip(SERVICE_NODE)
+        self.ip = daemons.cfg.loopback_ip(SERVICE_NODE)
 
     @property
     def url(self) -> str:
@@ -62,7 +62,7 @@ class RGW:
 
     def __init__(self, daemons: CephDaemons, secrets: SecretStore):
         self.daemons, self.secrets = daemons, secrets
-        self.ip = daemons.cfg.node_ip(SERVICE_NODE)
+        self.ip = daemons.cfg.loopback_ip(SERVICE_NODE)
 
     @property
     def endpoint(self) -> str:

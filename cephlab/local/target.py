@@ -57,7 +57,7 @@ class LocalTarget(Target):
     def sanity_checks(self, say=print) -> None:
         self.daemons.preflight(say=say)
         if not self.daemons.running_mons():
-            ip = self.cfg.node_ip(SERVICE_NODE)
+            ip = self.cfg.loopback_ip(SERVICE_NODE)
             busy = [f"{ip}:{port} ({what}): {why}" for port, what in SERVICE_PORTS
                     if (why := port_problem(ip, port))]
             if busy:
@@ -175,7 +175,7 @@ class LocalTarget(Target):
 
     def describe(self) -> str:
         return (f"local Ceph cluster ({self.daemons.describe_ceph()}) in {self.cfg.lab_dir} (nodes "
-                f"{', '.join(f'{n}={self.cfg.node_ip(n)}' for n in self.cfg.nodes)}); "
+                f"{', '.join(f'{n}={self.cfg.loopback_ip(n)}' for n in self.cfg.nodes)}); "
                 f"toolbox: {invoke.ceph(self.cfg.lab_dir, 'status')}")
 
     def mon_names(self) -> list[str]:
@@ -224,7 +224,7 @@ class LocalTarget(Target):
 
     # ----------------------------------------------------------------- services
     def endpoint(self, service: str) -> tuple[str, int]:
-        ip = self.cfg.node_ip(SERVICE_NODE)
+        ip = self.cfg.loopback_ip(SERVICE_NODE)
         ports = {"ceph_dashboard": DASHBOARD_PORT, "s3": RGW_PORT, "mysql": blockdb.MYSQL_PORT,
                  "ghost": ghost.PORT}
         if service not in ports:

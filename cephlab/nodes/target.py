@@ -120,11 +120,11 @@ class NodesTarget(MadeCluster):
 
     def node_address(self, lab_node: str) -> str:
         """Where the harness reaches ``lab_node``: its forwarder on loopback."""
-        return self.cfg.node_ip(lab_node)
+        return self.cfg.loopback_ip(lab_node)
 
     def expected_address(self, lab_node: str) -> str:
         """The address the node itself has (and reports as its InternalIP)."""
-        return m.node_ip(list(self.cfg.nodes).index(lab_node))
+        return m.lab_ip(list(self.cfg.nodes).index(lab_node))
 
     # ------------------------------------------------------------------ checks first
     def sanity_checks(self) -> None:

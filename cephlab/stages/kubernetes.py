@@ -22,7 +22,7 @@ def kubernetes(plan: StagePlan, ctx: PlanContext) -> None:
         plan.add(Note("kubeadm init only where it never ran: a second run finds admin.conf"),
                  Ssh(ctx.first, ("kubeadm", "init", f"--kubernetes-version=v{versions.KUBERNETES}",
                                  f"--pod-network-cidr={POD_CIDR}",
-                                 f"--apiserver-advertise-address={m.node_ip(0)}", *ctx.hosts.kubeadm_flags),
+                                 f"--apiserver-advertise-address={m.lab_ip(0)}", *ctx.hosts.kubeadm_flags),
                      unless_exists=ADMIN_CONF, via=via),
                  KubeadmJoin(ctx.first, ctx.rest, via=via),
                  FetchKubeconfig(ctx.first, via=via, server=ctx.hosts.api_server))
