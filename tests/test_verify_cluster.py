@@ -24,7 +24,7 @@ import pytest
 import yaml
 
 from cephlab import versions
-from cephlab.k8s import provided
+from cephlab.k8s import made_by_others
 from tests.conftest import run_harness
 from tests.standins import tools
 from tests.standins.cluster import FakeCluster
@@ -40,7 +40,7 @@ def hand_built(state: Path) -> FakeCluster:
     """What a learner's `kubectl apply` of the lab leaves (field manager kubectl)."""
     cluster = FakeCluster(state, NODES, tuple(f"10.254.1.{i + 2}" for i in range(3)))
     for url in versions.ROOK_MANIFESTS:
-        cluster.add_provided(provided.url_objects(url))
+        cluster.add_provided(made_by_others.url_objects(url))
     meta = lambda name, ns="rook-ceph": {"name": name, "namespace": ns}  # noqa: E731
     for obj in (
         {"apiVersion": "ceph.rook.io/v1", "kind": "CephCluster", "metadata": meta("rook-ceph"),

@@ -20,7 +20,7 @@ Plan — what each stage does, as typed operations:
 - :mod:`cephlab.k8s.plan_ops` — the operation types gathered, and :class:`StagePlan`
 - :mod:`cephlab.k8s.plan_context` — what a stage's operations are built from (hosts, one lab's nodes and devices)
 - :mod:`cephlab.k8s.plan_build` — the lab's plan: each stage module's operations (:mod:`cephlab.stages`), in stage order
-- :mod:`cephlab.k8s.provided` — what upstream manifests, Helm, kubeadm and Rook create
+- :mod:`cephlab.k8s.made_by_others` — what upstream manifests, Helm, kubeadm and Rook create
 - :mod:`cephlab.k8s.plan_check` — the plan checker (a model of what exists, step by step)
 - :mod:`cephlab.k8s.plan` — writes the plan as files (``python -m cephlab.k8s.plan``)
 

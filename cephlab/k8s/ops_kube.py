@@ -34,7 +34,7 @@ class Apply:
 
 @dataclass(frozen=True)
 class ApplyUrl:
-    """Server-side apply of an upstream manifest by URL (what it creates: :mod:`.provided`),
+    """Server-side apply of an upstream manifest by URL (what it creates: :mod:`.made_by_others`),
     downloaded first with retries."""
     url: str
 

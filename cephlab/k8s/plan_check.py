@@ -8,7 +8,7 @@ after each step. It fails, naming stage, step and object, when
   before its CRD, a namespaced object before its namespace, a PVC's StorageClass or volume,
   a PV's or StorageClass's secret, a pod's Secret, ConfigMap or claim, a Service account a
   token is made for, a curl to a NodePort no Service opens; a stage whose Ceph checks run in
-  the toolbox while no toolbox exists (objects made by others: :mod:`.provided`);
+  the toolbox while no toolbox exists (objects made by others: :mod:`.made_by_others`);
 - a Service selects no pod template, two Services claim one NodePort, or a NodePort lies
   outside 30000-32767;
 - an image is not pinned to a tag or digest, or pins a version that is not the one in
@@ -26,7 +26,7 @@ from typing import Iterable, Mapping, Sequence
 from urllib.parse import urlsplit
 
 from .. import versions
-from . import provided
+from . import made_by_others
 from .objects import ROOK_NS, TOOLBOX, Obj
 from .plan_ops import (Apply, ApplyUrl, Delete, Exec, FetchKubeconfig, HelmInstall, HttpCheck,
                        KubeadmJoin, Kubectl, Note, NodeScript, Ref, RemoveOsds, Rollout, Scale,
@@ -69,7 +69,7 @@ class Model:
     pools: dict[str, tuple[str, ...]] = field(default_factory=dict)
     node_ports: dict[int, Ref] = field(default_factory=dict)
 
-    def add(self, made: Iterable[provided.Made]) -> None:
+    def add(self, made: Iterable[made_by_others.Made]) -> None:
         for m in made:
             self.objects.setdefault(m.ref, dict(m.pod_labels))
 
@@ -85,7 +85,7 @@ class Checker:
     def __init__(self, target: str):
         self.target = target
         self.model = Model()
-        self.model.add(provided.CLUSTER_BASE)
+        self.model.add(made_by_others.CLUSTER_BASE)
         self.problems: list[str] = []
         self.where = ""
         self.second = False
@@ -137,8 +137,8 @@ class Checker:
                 self.fail(f"{ref}: a namespaced {kind} without a namespace")
             else:
                 self.need(Ref("Namespace", ref.namespace), f"{ref} lives in it")
-        if kind in provided.CRD_OF_KIND:
-            self.need(Ref("CustomResourceDefinition", provided.CRD_OF_KIND[kind]),
+        if kind in made_by_others.CRD_OF_KIND:
+            self.need(Ref("CustomResourceDefinition", made_by_others.CRD_OF_KIND[kind]),
                       f"{ref} is an instance of it")
         check = getattr(self, "obj_" + kind, None)
         if check:
@@ -147,9 +147,9 @@ class Checker:
             self.pod_spec(obj, ref)
         labels = _pod_labels(obj)
         self.model.objects[ref] = labels
-        if kind in provided.CRD_OF_KIND and self.model.has(
+        if kind in made_by_others.CRD_OF_KIND and self.model.has(
                 Ref("Deployment", "rook-ceph-operator", ROOK_NS)):
-            self.model.add(provided.made_by(obj))
+            self.model.add(made_by_others.made_by(obj))
 
     def obj_PersistentVolumeClaim(self, obj: Obj, ref: Ref) -> None:
         spec = obj.get("spec") or {}
@@ -219,7 +219,7 @@ class Checker:
             self.fail(f"{where}: {repo} pinned at {tag}, but at {seen[0]} in {seen[1]}")
 
     def op_ApplyUrl(self, op: ApplyUrl) -> None:
-        made = provided.url_objects(op.url)
+        made = made_by_others.url_objects(op.url)
         if made is None:
             self.fail(f"manifest {op.url}: not a pinned upstream manifest the plan knows")
             return
@@ -233,7 +233,7 @@ class Checker:
     def op_HelmInstall(self, op: HelmInstall) -> None:
         if versions.DASHBOARD_CHART_URL != op.chart and not op.chart.endswith(versions.DASHBOARD_CHART):
             self.fail(f"chart {op.chart}: not the pinned chart")
-        self.model.add(provided.FROM_HELM.get(op.release, ()))
+        self.model.add(made_by_others.FROM_HELM.get(op.release, ()))
 
     # ------------------------------------------------------------------ uses
     def op_WaitPhase(self, op: WaitPhase) -> None:
@@ -316,7 +316,7 @@ class Checker:
                 self.fail(f"node {op.node}: `kubeadm init` where {ADMIN_CONF} exists fails its "
                           "preflight (guard it on that file, or reset first)", twice=True)
             files.update({ADMIN_CONF, KUBELET_CONF})
-            self.model.add(provided.CLUSTER_BASE)
+            self.model.add(made_by_others.CLUSTER_BASE)
         elif tuple(op.argv[:2]) == ("kubeadm", "join"):
             self._join(op.node)
 

@@ -5,7 +5,7 @@ the in-process :class:`FakeKube` and the ``kubectl``/``curl``/``helm`` stand-ins
 It refuses what the API server refuses: an object of a kind whose CRD does not exist, a
 namespaced object in a namespace that does not exist, ``exec`` into a missing workload, a
 server-side apply that changes a field another field manager owns (without force),
-``create`` of an existing object. Rook-made objects (:mod:`cephlab.k8s.provided`) appear only
+``create`` of an existing object. Rook-made objects (:mod:`cephlab.k8s.made_by_others`) appear only
 when the custom resource that makes them exists and the operator Deployment runs; Ceph's
 OSDs follow the CephCluster's devices, and the toolbox's ``ceph`` keeps pools and OSD states.
 Controllers are instant: a Deployment is available as soon as it exists with replicas > 0.
@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, Optional
 
-from cephlab.k8s import provided
+from cephlab.k8s import made_by_others
 from cephlab.k8s.objects import crush_host_name
 
 CLUSTER_SCOPED = {"Namespace", "Node", "PersistentVolume", "StorageClass", "ClusterRole",
@@ -58,7 +58,7 @@ class FakeCluster:
         else:
             self.state = {"objects": {}, "owners": {}, "osds": {}, "pools": {}, "next_osd": 0,
                           "log": []}
-            for made in provided.CLUSTER_BASE:
+            for made in made_by_others.CLUSTER_BASE:
                 self._put(made.ref.kind, made.ref.name, None, {})
         added = False
         for i, n in enumerate(nodes):      # nodes register once (kubeadm, or the cluster given)
@@ -127,7 +127,7 @@ class FakeCluster:
     def admit(self, obj: dict) -> tuple[str, str, Optional[str]]:
         kind, meta = obj["kind"], obj["metadata"]
         ns = None if kind in CLUSTER_SCOPED else meta.get("namespace") or "default"
-        crd = provided.CRD_OF_KIND.get(kind)
+        crd = made_by_others.CRD_OF_KIND.get(kind)
         if crd and not self.exists("CustomResourceDefinition", crd):
             raise ApiError(f'error: resource mapping not found for name: "{meta["name"]}" '
                            f'kind: "{kind}": no matches for kind "{kind}"; ensure CRDs are '
@@ -219,9 +219,9 @@ class FakeCluster:
         if not self.operator_runs():
             return
         for obj in list(self.state["objects"].values()):
-            if obj["kind"] not in provided.CRD_OF_KIND:
+            if obj["kind"] not in made_by_others.CRD_OF_KIND:
                 continue
-            for m in provided.made_by(obj):
+            for m in made_by_others.made_by(obj):
                 if "*" in m.ref.name or self.exists(m.ref.kind, m.ref.name, m.ref.namespace):
                     continue
                 body: dict = {"metadata": {"labels": dict(m.pod_labels)}}

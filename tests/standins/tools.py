@@ -7,11 +7,11 @@
   without ``--force-conflicts``), ``create token SA``, ``scale``, ``taint``, ``get``,
   ``delete``, ``exec`` (refused into a missing workload; the toolbox answers ``ceph``/``rados``
   with the cluster's OSDs and pools), ``debug node/N`` (reads the script), ``version``;
-- ``curl URL``: an upstream manifest the stand-in knows (:func:`cephlab.k8s.provided.url_objects`;
+- ``curl URL``: an upstream manifest the stand-in knows (:func:`cephlab.k8s.made_by_others.url_objects`;
   a marker document naming the URL, and operator.yaml's config lines), 404 for one it does
   not know, or a NodePort: answers 200 when a Service of the cluster opens that port, else
   exit 7; ``kubectl apply -f -`` of a marker document makes what that manifest makes;
-- ``helm upgrade --install``: the chart's objects (:data:`cephlab.k8s.provided.FROM_HELM`).
+- ``helm upgrade --install``: the chart's objects (:data:`cephlab.k8s.made_by_others.FROM_HELM`).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from cephlab import versions  # noqa: E402
-from cephlab.k8s import provided  # noqa: E402
+from cephlab.k8s import made_by_others  # noqa: E402
 from tests.standins import ceph  # noqa: E402
 from tests.standins.cluster import ApiError, FakeCluster  # noqa: E402
 
@@ -116,7 +116,7 @@ def kubectl(cluster: FakeCluster, argv: list[str]) -> int:
             docs = [d for d in yaml.safe_load_all(sys.stdin.read()) if d]
             for d in docs:
                 if d.get("kind") == UPSTREAM:
-                    cluster.add_provided(provided.url_objects(d["url"]))
+                    cluster.add_provided(made_by_others.url_objects(d["url"]))
                 else:
                     cluster.apply(d, manager, force=force)
             return 0
@@ -124,7 +124,7 @@ def kubectl(cluster: FakeCluster, argv: list[str]) -> int:
             if source == versions.ROOK_MANIFESTS[3]:
                 for d in yaml.safe_load_all(OPERATOR_YAML):
                     cluster.apply(d, manager, force=force)
-            made = provided.url_objects(source)
+            made = made_by_others.url_objects(source)
             if made is None:
                 raise ApiError(f"error: unable to read URL {source!r}: 404 Not Found")
             cluster.add_provided(made)
@@ -273,7 +273,7 @@ def toolbox(cluster: FakeCluster, argv: list[str]) -> int:
 
 def curl(cluster: FakeCluster, argv: list[str]) -> int:
     url = argv[-1]
-    if "--retry" in argv and provided.url_objects(url) is not None:   # a download of the plan
+    if "--retry" in argv and made_by_others.url_objects(url) is not None:   # a download of the plan
         sys.stdout.write(yaml.safe_dump({"kind": UPSTREAM, "url": url}))
         if url == versions.ROOK_MANIFESTS[3]:
             sys.stdout.write("---\n" + OPERATOR_YAML)
@@ -296,6 +296,6 @@ def helm(cluster: FakeCluster, argv: list[str]) -> int:
     release = argv[2]
     ns = argv[argv.index("--namespace") + 1]
     if "--create-namespace" in argv and not cluster.exists("Namespace", ns):
-        cluster.add_provided([m for m in provided.FROM_HELM[release] if m.ref.kind == "Namespace"])
-    cluster.add_provided(provided.FROM_HELM[release])
+        cluster.add_provided([m for m in made_by_others.FROM_HELM[release] if m.ref.kind == "Namespace"])
+    cluster.add_provided(made_by_others.FROM_HELM[release])
     return 0
