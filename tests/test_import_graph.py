@@ -32,6 +32,17 @@ def _own(name: str, known: dict[str, Path]) -> str | None:
     return name or None
 
 
+def _base(node: ast.ImportFrom, package: str) -> str:
+    """The module a ``from X import y`` reads, relative levels resolved against ``package``."""
+    base = node.module or ""
+    if node.level:
+        parent = package
+        for _ in range(node.level - 1):
+            parent = parent.rpartition(".")[0]
+        base = f"{parent}.{base}" if base else parent
+    return base
+
+
 def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
     """The package's own modules that module ``name`` imports, anywhere in its file."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
@@ -40,12 +51,7 @@ def imports(name: str, path: Path, known: dict[str, Path]) -> set[str]:
         if isinstance(node, ast.Import):
             found.update(filter(None, (_own(a.name, known) for a in node.names)))
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parent = package
-                for _ in range(node.level - 1):
-                    parent = parent.rpartition(".")[0]
-                base = f"{parent}.{base}" if base else parent
+            base = _base(node, package)
             for alias in node.names:  # `from . import x` imports the module x
                 found.update(filter(None, [_own(f"{base}.{alias.name}", known)]))
     found.discard(name)
@@ -142,12 +148,7 @@ def unresolved(name: str, path: Path, known: dict[str, Path]) -> list[str]:
         if isinstance(node, ast.Import):
             wanted = [a.name for a in node.names if a.name.split(".")[0] == PACKAGE]
         elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parent = package
-                for _ in range(node.level - 1):
-                    parent = parent.rpartition(".")[0]
-                base = f"{parent}.{base}" if base else parent
+            base = _base(node, package)
             if base.split(".")[0] != PACKAGE:
                 continue
             wanted = [base]
