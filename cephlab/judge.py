@@ -14,7 +14,7 @@ from __future__ import annotations
 import uuid
 from typing import Any, Callable, Optional
 
-from . import ceph_checks, model, stages, verify
+from . import ceph_checks, model, stages, verify, waits
 from .ceph import CephRunner
 
 
@@ -29,6 +29,12 @@ class BuildJudge:
     @property
     def applied(self) -> list[str]:
         return self.lab.state.applied_slugs()
+
+    # ------------------------------------------------------------------ waits
+    def wait(self, timeout: float) -> tuple[float, Callable[[], None]]:
+        """A step's wait: how long it may poll, and its fail-fast (the lab's target's: a
+        cause that cannot heal ends the wait at once)."""
+        return timeout, self.lab.target.fail_fast
 
     # ------------------------------------------------------------------ writes
     def name(self, kind: str, prefix: str, length: int = 10) -> str:
@@ -117,6 +123,17 @@ class VerifyJudge(BuildJudge):
 
     def name(self, kind: str, prefix: str, length: int = 10) -> str:
         return self.lab.scratch(kind)
+
+    def wait(self, timeout: float) -> tuple[float, Callable[[], None]]:
+        """Nothing is being built, so a settled lab shows its outcome at once: a wait polls
+        at most :data:`~cephlab.verify.WAIT_CAP` (scaled). Its fail-fast holds back for
+        :data:`~cephlab.verify.SETTLE` (scaled): a mistake of the lab (an OSD marked out by
+        hand) is a cause that cannot heal, and it must not end a wait whose own answer only
+        lags (ceph df and PG stats reach the mgr a second or two late) as a red of a stage
+        that holds. The stage the mistake belongs to still goes red, that much later."""
+        scale = self.lab.cfg.timeouts.command / 60.0
+        return (min(timeout, verify.WAIT_CAP * scale),
+                waits.after(verify.SETTLE * scale, self.lab.target.fail_fast))
 
     def writes(self, kind: str) -> None:
         self.lab.scratch(kind)  # refused with --lab-verify-readonly

@@ -44,6 +44,22 @@ class _Seen:
     attempts: int = 0
 
 
+def after(seconds: float, check: Callable[[], None],
+          clock: Optional[Callable[[], float]] = None) -> Callable[[], None]:
+    """``check`` as a fail-fast that holds back for ``seconds`` from its first call: a wait
+    gets that long before a known cause may end it."""
+    start: list[float] = []
+
+    def held_back() -> None:
+        now = (clock or time.monotonic)()
+        if not start:
+            start.append(now)
+        if now - start[0] >= seconds:
+            check()
+
+    return held_back
+
+
 def wait_for(
     name: str,
     probe: Callable[[], T],

@@ -359,3 +359,25 @@ def test_the_toolbox_is_graded_on_the_cli_agreeing_with_itself():
     status["osdmap"]["num_in_osds"] = 4
     with pytest.raises(AssertionError, match="OSDs in: 4, expected 3"):
         verify.assert_status_agrees(status, dump, 3)
+
+
+def test_a_verify_wait_is_capped_and_its_fail_fast_waits_for_the_lab_to_settle(monkeypatch):
+    """A lagging answer (ceph df after a recovery) gets SETTLE seconds before a known mistake
+    of the lab (an OSD out by hand) may end the wait; build mode fails fast at once."""
+    from types import SimpleNamespace
+
+    from cephlab import judge as J
+    from cephlab.config import Timeouts
+
+    fired = []
+    now = [0.0]
+    monkeypatch.setattr("cephlab.waits.time.monotonic", lambda: now[0])
+    lab = SimpleNamespace(cfg=SimpleNamespace(timeouts=Timeouts()),
+                          target=SimpleNamespace(fail_fast=lambda: fired.append(now[0])))
+    timeout, fail_fast = J.VerifyJudge(lab).wait(600)
+    assert timeout == verify.WAIT_CAP
+    for t in (0.0, verify.SETTLE - 0.1, verify.SETTLE):
+        now[0] = t
+        fail_fast()
+    assert fired == [verify.SETTLE]
+    assert J.BuildJudge(lab).wait(600) == (600, lab.target.fail_fast)

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from cephlab.errors import CannotHeal, DaemonExited, WaitTimeout
-from cephlab.waits import wait_for
+from cephlab.waits import after, wait_for
 
 pytestmark = pytest.mark.unit
 
@@ -78,3 +78,33 @@ def test_unexpected_errors_are_not_retried():
     with pytest.raises(KeyError):
         wait_for("buggy", probe, timeout=5, interval=0.01)
     assert len(calls) == 1
+
+
+def test_a_held_back_fail_fast_lets_the_wait_look_again_first():
+    """waits.after: the check does not run until the time has passed since the first call,
+    then runs on every call (verify mode's grace before a known cause ends a wait)."""
+    now = [100.0]
+    calls = []
+    held = after(5.0, lambda: calls.append(now[0]), clock=lambda: now[0])
+    for t in (100.0, 102.0, 104.9):
+        now[0] = t
+        held()
+    assert calls == []
+    for t in (105.0, 107.0):
+        now[0] = t
+        held()
+    assert calls == [105.0, 107.0]
+
+
+def test_a_cause_that_shows_only_after_the_grace_still_ends_the_wait():
+    """A probe that never holds ends at once the grace is over, not at the timeout."""
+    def probe():
+        raise AssertionError("osd.1 is out")
+
+    def cause():
+        raise CannotHeal("osd.1 on k8s-2 is marked out")
+
+    start = time.monotonic()
+    with pytest.raises(CannotHeal, match="marked out"):
+        wait_for("held back", probe, timeout=30, interval=0.05, fail_fast=after(0.3, cause))
+    assert 0.3 <= time.monotonic() - start < 5

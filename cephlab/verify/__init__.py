@@ -25,11 +25,11 @@ from .grading import (GRADES, LAB_STEPS, Grade, assert_osds_for, assert_stage_he
 from .reached import ReachedState, detect_reached, evidence, open_readonly, reached_stages, settle
 from .readonly import (MUTATING, READING, GuardedCeph, ReadOnlyKube, ReadOnlyMachines,
                        ReadOnlyTarget)
-from .rules import (MODES, SCRATCH, SCRATCH_DB, WAIT_CAP, NotReached, VerifyRefused,
+from .rules import (MODES, SCRATCH, SCRATCH_DB, SETTLE, WAIT_CAP, NotReached, VerifyRefused,
                     ceph_refusal)
 
 __all__ = ["GRADES", "LAB_STEPS", "MODES", "MUTATING", "READING", "SCRATCH", "SCRATCH_DB",
-           "WAIT_CAP", "Grade", "GuardedCeph", "NotReached", "ReachedState", "ReadOnlyKube",
+           "SETTLE", "WAIT_CAP", "Grade", "GuardedCeph", "NotReached", "ReachedState", "ReadOnlyKube",
            "ReadOnlyMachines", "ReadOnlyTarget", "VerifyRefused", "assert_osds_for",
            "assert_stage_health", "assert_status_agrees", "ceph_refusal", "detect_reached",
            "evidence", "grade", "grade_lines", "open_readonly", "reached_stages", "settle"]

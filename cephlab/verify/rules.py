@@ -14,6 +14,8 @@ SCRATCH = "cephlab-verify-scratch"
 SCRATCH_DB = SCRATCH.replace("-", "_")
 #: Longest a verify-mode wait polls: the lab is as it is, nothing is being built.
 WAIT_CAP = 30.0
+#: How long a verify-mode wait polls before its fail-fast may end it (cephlab.judge).
+SETTLE = 5.0
 
 
 class VerifyRefused(LabError):
